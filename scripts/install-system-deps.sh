@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the system parts the test suite drives for real (DESIGN §3): the Docker engine from
+# Debian's docker.io and busybox-static for the test images. Postgres 15 and kubectl come with
+# the machine; embedded Postgres comes from npm.
+set -euo pipefail
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi

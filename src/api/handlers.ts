@@ -1,0 +1,343 @@
+import type { ServerResponse } from "node:http";
+import jsonpatch from "fast-json-patch";
+import YAML from "yaml";
+import type { ChangeFeed } from "../store/change-feed.js";
+import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
+import type { Change, RequestContext, ResourceObject } from "../store/types.js";
+import { ApiError, badRequest, invalid, notFound } from "./errors.js";
+import { API_VERSION, findKind, type KindInfo } from "./kinds.js";
+import { mergePatch } from "./merge-patch.js";
+import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "./schemas.js";
+import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
+import { serverSideApply } from "./server-side-apply.js";
+import { toTable, wantsTable } from "./table.js";
+
+/** One parsed API request against a resource path. */
+export interface ResourceRequest {
+  kind: KindInfo;
+  namespace?: string;
+  name?: string;
+  subresource?: "status";
+  query: URLSearchParams;
+  accept?: string;
+  contentType?: string;
+  body?: Buffer;
+  ctx: RequestContext;
+}
+
+export interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+type FieldValidation = "Strict" | "Warn" | "Ignore";
+
+function fieldValidation(q: URLSearchParams): FieldValidation {
+  const v = q.get("fieldValidation") ?? "Warn";
+  if (v !== "Strict" && v !== "Warn" && v !== "Ignore") throw badRequest(`invalid fieldValidation "${v}": must be Strict, Warn or Ignore`);
+  return v;
+}
+
+function isDryRun(q: URLSearchParams): boolean {
+  const v = q.getAll("dryRun");
+  if (v.some((x) => x !== "All")) throw badRequest(`Invalid dryRun value: ${v.join(",")}: only "All" is supported`);
+  return v.length > 0;
+}
+
+export function parseBody(body: Buffer | undefined, contentType: string | undefined): unknown {
+  const text = body?.toString("utf8") ?? "";
+  if (!text.trim()) throw badRequest("request body is empty");
+  try {
+    if (contentType?.includes("yaml")) return YAML.parse(text, { maxAliasCount: 100 });
+    return JSON.parse(text);
+  } catch (e) {
+    throw badRequest(`the body of the request could not be decoded: ${(e as Error).message}`);
+  }
+}
+
+/** Admission: unknown fields per fieldValidation, defaults, then schema validation (422). */
+function admit(kind: KindInfo, obj: ResourceObject, mode: FieldValidation, warnings: string[]): ResourceObject {
+  const unknown = unknownFields(kind.kind, obj);
+  if (unknown.length && mode === "Strict") {
+    throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`);
+  }
+  if (unknown.length && mode === "Warn") warnings.push(...unknown.map((f) => `unknown field "${f}"`));
+  const pruned = pruneUnknownFields(kind.kind, obj) as ResourceObject;
+  const defaulted = applyDefaults(kind.kind, pruned) as ResourceObject;
+  const causes = validateObject(kind.kind, defaulted);
+  if (causes.length) throw invalid(kind.kind, obj.metadata?.name ?? "", causes);
+  return defaulted;
+}
+
+function checkIdentity(req: ResourceRequest, obj: ResourceObject): ResourceObject {
+  if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw badRequest("the body must be a JSON object");
+  if (obj.kind !== undefined && obj.kind !== req.kind.kind) throw badRequest(`the kind of the provided object (${String(obj.kind)}) does not match the request (${req.kind.kind})`);
+  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${API_VERSION})`);
+  const metadata = { ...(obj.metadata ?? {}) } as ResourceObject["metadata"];
+  if (req.kind.namespaced) {
+    if (metadata.namespace && req.namespace && metadata.namespace !== req.namespace) {
+      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
+    metadata.namespace = req.namespace ?? metadata.namespace;
+  } else delete metadata.namespace;
+  if (req.name && metadata.name && metadata.name !== req.name) throw badRequest("the name of the object does not match the name on the URL");
+  if (req.name && !metadata.name) metadata.name = req.name;
+  return { ...obj, apiVersion: API_VERSION, kind: req.kind.kind, metadata };
+}
+
+/** Users may set these metadata fields; the server owns the rest. */
+function userMetadata(from: ResourceObject["metadata"], onto: ResourceObject["metadata"]): ResourceObject["metadata"] {
+  return {
+    ...onto,
+    labels: from.labels ?? {},
+    annotations: from.annotations ?? {},
+    finalizers: from.finalizers ?? [],
+    ...(from.resourceVersion ? { resourceVersion: from.resourceVersion } : {}),
+  };
+}
+
+function reply(status: number, body: unknown, warnings: string[] = []): Reply {
+  return { status, body, headers: warnings.length ? { Warning: warnings.map((w) => `299 - "${w.replace(/"/g, "'")}"`).join(", ") } : undefined };
+}
+
+export class ResourceHandlers {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  async get(req: ResourceRequest): Promise<Reply> {
+    const obj = await this.store.get(req.kind.kind, req.namespace, req.name!);
+    if (!obj) throw await this.notFoundFor(req);
+    if (wantsTable(req.accept) && !req.subresource) return reply(200, toTable(req.kind.kind, [obj], obj.metadata.resourceVersion, req.query.get("includeObject") ?? undefined));
+    return reply(200, obj);
+  }
+
+  /** 404 for an object in a Project that does not exist names the namespace, as kubectl expects. */
+  private async notFoundFor(req: ResourceRequest): Promise<ApiError> {
+    if (req.kind.namespaced && req.namespace && !(await this.store.projectExists(req.namespace))) {
+      return new ApiError(404, "NotFound", `namespaces "${req.namespace}" not found`, { name: req.namespace, kind: "namespaces" });
+    }
+    return notFound(req.kind.plural, req.name!);
+  }
+
+  async list(req: ResourceRequest): Promise<Reply> {
+    const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
+    const namespace = req.namespace ?? fs.namespace;
+    const { items, resourceVersion } = await this.store.list(req.kind.kind, {
+      namespace,
+      name: fs.name,
+      labelSelector: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
+    });
+    if (wantsTable(req.accept)) return reply(200, toTable(req.kind.kind, items, resourceVersion, req.query.get("includeObject") ?? undefined));
+    return reply(200, { apiVersion: API_VERSION, kind: req.kind.listKind, metadata: { resourceVersion }, items });
+  }
+
+  async create(req: ResourceRequest): Promise<Reply> {
+    const warnings: string[] = [];
+    const raw = checkIdentity(req, parseBody(req.body, req.contentType) as ResourceObject);
+    if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name is required", reason: "FieldValueRequired" }]);
+    const obj = admit(req.kind, raw, fieldValidation(req.query), warnings);
+    const fresh: ResourceObject = { apiVersion: API_VERSION, kind: req.kind.kind, metadata: userMetadata(obj.metadata, { name: obj.metadata.name, namespace: obj.metadata.namespace }), spec: obj.spec ?? {}, status: {} };
+    delete fresh.metadata.resourceVersion;
+    const ctx = { ...req.ctx, dryRun: isDryRun(req.query) };
+    const { object } = await this.store.create(fresh, ctx);
+    return reply(201, object, warnings);
+  }
+
+  async replace(req: ResourceRequest): Promise<Reply> {
+    const warnings: string[] = [];
+    const mode = fieldValidation(req.query);
+    const body = checkIdentity(req, parseBody(req.body, req.contentType) as ResourceObject);
+    if (!body.metadata.resourceVersion) {
+      throw invalid(req.kind.kind, req.name!, [{ field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update", reason: "FieldValueInvalid" }]);
+    }
+    const ctx = { ...req.ctx, dryRun: isDryRun(req.query) };
+    const status = req.subresource === "status";
+    const result = await this.store.update(req.kind.kind, req.namespace, req.name!, ctx, status ? "update-status" : "update", (current) => {
+      if (status) return { ...current!, metadata: { ...current!.metadata, resourceVersion: body.metadata.resourceVersion }, status: (body.status ?? {}) as Record<string, unknown> };
+      const admitted = admit(req.kind, body, mode, warnings);
+      return { ...current!, metadata: userMetadata(admitted.metadata, current!.metadata), spec: admitted.spec ?? {} };
+    });
+    return reply(200, result.object, warnings);
+  }
+
+  async patch(req: ResourceRequest): Promise<Reply> {
+    const type = (req.contentType ?? "").split(";")[0].trim();
+    const warnings: string[] = [];
+    const mode = fieldValidation(req.query);
+    const ctx = { ...req.ctx, dryRun: isDryRun(req.query) };
+    const status = req.subresource === "status";
+    if (type === "application/apply-patch+yaml") {
+      const manager = req.query.get("fieldManager");
+      if (!manager) throw badRequest("PATCH requests with application/apply-patch+yaml must specify fieldManager");
+      const applied = checkIdentity(req, parseBody(req.body, "yaml") as ResourceObject);
+      const force = req.query.get("force") === "true";
+      let created = false;
+      const result = await this.store.upsert(req.kind.kind, req.namespace, req.name!, ctx, "apply", (current) => {
+        created = !current;
+        const merged = serverSideApply(current, applied, manager, force, req.kind, status);
+        if (status) return merged;
+        const admitted = admit(req.kind, merged, mode, warnings);
+        return current ? { ...admitted, status: current.status } : { ...admitted, status: {} };
+      });
+      return reply(created ? 201 : 200, result.object, warnings);
+    }
+    const patchBody = parseBody(req.body, "json");
+    const result = await this.store.update(req.kind.kind, req.namespace, req.name!, ctx, status ? "patch-status" : "patch", (current) => {
+      const patched = applyPatchBody(type, current!, patchBody);
+      const withIdentity = checkIdentity(req, patched);
+      if (status) return { ...current!, metadata: { ...current!.metadata, resourceVersion: withIdentity.metadata.resourceVersion }, status: (withIdentity.status ?? {}) as Record<string, unknown> };
+      const admitted = admit(req.kind, withIdentity, mode, warnings);
+      return { ...current!, metadata: userMetadata(admitted.metadata, current!.metadata), spec: admitted.spec ?? {} };
+    });
+    return reply(200, result.object, warnings);
+  }
+
+  async delete(req: ResourceRequest): Promise<Reply> {
+    const opts = req.body && req.body.length ? (parseBody(req.body, req.contentType) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }) : {};
+    const dryRun = isDryRun(req.query) || (opts.dryRun ?? []).includes("All");
+    const result = await this.store.delete(req.kind.kind, req.namespace, req.name!, { ...req.ctx, dryRun }, opts.preconditions ?? {});
+    return reply(200, result.object);
+  }
+
+  /**
+   * Berth's multi-document apply (POST /berth/v1/apply): every item is admitted and written in
+   * one transaction, so one bad document means nothing is stored. A failure names the item
+   * index in its causes (`items[3].spec.host`) so the CLI can point at file and line.
+   */
+  async batchApply(body: Buffer | undefined, query: URLSearchParams, ctx: RequestContext): Promise<Reply> {
+    const parsed = parseBody(body, "json") as { items?: ResourceObject[] };
+    if (!Array.isArray(parsed.items)) throw badRequest("body must be {\"items\": [...]}");
+    const warnings: string[] = [];
+    const ops: BatchOp[] = parsed.items.map((item, index) => batchOp(item, index, warnings));
+    const dryRun = isDryRun(query);
+    let results;
+    try {
+      results = await this.store.batch(ops, { ...ctx, dryRun });
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e;
+      throw withIndex(e.failure, e.index);
+    }
+    const items = results.map((r, i) => ({ action: !r.changed ? "unchanged" : ops[i].action === "create" ? "created" : "configured", object: r.object }));
+    return reply(200, { kind: "ApplyResult", apiVersion: "berth.dev/v1", dryRun, items }, warnings);
+  }
+
+  /**
+   * A watch stream: one JSON event per line. With no resourceVersion (or "0") the current
+   * objects come first as synthetic ADDED events, then live changes from the list's version.
+   */
+  async watch(req: ResourceRequest, res: ServerResponse): Promise<void> {
+    const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
+    const labels = parseLabelSelector(req.query.get("labelSelector") ?? undefined);
+    const namespace = req.namespace ?? fs.namespace;
+    const table = wantsTable(req.accept);
+    const includeObject = req.query.get("includeObject") ?? undefined;
+    const rvParam = req.query.get("resourceVersion");
+    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });
+    res.flushHeaders();
+    let closed = false;
+    const send = (type: string, object: unknown): void => {
+      if (!closed) res.write(JSON.stringify({ type, object }) + "\n");
+    };
+    const render = (o: ResourceObject): unknown => (table ? toTable(req.kind.kind, [o], o.metadata.resourceVersion, includeObject) : o);
+    let fromRv: number;
+    if (!rvParam || rvParam === "0") {
+      const list = await this.store.list(req.kind.kind, { namespace, name: fs.name, labelSelector: labels });
+      for (const o of list.items) send("ADDED", render(o));
+      fromRv = Number(list.resourceVersion);
+    } else {
+      fromRv = Number(rvParam);
+      if (!Number.isFinite(fromRv)) throw badRequest(`invalid resourceVersion "${rvParam}"`);
+    }
+    let lastRv = fromRv;
+    const matches = (c: Change): boolean =>
+      c.kind === req.kind.kind && (!namespace || c.namespace === namespace) && (!fs.name || c.name === fs.name) && (!labels || labels(c.object.metadata.labels ?? {}));
+    let unsubscribe: () => void = () => {};
+    const cleanup = (): void => {
+      closed = true;
+      unsubscribe();
+      clearInterval(bookmarks);
+      clearTimeout(timeout);
+    };
+    const bookmarks = setInterval(() => {
+      if (req.query.get("allowWatchBookmarks") === "true" && this.feed.position > lastRv) {
+        lastRv = this.feed.position;
+        send("BOOKMARK", { kind: req.kind.kind, apiVersion: API_VERSION, metadata: { resourceVersion: String(lastRv) } });
+      }
+    }, 5000);
+    const timeoutSeconds = Number(req.query.get("timeoutSeconds") ?? 0);
+    const timeout = setTimeout(() => res.end(), timeoutSeconds > 0 ? timeoutSeconds * 1000 : 2 ** 31 - 1);
+    res.on("close", cleanup);
+    try {
+      unsubscribe = await this.feed.subscribe(fromRv, (c) => {
+        lastRv = Math.max(lastRv, c.rv);
+        if (matches(c)) send(c.type, render(c.object));
+      });
+      if (closed) unsubscribe();
+    } catch (e) {
+      if (e instanceof ApiError) send("ERROR", e.toStatus());
+      res.end();
+    }
+  }
+}
+
+function applyPatchBody(type: string, current: ResourceObject, patch: unknown): ResourceObject {
+  if (type === "application/merge-patch+json") return mergePatch(current, patch) as ResourceObject;
+  if (type === "application/json-patch+json") {
+    if (!Array.isArray(patch)) throw badRequest("a json patch must be an array of operations");
+    try {
+      return jsonpatch.applyPatch(structuredClone(current), patch as jsonpatch.Operation[], true, false).newDocument;
+    } catch (e) {
+      throw new ApiError(422, "Invalid", `the json patch could not be applied: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  if (type === "application/strategic-merge-patch+json") {
+    throw new ApiError(415, "UnsupportedMediaType", "strategic merge patch is not supported for custom resources: use --type=merge or --type=json");
+  }
+  throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+}
+
+/** Annotations Berth itself sets (e.g. reconcile-requested-at) survive an apply that lacks them. */
+function mergeAnnotations(current: Record<string, string> | undefined, applied: Record<string, string> | undefined): Record<string, string> {
+  const kept = Object.fromEntries(Object.entries(current ?? {}).filter(([k]) => k.startsWith("berth.dev/")));
+  return { ...kept, ...(applied ?? {}) };
+}
+
+function batchOp(item: ResourceObject, index: number, warnings: string[]): BatchOp {
+  const kind = typeof item?.kind === "string" ? findKind(item.kind) : undefined;
+  if (!kind || kind.kind !== item.kind) throw withIndex(badRequest(`unknown kind ${JSON.stringify(item?.kind)}`), index);
+  const req = { kind, namespace: item.metadata?.namespace, name: item.metadata?.name } as ResourceRequest;
+  let admitted: ResourceObject;
+  try {
+    admitted = admit(kind, checkIdentity(req, item), "Strict", warnings);
+  } catch (e) {
+    throw withIndex(e, index);
+  }
+  const op: BatchOp = {
+    kind: kind.kind,
+    namespace: admitted.metadata.namespace,
+    name: admitted.metadata.name,
+    action: "apply",
+    mutate: (current) => {
+      if (!current) {
+        op.action = "create";
+        return { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: admitted.metadata.name, namespace: admitted.metadata.namespace, labels: admitted.metadata.labels ?? {}, annotations: admitted.metadata.annotations ?? {} }, spec: admitted.spec ?? {}, status: {} };
+      }
+      return {
+        ...current,
+        metadata: { ...current.metadata, labels: admitted.metadata.labels ?? {}, annotations: mergeAnnotations(current.metadata.annotations, admitted.metadata.annotations) },
+        spec: admitted.spec ?? {},
+      };
+    },
+  };
+  return op;
+}
+
+/** Prefixes the failing item's index to every cause field, so errors point into the batch. */
+function withIndex(e: unknown, index: number): unknown {
+  if (!(e instanceof ApiError)) return e;
+  const causes = e.details?.causes?.map((c) => ({ ...c, field: `items[${index}].${c.field}` })) ?? [{ field: `items[${index}]`, message: e.message, reason: "FieldValueInvalid" as const }];
+  return new ApiError(e.code, e.reason, `items[${index}]: ${e.message}`, { ...(e.details ?? {}), causes });
+}

@@ -1,0 +1,226 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Logger } from "winston";
+import type { ChangeFeed } from "../store/change-feed.js";
+import type { ResourceStore } from "../store/resources.js";
+import type { EventStore } from "../store/events.js";
+import { apiGroup, apiGroupList, apiResourceList, coreResourceList, coreVersions, versionInfo } from "./discovery.js";
+import { ApiError, badRequest, namespaceNotFound } from "./errors.js";
+import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
+import { findKind, GROUP, VERSION } from "./kinds.js";
+import { openApiIndex, openApiGroupVersion } from "./openapi.js";
+
+const MAX_BODY = 3 * 1024 * 1024;
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  tls: { certPem: string; keyPem: string };
+  token: string;
+  store: ResourceStore;
+  feed: ChangeFeed;
+  events: EventStore;
+  logger: Logger;
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+  ready?: () => boolean;
+}
+
+/** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
+const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
+
+/**
+ * The Kubernetes-shaped HTTPS API. Routing is a handful of regular expressions over the
+ * Kubernetes URL layout; each resource request becomes a ResourceRequest for the handlers.
+ */
+export class ApiServer {
+  private server: https.Server | undefined;
+  private readonly handlers: ResourceHandlers;
+  private readonly tokenDigest: Buffer;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly opts: ApiServerOptions) {
+    this.handlers = new ResourceHandlers(opts.store, opts.feed);
+    this.tokenDigest = createHash("sha256").update(opts.token).digest();
+  }
+
+  get address(): AddressInfo {
+    return this.server!.address() as AddressInfo;
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const server = https.createServer({ cert: this.opts.tls.certPem, key: this.opts.tls.keyPem }, (req, res) => void this.handle(req, res));
+    server.on("connection", (s: Socket) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    signal?.addEventListener("abort", () => void this.stop());
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Watches never end by themselves; close their sockets so shutdown does not hang.
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? "";
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    if (!m) return false;
+    const digest = createHash("sha256").update(m[1].trim()).digest();
+    return timingSafeEqual(digest, this.tokenDigest);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? "/", "https://berth.local");
+    try {
+      if (!PUBLIC.has(url.pathname) && !this.authorized(req)) {
+        throw new ApiError(401, "Unauthorized", "Unauthorized");
+      }
+      const result = await this.route(req, res, url);
+      if (result) send(res, result);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError(500, "InternalError", "Internal error occurred: " + (e as Error).message);
+      if (!(e instanceof ApiError)) this.opts.logger.error("request failed", { method: req.method, path: url.pathname, error: (e as Error).stack });
+      if (!res.headersSent) send(res, { status: err.code, body: err.toStatus() });
+      else res.end();
+    } finally {
+      if (!url.searchParams.has("watch")) {
+        this.opts.logger.debug("request", { method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started });
+      }
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Reply | undefined> {
+    const p = url.pathname.replace(/\/+$/, "") || "/";
+    const method = req.method ?? "GET";
+    if (p === "/healthz" || p === "/livez") return { status: 200, body: "ok" };
+    if (p === "/readyz") return this.opts.ready && !this.opts.ready() ? { status: 503, body: "not ready" } : { status: 200, body: "ok" };
+    if (p === "/metrics" && this.opts.metrics) {
+      const m = await this.opts.metrics();
+      return { status: 200, body: m.body, headers: { "Content-Type": m.contentType } };
+    }
+    if (p === "/version") return { status: 200, body: versionInfo() };
+    if (p === "/apis") return { status: 200, body: apiGroupList() };
+    if (p === `/apis/${GROUP}`) return { status: 200, body: apiGroup() };
+    if (p === `/apis/${GROUP}/${VERSION}`) return { status: 200, body: apiResourceList() };
+    if (p === "/api") return { status: 200, body: coreVersions() };
+    if (p === "/api/v1") return { status: 200, body: coreResourceList() };
+    if (p === "/openapi/v3") return { status: 200, body: openApiIndex() };
+    if (p === `/openapi/v3/apis/${GROUP}/${VERSION}`) return { status: 200, body: openApiGroupVersion() };
+    if (p.startsWith("/openapi/")) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    if (p === "/berth/v1/apply" && method === "POST") {
+      return this.handlers.batchApply(await readBody(req), url.searchParams, { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] });
+    }
+    const core = /^\/api\/v1\/(?:namespaces(?:\/([^/]+))?(?:\/(events))?|(events))$/.exec(p);
+    if (core) return this.core(method, url, core[1], core[2] ?? core[3]);
+    const rr = this.resourceRequest(req, url, p);
+    if (!rr) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    if (["POST", "PUT", "PATCH", "DELETE"].includes(method)) rr.body = await readBody(req);
+    return this.dispatch(method, rr, res);
+  }
+
+  private resourceRequest(req: IncomingMessage, url: URL, p: string): ResourceRequest | undefined {
+    const prefix = `/apis/${GROUP}/${VERSION}/`;
+    if (!p.startsWith(prefix)) return undefined;
+    const parts = p.slice(prefix.length).split("/").map(decodeURIComponent);
+    let namespace: string | undefined;
+    if (parts[0] === "namespaces" && parts.length >= 3) {
+      namespace = parts[1];
+      parts.splice(0, 2);
+    }
+    const [plural, name, sub, ...rest] = parts;
+    const kind = findKind(plural);
+    if (!kind || kind.plural !== plural || rest.length || (sub && sub !== "status")) return undefined;
+    if (namespace && !kind.namespaced) return undefined;
+    if (kind.namespaced && name && !namespace) return undefined;
+    return {
+      kind,
+      namespace,
+      name,
+      subresource: sub === "status" ? "status" : undefined,
+      query: url.searchParams,
+      accept: req.headers.accept,
+      contentType: req.headers["content-type"],
+      ctx: { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] },
+    };
+  }
+
+  private async dispatch(method: string, rr: ResourceRequest, res: ServerResponse): Promise<Reply | undefined> {
+    const watch = rr.query.get("watch");
+    if (!rr.name) {
+      if (method === "GET" && (watch === "true" || watch === "1")) {
+        await this.handlers.watch(rr, res);
+        return undefined;
+      }
+      if (method === "GET") return this.handlers.list(rr);
+      if (method === "POST") {
+        if (rr.kind.namespaced && !rr.namespace) throw badRequest("the namespace of the object must be set in the URL");
+        return this.handlers.create(rr);
+      }
+    } else {
+      if (method === "GET") return this.handlers.get(rr);
+      if (method === "PUT") return this.handlers.replace(rr);
+      if (method === "PATCH") return this.handlers.patch(rr);
+      if (method === "DELETE" && !rr.subresource) return this.handlers.delete(rr);
+    }
+    throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+  }
+
+  /** Namespaces are Projects seen through the core API; events are written by controllers. */
+  private async core(method: string, url: URL, ns: string | undefined, events: string | undefined): Promise<Reply> {
+    if (method !== "GET") throw new ApiError(405, "MethodNotAllowed", "namespaces are managed as berth.dev Projects");
+    if (events) return { status: 200, body: await this.opts.events.list(ns, url.searchParams.get("fieldSelector") ?? undefined) };
+    if (ns) {
+      const project = await this.opts.store.get("Project", undefined, ns);
+      if (!project) throw namespaceNotFound(ns);
+      return { status: 200, body: toNamespace(project) };
+    }
+    const { items, resourceVersion } = await this.opts.store.list("Project");
+    return { status: 200, body: { kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion }, items: items.map(toNamespace) } };
+  }
+}
+
+function toNamespace(project: import("../store/types.js").ResourceObject): Record<string, unknown> {
+  const { name, uid, creationTimestamp, labels, resourceVersion, deletionTimestamp } = project.metadata;
+  return {
+    kind: "Namespace",
+    apiVersion: "v1",
+    metadata: { name, uid, creationTimestamp, labels, resourceVersion, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
+    spec: {},
+    status: { phase: deletionTimestamp ? "Terminating" : "Active" },
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new ApiError(413, "RequestEntityTooLarge", `the request body is larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const isText = typeof reply.body === "string";
+  const body = isText ? (reply.body as string) : JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    "Content-Type": isText ? "text/plain; charset=utf-8" : "application/json",
+    "Content-Length": Buffer.byteLength(body),
+    ...(reply.headers ?? {}),
+  });
+  res.end(body);
+}

@@ -1,0 +1,97 @@
+import type { ResourceObject } from "../store/types.js";
+import { crdFor } from "./schemas.js";
+
+/** A CRD additionalPrinterColumns entry: the CRDs in crds/ decide what `kubectl get` shows. */
+interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+  format?: string;
+}
+
+export function humanAge(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return "<unknown>";
+  const s = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+/**
+ * The subset of JSONPath that printer columns use: `.a.b`, `.a[0]`, `.a[*].b` and
+ * `.a[?(@.type=="Ready")].status`.
+ */
+export function evalJsonPath(obj: unknown, path: string): unknown {
+  const tokens = path.replace(/^\{?\.?/, "").replace(/\}$/, "").match(/[^.[\]]+|\[[^\]]*\]/g) ?? [];
+  let current: unknown[] = [obj];
+  for (const t of tokens) {
+    const next: unknown[] = [];
+    for (const c of current) {
+      if (c === null || c === undefined) continue;
+      if (t.startsWith("[?(")) {
+        const m = /^\[\?\(@\.([\w.]+)\s*==\s*["']?([^"')]*)["']?\)\]$/.exec(t);
+        if (m && Array.isArray(c)) next.push(...c.filter((e) => String(evalJsonPath(e, "." + m[1])) === m[2]));
+      } else if (t === "[*]") {
+        if (Array.isArray(c)) next.push(...c);
+      } else if (t.startsWith("[")) {
+        const i = Number(t.slice(1, -1));
+        if (Array.isArray(c)) next.push(c[i]);
+      } else if (typeof c === "object") {
+        next.push((c as Record<string, unknown>)[t]);
+      }
+    }
+    current = next;
+  }
+  const vals = current.filter((v) => v !== undefined && v !== null);
+  if (vals.length === 0) return undefined;
+  return vals.length === 1 ? vals[0] : vals.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join(",");
+}
+
+function columnsFor(kind: string): PrinterColumn[] {
+  const crd = crdFor(kind) as { spec: { versions: { additionalPrinterColumns?: PrinterColumn[] }[] } };
+  return crd.spec.versions[0].additionalPrinterColumns ?? [];
+}
+
+function cell(col: PrinterColumn, obj: ResourceObject): unknown {
+  const v = evalJsonPath(obj, col.jsonPath);
+  if (col.type === "date") return humanAge(typeof v === "string" ? v : undefined);
+  if (v === undefined) return col.type === "integer" || col.type === "number" ? null : "";
+  if (typeof v === "object") return JSON.stringify(v);
+  return v;
+}
+
+/** PartialObjectMetadata, which kubectl needs for the NAMESPACE column and --show-labels. */
+function partialMetadata(obj: ResourceObject): Record<string, unknown> {
+  return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: obj.metadata };
+}
+
+export function toTable(kind: string, items: ResourceObject[], resourceVersion?: string, includeObject = "Metadata"): Record<string, unknown> {
+  const cols = columnsFor(kind);
+  const hasAge = cols.some((c) => c.jsonPath === ".metadata.creationTimestamp");
+  const defs = [
+    { name: "Name", type: "string", format: "name", description: "Name must be unique within a namespace.", priority: 0 },
+    ...cols.map((c) => ({ name: c.name, type: c.type, format: c.format ?? "", description: c.description ?? "", priority: c.priority ?? 0 })),
+    ...(hasAge ? [] : [{ name: "Age", type: "date", format: "", description: "Time since creation", priority: 0 }]),
+  ];
+  const rows = items.map((o) => ({
+    cells: [o.metadata.name, ...cols.map((c) => cell(c, o)), ...(hasAge ? [] : [humanAge(o.metadata.creationTimestamp)])],
+    object: includeObject === "Object" ? o : includeObject === "None" ? undefined : partialMetadata(o),
+  }));
+  return {
+    kind: "Table",
+    apiVersion: "meta.k8s.io/v1",
+    metadata: { resourceVersion: resourceVersion ?? "" },
+    columnDefinitions: defs,
+    rows,
+  };
+}
+
+export function wantsTable(accept: string | undefined): boolean {
+  return !!accept && /as=Table/.test(accept);
+}

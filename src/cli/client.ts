@@ -1,0 +1,109 @@
+import { existsSync } from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { defaultDataDir } from "../main.js";
+import { API_VERSION, GROUP, VERSION, type KindInfo } from "../api/kinds.js";
+
+/** A metav1.Status error from the server, with its HTTP code. */
+export class ApiCallError extends Error {
+  constructor(
+    readonly code: number,
+    readonly status: { message?: string; reason?: string; details?: { causes?: { field?: string; message?: string }[] } },
+  ) {
+    super(status.message ?? `HTTP ${code}`);
+  }
+}
+
+export interface ClientOptions {
+  kubeconfig?: string;
+  dataDir?: string;
+}
+
+/** Where the CLI finds the server: --kubeconfig, then KUBECONFIG, then <data-dir>/kubeconfig.yaml. */
+export function resolveKubeconfig(opts: ClientOptions, env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [opts.kubeconfig, env.KUBECONFIG?.split(path.delimiter)[0], path.join(opts.dataDir ?? defaultDataDir(env), "kubeconfig.yaml")];
+  const found = candidates.find((c): c is string => !!c && existsSync(c));
+  if (!found) throw new Error(`no kubeconfig found (tried ${candidates.filter(Boolean).join(", ")}); is "berth serve" running? Pass --kubeconfig or set KUBECONFIG`);
+  return found;
+}
+
+/**
+ * Talks to `berth serve` over HTTPS. @kubernetes/client-node reads the kubeconfig and applies
+ * its CA and token to each request, exactly as it would for a Kubernetes API server.
+ */
+export class BerthClient {
+  private readonly kc = new KubeConfig();
+
+  constructor(kubeconfigPath: string) {
+    this.kc.loadFromFile(kubeconfigPath);
+  }
+
+  get server(): string {
+    return this.kc.getCurrentCluster()?.server ?? "";
+  }
+
+  async request<T = unknown>(method: string, urlPath: string, body?: unknown, contentType = "application/json", accept = "application/json"): Promise<T> {
+    const url = new URL(urlPath, this.server);
+    const opts: https.RequestOptions = { method, headers: { Accept: accept } };
+    await this.kc.applyToHTTPSOptions(opts);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload) Object.assign(opts.headers as Record<string, string>, { "Content-Type": contentType, "Content-Length": String(Buffer.byteLength(payload)) });
+    return await new Promise<T>((resolve, reject) => {
+      const req = https.request(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : {};
+          } catch {
+            // plain-text bodies (e.g. /healthz) stay strings
+          }
+          if ((res.statusCode ?? 500) >= 400) reject(new ApiCallError(res.statusCode ?? 500, typeof parsed === "object" ? (parsed as object) : { message: text }));
+          else resolve(parsed as T);
+        });
+      });
+      req.on("error", (e) => reject(new Error(`cannot reach the Berth API at ${this.server}: ${e.message}`)));
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  static itemPath(kind: KindInfo, namespace: string | undefined, name?: string): string {
+    const base = kind.namespaced && namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}` : `/apis/${GROUP}/${VERSION}/${kind.plural}`;
+    return name ? `${base}/${encodeURIComponent(name)}` : base;
+  }
+
+  async get(kind: KindInfo, namespace: string | undefined, name: string): Promise<Record<string, any> | undefined> {
+    try {
+      return await this.request("GET", BerthClient.itemPath(kind, namespace, name));
+    } catch (e) {
+      if (e instanceof ApiCallError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list(kind: KindInfo, namespace: string | undefined, labelSelector?: string): Promise<Record<string, any>[]> {
+    const q = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : "";
+    const list = await this.request<{ items: Record<string, any>[] }>("GET", BerthClient.itemPath(kind, namespace) + q);
+    return list.items;
+  }
+
+  async applyBatch(items: unknown[], dryRun: boolean): Promise<{ items: { action: string; object: Record<string, any> }[] }> {
+    return this.request("POST", `/berth/v1/apply${dryRun ? "?dryRun=All" : ""}`, { items });
+  }
+
+  async delete(kind: KindInfo, namespace: string | undefined, name: string): Promise<Record<string, any>> {
+    return this.request("DELETE", BerthClient.itemPath(kind, namespace, name), { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background" });
+  }
+
+  async events(namespace: string | undefined, uid: string): Promise<Record<string, any>[]> {
+    const base = namespace ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/events` : `/api/v1/events`;
+    const list = await this.request<{ items: Record<string, any>[] }>("GET", `${base}?fieldSelector=${encodeURIComponent(`involvedObject.uid=${uid}`)}`);
+    return list.items;
+  }
+}
+
+export { API_VERSION };

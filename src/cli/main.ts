@@ -1,0 +1,139 @@
+import { Command, CommanderError, Option } from "commander";
+import { defaultDataDir, startBerth } from "../main.js";
+import { createLogger } from "../telemetry/logger.js";
+import { BerthClient, resolveKubeconfig } from "./client.js";
+import { applyCommand, CommandError, deleteCommand, describeCommand, diffCommand, getCommand, type Io } from "./commands.js";
+
+const io: Io = {
+  out: (t) => process.stdout.write(t + "\n"),
+  err: (t) => process.stderr.write(t + "\n"),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  },
+};
+
+function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(text);
+  if (!m) throw new CommandError(`invalid duration "${text}" (e.g. 30s, 5m)`, 2);
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"]!;
+  return Number(m[1]) * mult;
+}
+
+function client(cmd: Command): BerthClient {
+  const g = cmd.optsWithGlobals() as { kubeconfig?: string; dataDir?: string };
+  try {
+    return new BerthClient(resolveKubeconfig(g));
+  } catch (e) {
+    throw new CommandError(`error: ${(e as Error).message}`);
+  }
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function buildProgram(): Command {
+  const program = new Command("berth")
+    .description("Declarative, self-hosted application platform: manifests in git, converged onto Docker")
+    .option("--kubeconfig <file>", "kubeconfig to use (default: $KUBECONFIG, then <data-dir>/kubeconfig.yaml)")
+    .option("--data-dir <dir>", "Berth's data directory", defaultDataDir())
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("serve")
+    .description("run the API server, the controllers and (without a database URL) an embedded Postgres")
+    .option("--listen <host:port>", "HTTPS listen address", "127.0.0.1:7443")
+    .addOption(new Option("--database-url <url>", "external Postgres (default: embedded)").env("DATABASE_URL"))
+    .action(async (opts: { listen: string; databaseUrl?: string }, cmd: Command) => {
+      const { dataDir } = cmd.optsWithGlobals() as { dataDir: string };
+      const logger = createLogger();
+      const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, logger });
+      io.err(`berth is serving on ${berth.url}\n  KUBECONFIG=${berth.kubeconfigPath} kubectl get applications -A`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      await berth.stop();
+    });
+
+  program
+    .command("apply")
+    .description("store every object of the manifests as desired state, all or nothing")
+    .requiredOption("-f, --filename <path>", "file, directory or - for stdin (repeatable)", collect)
+    .option("--dry-run", "validate on the server and show what would change, store nothing")
+    .action(async (opts: { filename: string[]; dryRun?: boolean }, cmd: Command) => {
+      await applyCommand(client(cmd), opts.filename, { dryRun: opts.dryRun }, io);
+    });
+
+  program
+    .command("diff")
+    .description("show what apply would change; exit 0 if nothing, 1 if something, >1 on error")
+    .requiredOption("-f, --filename <path>", "file, directory or - (repeatable)", collect)
+    .action(async (opts: { filename: string[] }, cmd: Command) => {
+      process.exitCode = await diffCommand(client(cmd), opts.filename, io);
+    });
+
+  program
+    .command("get")
+    .description("list objects of a kind, or show one")
+    .argument("<kind>", "project, application (app), database (db) or domain (dom)")
+    .argument("[name]")
+    .option("-n, --namespace <project>", "the Project")
+    .option("-A, --all-namespaces", "every Project")
+    .option("-l, --selector <selector>", "label selector")
+    .option("-o, --output <format>", "wide, yaml or json")
+    .action(async (kind: string, name: string | undefined, opts: { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }, cmd: Command) => {
+      await getCommand(client(cmd), kind, name, opts, io);
+    });
+
+  program
+    .command("describe")
+    .description("show an object with its conditions and events")
+    .argument("<kind>")
+    .argument("<name>")
+    .option("-n, --namespace <project>", "the Project")
+    .action(async (kind: string, name: string, opts: { namespace?: string }, cmd: Command) => {
+      await describeCommand(client(cmd), kind, name, opts.namespace, io);
+    });
+
+  program
+    .command("delete")
+    .description("delete objects by kind and name, or every object of the manifests")
+    .argument("[kind]")
+    .argument("[name]")
+    .option("-n, --namespace <project>", "the Project")
+    .option("-f, --filename <path>", "file, directory or - (repeatable)", collect)
+    .option("--wait", "wait until the objects are gone (finalizers done)")
+    .option("--timeout <duration>", "how long --wait waits", "5m")
+    .action(async (kind: string | undefined, name: string | undefined, opts: { namespace?: string; filename?: string[]; wait?: boolean; timeout: string }, cmd: Command) => {
+      await deleteCommand(client(cmd), { kind, name, files: opts.filename, namespace: opts.namespace, wait: opts.wait, timeoutMs: parseDuration(opts.timeout) }, io);
+    });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+    } else if (e instanceof CommandError) {
+      io.err(e.message);
+      process.exitCode = e.exitCode;
+    } else {
+      io.err(`error: ${(e as Error).message}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+await main(process.argv);

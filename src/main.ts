@@ -1,0 +1,111 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { DataSource } from "typeorm";
+import type { Logger } from "winston";
+import { ApiServer } from "./api/server.js";
+import { ensureServingCerts } from "./api/tls.js";
+import { writeKubeconfig } from "./kubeconfig.js";
+import { ChangeFeed } from "./store/change-feed.js";
+import { createDataSource, migrate } from "./store/data-source.js";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./store/embedded.js";
+import { EventStore } from "./store/events.js";
+import { ResourceStore } from "./store/resources.js";
+import { createLogger } from "./telemetry/logger.js";
+import { Metrics } from "./telemetry/metrics.js";
+import { SecretBox } from "./util/secrets.js";
+
+export interface ServeOptions {
+  dataDir: string;
+  listen: string;
+  databaseUrl?: string;
+  logger?: Logger;
+}
+
+/** A running Berth: every long-lived part, and one stop() that ends them in reverse order. */
+export interface Berth {
+  url: string;
+  kubeconfigPath: string;
+  token: string;
+  caPem: string;
+  store: ResourceStore;
+  dataSource: DataSource;
+  stop(): Promise<void>;
+}
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.BERTH_DATA_DIR || path.join(os.homedir(), ".local", "share", "berth");
+}
+
+function ensureToken(dataDir: string): string {
+  const file = path.join(dataDir, "admin.token");
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+  return readFileSync(file, "utf8").trim();
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  if (i < 0) throw new Error(`--listen must be HOST:PORT, got "${listen}"`);
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
+}
+
+async function ensureAdminUser(ds: DataSource): Promise<string> {
+  await ds.query(
+    `INSERT INTO users (username, email, password_hash, role) VALUES ('admin', 'admin@berth.local', '!token-auth', 'super_admin') ON CONFLICT (username) DO NOTHING`,
+  );
+  const rows = await ds.query(`SELECT id FROM users WHERE username = 'admin'`);
+  return rows[0].id;
+}
+
+/** Wires the parts of `berth serve`; each part owns its own start/stop. */
+export async function startBerth(opts: ServeOptions): Promise<Berth> {
+  const logger = opts.logger ?? createLogger();
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch((e) => logger.error("stop failed", { error: String(e) }));
+  };
+  try {
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    const box = SecretBox.fromEnvOrDataDir(opts.dataDir);
+    let url = opts.databaseUrl;
+    if (!url) {
+      const embedded: EmbeddedDatabase = await startEmbeddedPostgres(opts.dataDir, (m) => logger.debug("postgres", { message: m }));
+      stops.push(() => embedded.stop());
+      url = embedded.url;
+    }
+    const ds = createDataSource(url);
+    await ds.initialize();
+    stops.push(() => ds.destroy());
+    const applied = await migrate(ds);
+    if (applied.length) logger.info("migrations applied", { migrations: applied });
+    const adminId = await ensureAdminUser(ds);
+    const store = new ResourceStore(ds, box, () => adminId);
+    const feed = new ChangeFeed(store, url);
+    await feed.start();
+    stops.push(() => feed.stop());
+    const compaction = setInterval(() => void store.compact(3600).catch(() => undefined), 60_000);
+    stops.push(async () => clearInterval(compaction));
+    const metrics = new Metrics();
+    const { host, port } = parseListen(opts.listen);
+    const certs = ensureServingCerts(ensureDir(path.join(opts.dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
+    const token = ensureToken(opts.dataDir);
+    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events: new EventStore(ds), logger, metrics: () => metrics.render() });
+    await api.start();
+    stops.push(() => api.stop());
+    const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+    const serverUrl = `https://${shownHost}:${api.address.port}`;
+    const kubeconfigPath = path.join(opts.dataDir, "kubeconfig.yaml");
+    writeKubeconfig(kubeconfigPath, serverUrl, certs.caPem, token);
+    logger.info("berth is serving", { url: serverUrl, kubeconfig: kubeconfigPath, dataDir: opts.dataDir, embeddedPostgres: !opts.databaseUrl });
+    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store, dataSource: ds, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}

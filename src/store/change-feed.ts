@@ -1,0 +1,117 @@
+import pg from "pg";
+import type { ResourceStore } from "./resources.js";
+import { CHANGES_CHANNEL } from "./resources.js";
+import type { Change } from "./types.js";
+
+export type ChangeListener = (change: Change) => void;
+
+interface Subscription {
+  listener: ChangeListener;
+}
+
+/**
+ * Delivers every committed change, in resource-version order, to in-process subscribers
+ * (watch streams and controllers). LISTEN/NOTIFY wakes it; a slow poll covers lost notifications
+ * (a dropped connection, a NOTIFY sent while reconnecting).
+ */
+export class ChangeFeed {
+  private cursor = 0;
+  private readonly subs = new Set<Subscription>();
+  private chain: Promise<void> = Promise.resolve();
+  private client: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly url: string,
+    private readonly pollMs = 1000,
+  ) {}
+
+  get position(): number {
+    return this.cursor;
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    this.cursor = await this.store.currentResourceVersion();
+    await this.connect();
+    this.timer = setInterval(() => this.pump(), this.pollMs);
+    signal?.addEventListener("abort", () => void this.stop());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => undefined);
+    await this.chain.catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on("notification", () => this.pump());
+    client.on("error", () => {
+      this.client = undefined;
+      if (!this.stopped) setTimeout(() => void this.connect().catch(() => undefined), 500);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    this.client = client;
+    this.pump();
+  }
+
+  /** Queue a read of new changes; reads run one at a time so delivery order is the commit order. */
+  pump(): void {
+    this.chain = this.chain.then(() => this.drain()).catch(() => undefined);
+  }
+
+  /** Resolves once every change committed before the call has been delivered. */
+  async sync(): Promise<void> {
+    this.pump();
+    await this.chain;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.stopped) return;
+    for (;;) {
+      const changes = await this.store.changesSince(this.cursor);
+      for (const c of changes) {
+        this.cursor = c.rv;
+        for (const s of this.subs) s.listener(c);
+      }
+      if (changes.length < 1000) return;
+    }
+  }
+
+  /**
+   * Subscribe from resource version `fromRv`: older changes are replayed from the change log
+   * first (410 Expired if compacted), then live ones follow with no gap and no repeat.
+   */
+  async subscribe(fromRv: number, listener: ChangeListener): Promise<() => void> {
+    const sub: Subscription = { listener };
+    let failure: unknown;
+    const run = async (): Promise<void> => {
+      try {
+        let rv = fromRv;
+        while (rv < this.cursor) {
+          const changes = await this.store.changesSince(rv);
+          if (changes.length === 0) break;
+          for (const c of changes) {
+            if (c.rv > this.cursor) break;
+            listener(c);
+            rv = c.rv;
+          }
+          if (changes[changes.length - 1].rv >= this.cursor) break;
+        }
+        this.subs.add(sub);
+      } catch (e) {
+        failure = e;
+      }
+    };
+    this.chain = this.chain.then(run);
+    await this.chain;
+    if (failure) throw failure;
+    return () => this.subs.delete(sub);
+  }
+}

@@ -1,0 +1,7 @@
+import { SeedSchema1732560000000 } from "./1732560000000-SeedSchema.js";
+import { ResourceObjects1732560000001 } from "./1732560000001-ResourceObjects.js";
+
+export { SeedSchema1732560000000, ResourceObjects1732560000001 };
+
+/** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001];

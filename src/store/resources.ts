@@ -1,0 +1,457 @@
+import { isDeepStrictEqual } from "node:util";
+import type { DataSource, QueryRunner } from "typeorm";
+import { API_VERSION, kindInfo, type KindInfo } from "../api/kinds.js";
+import { alreadyExists, ApiError, conflict, forbidden, invalid, namespaceNotFound, notFound } from "../api/errors.js";
+import type { SecretBox } from "../util/secrets.js";
+import { redactObject, sealObject } from "./sealing.js";
+import { seedColumns } from "./seed-columns.js";
+import type { Change, RequestContext, ResourceObject, WatchEventType } from "./types.js";
+
+/** Every write takes this transaction-scoped advisory lock so resource versions commit in order. */
+const WRITE_LOCK = 0x6265727468; // "berth"
+export const CHANGES_CHANNEL = "berth_changes";
+
+interface Row {
+  id: string;
+  name: string;
+  ns: string | null;
+  project_id?: string;
+  resource_version: string;
+  generation: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  finalizers: string[];
+  managed_fields: unknown[];
+  deletion_timestamp: Date | null;
+  created_at: Date;
+  spec: Record<string, unknown>;
+  object_status: Record<string, unknown>;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: (labels: Record<string, string>) => boolean;
+  name?: string;
+}
+
+export interface WriteResult {
+  object: ResourceObject;
+  /** false when the write was a no-op: nothing stored, no new resource version. */
+  changed: boolean;
+}
+
+/** One write of a batch. */
+export interface BatchOp {
+  kind: string;
+  namespace: string | undefined;
+  name: string;
+  action: string;
+  mutate: Mutation;
+}
+
+/** A failed batch: which operation failed and why; nothing of the batch was stored. */
+export class BatchError extends Error {
+  constructor(
+    readonly index: number,
+    readonly failure: unknown,
+  ) {
+    super(`operation ${index} failed: ${(failure as Error)?.message ?? String(failure)}`);
+  }
+}
+
+/** What a writer wants done with the current object, decided inside the write lock. */
+export type Mutation = (current: ResourceObject | undefined) => ResourceObject | "delete";
+
+function toObject(kind: KindInfo, row: Row): ResourceObject {
+  const metadata: ResourceObject["metadata"] = {
+    name: row.name,
+    ...(kind.namespaced && row.ns ? { namespace: row.ns } : {}),
+    uid: row.id,
+    resourceVersion: String(row.resource_version),
+    generation: Number(row.generation),
+    creationTimestamp: row.created_at.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    ...(row.deletion_timestamp ? { deletionTimestamp: row.deletion_timestamp.toISOString().replace(/\.\d{3}Z$/, "Z") } : {}),
+    ...(Object.keys(row.labels ?? {}).length ? { labels: row.labels } : {}),
+    ...(Object.keys(row.annotations ?? {}).length ? { annotations: row.annotations } : {}),
+    ...(row.finalizers?.length ? { finalizers: row.finalizers } : {}),
+    ...(row.managed_fields?.length ? { managedFields: row.managed_fields } : {}),
+  };
+  return { apiVersion: API_VERSION, kind: kind.kind, metadata, spec: row.spec ?? {}, status: row.object_status ?? {} };
+}
+
+function selectSql(kind: KindInfo): string {
+  return kind.namespaced
+    ? `SELECT t.*, p.name AS ns FROM ${kind.table} t JOIN projects p ON p.id = t.project_id`
+    : `SELECT t.*, NULL AS ns FROM ${kind.table} t`;
+}
+
+/**
+ * The desired-state store: Kubernetes-shaped objects kept in the seed's tables, a change log
+ * keyed by a global resource version, and NOTIFY after commit so watchers wake up.
+ * Reads return secrets redacted; only the runtime asks for plaintext (see sealing.ts).
+ */
+export class ResourceStore {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly box: SecretBox,
+    private readonly adminUserId: () => string | undefined = () => undefined,
+  ) {}
+
+  get dataSource(): DataSource {
+    return this.ds;
+  }
+
+  /** The stored form: secrets as ciphertext. For controllers, which need to decrypt. */
+  async getStored(kindName: string, namespace: string | undefined, name: string): Promise<ResourceObject | undefined> {
+    const kind = kindInfo(kindName);
+    const rows: Row[] = await this.ds.query(`${selectSql(kind)} WHERE t.name = $1 ${kind.namespaced ? "AND p.name = $2" : ""}`, kind.namespaced ? [name, namespace] : [name]);
+    return rows[0] ? toObject(kind, rows[0]) : undefined;
+  }
+
+  async get(kindName: string, namespace: string | undefined, name: string): Promise<ResourceObject | undefined> {
+    const o = await this.getStored(kindName, namespace, name);
+    return o ? redactObject(o) : undefined;
+  }
+
+  async projectExists(name: string): Promise<boolean> {
+    const rows = await this.ds.query(`SELECT 1 FROM projects WHERE name = $1`, [name]);
+    return rows.length > 0;
+  }
+
+  /** A consistent list and the resource version it was read at (one snapshot). */
+  async list(kindName: string, opts: ListOptions = {}, stored = false): Promise<{ items: ResourceObject[]; resourceVersion: string }> {
+    const kind = kindInfo(kindName);
+    const qr = this.ds.createQueryRunner();
+    try {
+      await qr.connect();
+      await qr.startTransaction("REPEATABLE READ");
+      const rv = await currentRv(qr);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (kind.namespaced && opts.namespace) {
+        params.push(opts.namespace);
+        where.push(`p.name = $${params.length}`);
+      }
+      if (opts.name) {
+        params.push(opts.name);
+        where.push(`t.name = $${params.length}`);
+      }
+      const sql = `${selectSql(kind)} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${kind.namespaced ? "p.name, " : ""}t.name`;
+      const rows: Row[] = await qr.query(sql, params);
+      await qr.commitTransaction();
+      const items = rows
+        .map((r) => toObject(kind, r))
+        .filter((o) => !opts.labelSelector || opts.labelSelector(o.metadata.labels ?? {}))
+        .map((o) => (stored ? o : redactObject(o)));
+      return { items, resourceVersion: String(rv) };
+    } catch (e) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction();
+      throw e;
+    } finally {
+      await qr.release();
+    }
+  }
+
+  async currentResourceVersion(): Promise<number> {
+    const rows = await this.ds.query(`SELECT coalesce(max(rv), 0) AS rv FROM resource_changes`);
+    return Number(rows[0].rv);
+  }
+
+  /** Changes after `rv` in commit order; 410 Expired when compaction already dropped some of them. */
+  async changesSince(rv: number, limit = 1000): Promise<Change[]> {
+    const min = await this.ds.query(`SELECT min(rv) AS rv FROM resource_changes`);
+    const oldest = min[0].rv === null ? null : Number(min[0].rv);
+    if (oldest !== null && rv < oldest - 1) throw new ApiError(410, "Expired", `too old resource version: ${rv} (${oldest - 1})`);
+    const rows = await this.ds.query(`SELECT rv, kind, namespace, name, uid, event_type, object FROM resource_changes WHERE rv > $1 ORDER BY rv LIMIT $2`, [rv, limit]);
+    return rows.map((r: { rv: string; kind: string; namespace: string | null; name: string; uid: string; event_type: WatchEventType; object: ResourceObject }) => ({
+      rv: Number(r.rv), type: r.event_type, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, object: redactObject(r.object),
+    }));
+  }
+
+  /** Drops change-log rows older than `keepSeconds`, always keeping the newest one. */
+  async compact(keepSeconds: number): Promise<number> {
+    const res = await this.ds.query(
+      `DELETE FROM resource_changes WHERE created_at < now() - make_interval(secs => $1) AND rv < (SELECT max(rv) FROM resource_changes)`,
+      [keepSeconds],
+    );
+    return Array.isArray(res) ? Number(res[1] ?? 0) : 0;
+  }
+
+  async create(obj: ResourceObject, ctx: RequestContext): Promise<WriteResult> {
+    const kind = kindInfo(obj.kind);
+    return this.write(kind, obj.metadata.namespace, obj.metadata.name, ctx, "create", (current) => {
+      if (current) throw alreadyExists(kind.plural, obj.metadata.name);
+      return obj;
+    });
+  }
+
+  /**
+   * Read-modify-write of one object under the write lock. `mutate` sees the current object
+   * (secrets redacted) and returns the next one; a stale metadata.resourceVersion in it is a 409.
+   */
+  async update(kindName: string, namespace: string | undefined, name: string, ctx: RequestContext, action: string, mutate: Mutation): Promise<WriteResult> {
+    const kind = kindInfo(kindName);
+    return this.write(kind, namespace, name, ctx, action, (current) => {
+      if (!current) throw notFound(kind.plural, name);
+      return mutate(current);
+    });
+  }
+
+  /** Create-or-update (server-side apply and upserts); `mutate` sees undefined when absent. */
+  async upsert(kindName: string, namespace: string | undefined, name: string, ctx: RequestContext, action: string, mutate: Mutation): Promise<WriteResult> {
+    return this.write(kindInfo(kindName), namespace, name, ctx, action, mutate);
+  }
+
+  async delete(kindName: string, namespace: string | undefined, name: string, ctx: RequestContext, pre: { uid?: string; resourceVersion?: string } = {}): Promise<WriteResult> {
+    const kind = kindInfo(kindName);
+    return this.write(kind, namespace, name, ctx, "delete", (current) => {
+      if (!current) throw notFound(kind.plural, name);
+      if (pre.uid && pre.uid !== current.metadata.uid) throw conflict(kind.plural, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+      if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) throw conflict(kind.plural, name);
+      return "delete";
+    });
+  }
+
+  private async write(kind: KindInfo, namespace: string | undefined, name: string, ctx: RequestContext, action: string, decide: Mutation): Promise<WriteResult> {
+    const [result] = await this.transaction(ctx, (qr) => this.writeIn(qr, kind, namespace, name, ctx, action, decide).then((r) => [r]));
+    return result;
+  }
+
+  /**
+   * Several writes in one transaction: all are stored or none is (a multi-document apply).
+   * An error names the index of the operation that failed.
+   */
+  async batch(ops: BatchOp[], ctx: RequestContext): Promise<WriteResult[]> {
+    return this.transaction(ctx, async (qr) => {
+      const results: WriteResult[] = [];
+      for (const [index, op] of ops.entries()) {
+        try {
+          results.push(await this.writeIn(qr, kindInfo(op.kind), op.namespace, op.name, ctx, op.action, op.mutate));
+        } catch (e) {
+          throw new BatchError(index, translateDbError(e, kindInfo(op.kind), op.name));
+        }
+      }
+      return results;
+    });
+  }
+
+  private async transaction(ctx: RequestContext, body: (qr: QueryRunner) => Promise<WriteResult[]>): Promise<WriteResult[]> {
+    const qr = this.ds.createQueryRunner();
+    await qr.connect();
+    try {
+      await qr.startTransaction();
+      await qr.query(`SELECT pg_advisory_xact_lock($1)`, [WRITE_LOCK]);
+      const results = await body(qr);
+      if (ctx.dryRun || !results.some((r) => r.changed)) await qr.rollbackTransaction();
+      else await qr.commitTransaction();
+      return results.map((r) => ({ object: redactObject(r.object), changed: r.changed }));
+    } catch (e) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction();
+      throw e;
+    } finally {
+      await qr.release();
+    }
+  }
+
+  private async writeIn(qr: QueryRunner, kind: KindInfo, namespace: string | undefined, name: string, ctx: RequestContext, action: string, decide: Mutation): Promise<WriteResult> {
+    try {
+      const projectId = kind.namespaced ? await this.lockNamespace(qr, namespace, name, kind) : undefined;
+      const rows: Row[] = await qr.query(`${selectSql(kind)} WHERE t.name = $1 ${kind.namespaced ? "AND t.project_id = $2" : ""} FOR UPDATE OF t`, kind.namespaced ? [name, projectId] : [name]);
+      const stored = rows[0] ? toObject(kind, rows[0]) : undefined;
+      const decision = decide(stored ? redactObject(stored) : undefined);
+      return await this.apply(qr, kind, projectId, stored, decision, ctx, action);
+    } catch (e) {
+      throw translateDbError(e, kind, name);
+    }
+  }
+
+  private async lockNamespace(qr: QueryRunner, namespace: string | undefined, name: string, kind: KindInfo): Promise<string> {
+    if (!namespace) throw invalid(kind.kind, name, [{ field: "metadata.namespace", message: "Required value", reason: "FieldValueRequired" }]);
+    const rows = await qr.query(`SELECT id, deletion_timestamp FROM projects WHERE name = $1`, [namespace]);
+    if (!rows[0]) throw namespaceNotFound(namespace);
+    return rows[0].id;
+  }
+
+  private async apply(qr: QueryRunner, kind: KindInfo, projectId: string | undefined, stored: ResourceObject | undefined, decision: ResourceObject | "delete", ctx: RequestContext, action: string): Promise<WriteResult> {
+    if (decision === "delete") return this.applyDelete(qr, kind, stored!, ctx);
+    const next = sealObject(this.box, decision, stored);
+    if (!stored) {
+      if (projectId) {
+        const p = await qr.query(`SELECT deletion_timestamp FROM projects WHERE id = $1`, [projectId]);
+        if (p[0]?.deletion_timestamp) throw forbidden(`${kind.plural}.berth.dev "${next.metadata.name}" is forbidden: unable to create new content in namespace ${next.metadata.namespace} because it is being terminated`);
+      }
+      return this.insert(qr, kind, projectId, next, ctx);
+    }
+    const expected = decision.metadata.resourceVersion;
+    if (expected && expected !== stored.metadata.resourceVersion) throw conflict(kind.plural, stored.metadata.name);
+    return this.replace(qr, kind, stored, next, ctx, action);
+  }
+
+  private async insert(qr: QueryRunner, kind: KindInfo, projectId: string | undefined, obj: ResourceObject, ctx: RequestContext): Promise<WriteResult> {
+    const rv = await nextRv(qr);
+    const seed = seedColumns(kind.kind, obj, this.adminUserId());
+    const cols: Record<string, unknown> = {
+      name: obj.metadata.name,
+      resource_version: rv,
+      generation: 1,
+      labels: JSON.stringify(obj.metadata.labels ?? {}),
+      annotations: JSON.stringify(obj.metadata.annotations ?? {}),
+      finalizers: JSON.stringify(obj.metadata.finalizers ?? []),
+      managed_fields: JSON.stringify(obj.metadata.managedFields ?? []),
+      spec: JSON.stringify(obj.spec ?? {}),
+      object_status: JSON.stringify(obj.status ?? {}),
+      ...(projectId ? { project_id: projectId } : {}),
+      ...seed,
+    };
+    const names = Object.keys(cols);
+    const rows: Row[] = await qr.query(
+      `INSERT INTO ${kind.table} (${names.join(", ")}) VALUES (${names.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING *, ${kind.namespaced ? `(SELECT name FROM projects WHERE id = project_id)` : "NULL"} AS ns`,
+      Object.values(cols),
+    );
+    const created = toObject(kind, rows[0]);
+    await this.afterWrite(qr, kind, rows[0].id, created, rv, "ADDED", ctx, "create", undefined);
+    return { object: created, changed: true };
+  }
+
+  private async replace(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, next: ResourceObject, ctx: RequestContext, action: string): Promise<WriteResult> {
+    const finalizers = next.metadata.finalizers ?? [];
+    // An object marked for deletion goes once its last finalizer is removed.
+    if (stored.metadata.deletionTimestamp && finalizers.length === 0) return this.removeRow(qr, kind, stored, ctx, action);
+    const specChanged = !isDeepStrictEqual(stored.spec ?? {}, next.spec ?? {});
+    const same =
+      !specChanged &&
+      isDeepStrictEqual(stored.status ?? {}, next.status ?? {}) &&
+      isDeepStrictEqual(stored.metadata.labels ?? {}, next.metadata.labels ?? {}) &&
+      isDeepStrictEqual(stored.metadata.annotations ?? {}, next.metadata.annotations ?? {}) &&
+      isDeepStrictEqual(stored.metadata.finalizers ?? [], finalizers) &&
+      isDeepStrictEqual(stored.metadata.managedFields ?? [], next.metadata.managedFields ?? []);
+    if (same) return { object: stored, changed: false };
+    const rv = await nextRv(qr);
+    const generation = (stored.metadata.generation ?? 1) + (specChanged ? 1 : 0);
+    const seed = seedColumns(kind.kind, next, this.adminUserId());
+    const cols: Record<string, unknown> = {
+      resource_version: rv,
+      generation,
+      labels: JSON.stringify(next.metadata.labels ?? {}),
+      annotations: JSON.stringify(next.metadata.annotations ?? {}),
+      finalizers: JSON.stringify(finalizers),
+      managed_fields: JSON.stringify(next.metadata.managedFields ?? []),
+      spec: JSON.stringify(next.spec ?? {}),
+      object_status: JSON.stringify(next.status ?? {}),
+      updated_at: kind.table === "projects" || kind.table === "applications" ? new Date() : undefined,
+      ...seed,
+    };
+    for (const k of Object.keys(cols)) if (cols[k] === undefined) delete cols[k];
+    delete cols.owner_id;
+    const names = Object.keys(cols);
+    const params = [...Object.values(cols), stored.metadata.uid, stored.metadata.resourceVersion];
+    // Version-checked update: exactly one row must change, or someone else won the race.
+    const res = await qr.query(
+      `UPDATE ${kind.table} SET ${names.map((n, i) => `${n} = $${i + 1}`).join(", ")} WHERE id = $${names.length + 1} AND resource_version = $${names.length + 2}
+       RETURNING *, ${kind.namespaced ? `(SELECT name FROM projects WHERE id = project_id)` : "NULL"} AS ns`,
+      params,
+    );
+    const rows: Row[] = Array.isArray(res[0]) ? res[0] : res;
+    if (rows.length !== 1) throw conflict(kind.plural, stored.metadata.name);
+    const updated = toObject(kind, rows[0]);
+    await this.afterWrite(qr, kind, updated.metadata.uid!, updated, rv, "MODIFIED", ctx, action, stored);
+    return { object: updated, changed: true };
+  }
+
+  private async applyDelete(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, ctx: RequestContext): Promise<WriteResult> {
+    if ((stored.metadata.finalizers ?? []).length === 0) return this.removeRow(qr, kind, stored, ctx, "delete");
+    if (stored.metadata.deletionTimestamp) return { object: stored, changed: false };
+    const rv = await nextRv(qr);
+    const res = await qr.query(
+      `UPDATE ${kind.table} SET deletion_timestamp = now(), resource_version = $1 WHERE id = $2 AND resource_version = $3
+       RETURNING *, ${kind.namespaced ? `(SELECT name FROM projects WHERE id = project_id)` : "NULL"} AS ns`,
+      [rv, stored.metadata.uid, stored.metadata.resourceVersion],
+    );
+    const rows: Row[] = Array.isArray(res[0]) ? res[0] : res;
+    if (rows.length !== 1) throw conflict(kind.plural, stored.metadata.name);
+    const marked = toObject(kind, rows[0]);
+    await this.afterWrite(qr, kind, marked.metadata.uid!, marked, rv, "MODIFIED", ctx, "delete", stored);
+    return { object: marked, changed: true };
+  }
+
+  private async removeRow(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, ctx: RequestContext, action: string): Promise<WriteResult> {
+    if (kind.kind === "Project") {
+      const children = await qr.query(
+        `SELECT (SELECT count(*) FROM applications WHERE project_id = $1) + (SELECT count(*) FROM databases WHERE project_id = $1) + (SELECT count(*) FROM domains WHERE project_id = $1) AS n`,
+        [stored.metadata.uid],
+      );
+      // Children have finalizers of their own; a cascade here would skip them, so refuse.
+      if (Number(children[0].n) > 0) throw conflict("projects", stored.metadata.name, `project still contains ${children[0].n} object(s); delete them first`);
+    }
+    const rv = await nextRv(qr);
+    await qr.query(`DELETE FROM ${kind.table} WHERE id = $1`, [stored.metadata.uid]);
+    const gone: ResourceObject = { ...stored, metadata: { ...stored.metadata, resourceVersion: String(rv) } };
+    await this.afterWrite(qr, kind, stored.metadata.uid!, gone, rv, "DELETED", ctx, action, stored);
+    return { object: gone, changed: true };
+  }
+
+  private async afterWrite(qr: QueryRunner, kind: KindInfo, uid: string, obj: ResourceObject, rv: number, type: WatchEventType, ctx: RequestContext, action: string, before: ResourceObject | undefined): Promise<void> {
+    await qr.query(
+      `INSERT INTO resource_changes (rv, kind, namespace, name, uid, event_type, object) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [rv, kind.kind, obj.metadata.namespace ?? null, obj.metadata.name, uid, type, JSON.stringify(obj)],
+    );
+    if (kind.kind === "Application" && type !== "DELETED") await syncEnvVars(qr, uid, obj.spec);
+    const details = {
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+      resourceVersion: String(rv),
+      actor: ctx.user,
+      before: before ? redactObject(before) : null,
+      after: type === "DELETED" ? null : redactObject(obj),
+    };
+    await qr.query(
+      `INSERT INTO audit_logs (user_id, action, resource_type, resource_id, details, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [this.adminUserId() ?? null, action, kind.singular, uid, JSON.stringify(details), normalizeIp(ctx.ip), ctx.userAgent ?? null],
+    );
+    // Delivered on commit only, so a listener never sees a change that was rolled back.
+    await qr.query(`SELECT pg_notify($1, $2)`, [CHANGES_CHANNEL, String(rv)]);
+  }
+}
+
+async function nextRv(qr: QueryRunner): Promise<number> {
+  const rows = await qr.query(`SELECT nextval('berth_resource_version') AS rv`);
+  return Number(rows[0].rv);
+}
+
+async function currentRv(qr: QueryRunner): Promise<number> {
+  const rows = await qr.query(`SELECT coalesce(max(rv), 0) AS rv FROM resource_changes`);
+  return Number(rows[0].rv);
+}
+
+/** The seed's env_vars rows mirror spec.env and spec.secretEnv (values of secrets stay ciphertext). */
+async function syncEnvVars(qr: QueryRunner, appId: string, spec: Record<string, unknown> | undefined): Promise<void> {
+  await qr.query(`DELETE FROM env_vars WHERE application_id = $1`, [appId]);
+  const env = (spec?.env ?? {}) as Record<string, string>;
+  const secret = (spec?.secretEnv ?? {}) as Record<string, string>;
+  const rows = [...Object.entries(env).map(([k, v]) => [k, v, false]), ...Object.entries(secret).map(([k, v]) => [k, v, true])];
+  for (const [key, value, isSecret] of rows) {
+    await qr.query(`INSERT INTO env_vars (application_id, key, value, is_secret) VALUES ($1, $2, $3, $4)`, [appId, key, value, isSecret]);
+  }
+}
+
+function normalizeIp(ip: string | undefined): string | null {
+  if (!ip) return null;
+  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+}
+
+/** Database constraint violations become API errors that name the field. */
+function translateDbError(e: unknown, kind: KindInfo, name: string): unknown {
+  const err = e as { driverError?: { code?: string; constraint?: string; detail?: string }; code?: string };
+  const code = err.driverError?.code ?? err.code;
+  const constraint = err.driverError?.constraint ?? "";
+  if (code === "23505") {
+    if (kind.kind === "Domain" && /domain/.test(constraint)) {
+      return invalid(kind.kind, name, [{ field: "spec.host", message: `Duplicate value: another Domain already routes this host (${err.driverError?.detail ?? constraint})`, reason: "FieldValueDuplicate" }]);
+    }
+    return alreadyExists(kind.plural, name);
+  }
+  if (code === "23514" || code === "23502") {
+    return invalid(kind.kind, name, [{ field: "spec", message: `rejected by store constraint ${constraint}`, reason: "FieldValueInvalid" }]);
+  }
+  return e;
+}
