@@ -5,6 +5,9 @@ import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { Logger } from "winston";
 import { ApiServer } from "./api/server.js";
+import { LeaderElector } from "./controller/leader.js";
+import { ControllerManager } from "./controller/manager.js";
+import { DockerDriver } from "./runtime/docker.js";
 import { ensureServingCerts } from "./api/tls.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { ChangeFeed } from "./store/change-feed.js";
@@ -21,6 +24,10 @@ export interface ServeOptions {
   listen: string;
   databaseUrl?: string;
   logger?: Logger;
+  /** Run the controllers (when elected leader). Default true. */
+  controllers?: boolean;
+  /** Period of the full resync; default $BERTH_RESYNC_SECONDS or 30 s. */
+  resyncMs?: number;
 }
 
 /** A running Berth: every long-lived part, and one stop() that ends them in reverse order. */
@@ -31,6 +38,8 @@ export interface Berth {
   caPem: string;
   store: ResourceStore;
   dataSource: DataSource;
+  metrics: Metrics;
+  leader?: LeaderElector;
   stop(): Promise<void>;
 }
 
@@ -90,15 +99,29 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
     const { host, port } = parseListen(opts.listen);
     const certs = ensureServingCerts(ensureDir(path.join(opts.dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
     const token = ensureToken(opts.dataDir);
-    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events: new EventStore(ds), logger, metrics: () => metrics.render() });
+    const events = new EventStore(ds);
+    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events, logger, metrics: () => metrics.render() });
     await api.start();
     stops.push(() => api.stop());
+    let leader: LeaderElector | undefined;
+    if (opts.controllers !== false) {
+      const instance = (await ds.query(`SELECT id FROM berth_installation`))[0].id as string;
+      const driver = new DockerDriver(instance, metrics);
+      await driver.ping().catch((e) => logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
+      const resyncMs = opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000;
+      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs });
+      const abort = new AbortController();
+      leader = new LeaderElector(url, { onStartedLeading: () => manager.start(abort.signal), onStoppedLeading: () => manager.stop() }, logger);
+      await leader.start(abort.signal);
+      const l = leader;
+      stops.push(() => l.stop());
+    }
     const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
     const serverUrl = `https://${shownHost}:${api.address.port}`;
     const kubeconfigPath = path.join(opts.dataDir, "kubeconfig.yaml");
     writeKubeconfig(kubeconfigPath, serverUrl, certs.caPem, token);
     logger.info("berth is serving", { url: serverUrl, kubeconfig: kubeconfigPath, dataDir: opts.dataDir, embeddedPostgres: !opts.databaseUrl });
-    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store, dataSource: ds, stop: stopAll };
+    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store, dataSource: ds, metrics, leader, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

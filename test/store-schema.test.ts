@@ -17,6 +17,15 @@ const CHECK = "23514";
 const FOREIGN_KEY = "23503";
 const NOT_NULL = "23502";
 
+/**
+ * The SQLSTATE of an ON DELETE RESTRICT refusal: Postgres 18 reports restrict_violation
+ * (23001, commit 086c84b23); earlier versions report foreign_key_violation (23503).
+ */
+async function restrictViolation(ds: DataSource): Promise<string> {
+  const version = Number((await one(ds, "SELECT current_setting('server_version_num') AS v")).v);
+  return version >= 180000 ? "23001" : FOREIGN_KEY;
+}
+
 type Row = Record<string, any>;
 
 async function rows(ds: DataSource, sql: string, params: unknown[] = []): Promise<Row[]> {
@@ -504,13 +513,18 @@ for (const server of POSTGRES_SERVERS) {
           expect(await one(ds, "SELECT name FROM projects")).to.deep.equal({ name: "blog" });
         });
 
+        let restrictCode: string;
+        before(async () => {
+          restrictCode = await restrictViolation(ds);
+        });
+
         it("an application with a volume cannot be deleted until the volume row is removed", async () => {
           const app = await application(ds, await project(ds, "shop"), "api");
           await deployment(ds, app);
           await ds.query("INSERT INTO volumes (name, application_id) VALUES ('shop-api-data', $1)", [app]);
           const del = "DELETE FROM applications WHERE id = $1";
 
-          expect(await failure(ds, del, [app])).to.deep.equal({ code: FOREIGN_KEY, constraint: "fk_volumes_application" });
+          expect(await failure(ds, del, [app])).to.deep.equal({ code: restrictCode, constraint: "fk_volumes_application" });
           expect(await count(ds, "deployments")).to.equal(1);
 
           await ds.query("DELETE FROM volumes WHERE name = 'shop-api-data'");
@@ -525,7 +539,7 @@ for (const server of POSTGRES_SERVERS) {
           await ds.query("INSERT INTO volumes (name, database_id) VALUES ('shop-db-data', $1)", [db]);
           const del = "DELETE FROM databases WHERE id = $1";
 
-          expect(await failure(ds, del, [db])).to.deep.equal({ code: FOREIGN_KEY, constraint: "fk_volumes_database" });
+          expect(await failure(ds, del, [db])).to.deep.equal({ code: restrictCode, constraint: "fk_volumes_database" });
 
           await ds.query("DELETE FROM volumes WHERE name = 'shop-db-data'");
           await ds.query(del, [db]);
@@ -541,7 +555,7 @@ for (const server of POSTGRES_SERVERS) {
           await ds.query(vol, ["shared-cache", appId, null, null]);
           const del = "DELETE FROM projects WHERE id = $1";
 
-          expect(await failure(ds, del, [projectId])).to.deep.equal({ code: FOREIGN_KEY, constraint: "fk_volumes_application" });
+          expect(await failure(ds, del, [projectId])).to.deep.equal({ code: restrictCode, constraint: "fk_volumes_application" });
 
           await ds.query("DELETE FROM volumes WHERE name = 'shared-cache'");
           await ds.query(del, [projectId]);

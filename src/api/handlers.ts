@@ -31,6 +31,9 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
+/** How often a watch with allowWatchBookmarks=true is told about versions it saw no event for. */
+const BOOKMARK_INTERVAL_MS = 1000;
+
 type FieldValidation = "Strict" | "Warn" | "Ignore";
 
 function fieldValidation(q: URLSearchParams): FieldValidation {
@@ -251,7 +254,10 @@ export class ResourceHandlers {
       fromRv = Number(rvParam);
       if (!Number.isFinite(fromRv)) throw badRequest(`invalid resourceVersion "${rvParam}"`);
     }
-    let lastRv = fromRv;
+    // `delivered`: every change up to it has been seen (sent or filtered out); a bookmark may
+    // claim it. `announced`: the newest version this client has been told about.
+    let delivered = fromRv;
+    let announced = fromRv;
     const matches = (c: Change): boolean =>
       c.kind === req.kind.kind && (!namespace || c.namespace === namespace) && (!fs.name || c.name === fs.name) && (!labels || labels(c.object.metadata.labels ?? {}));
     let unsubscribe: () => void = () => {};
@@ -261,19 +267,24 @@ export class ResourceHandlers {
       clearInterval(bookmarks);
       clearTimeout(timeout);
     };
+    // Bookmarks let a client that sees no matching change still resume from a recent version.
+    const wantsBookmarks = req.query.get("allowWatchBookmarks") === "true";
     const bookmarks = setInterval(() => {
-      if (req.query.get("allowWatchBookmarks") === "true" && this.feed.position > lastRv) {
-        lastRv = this.feed.position;
-        send("BOOKMARK", { kind: req.kind.kind, apiVersion: API_VERSION, metadata: { resourceVersion: String(lastRv) } });
+      if (wantsBookmarks && delivered > announced) {
+        announced = delivered;
+        send("BOOKMARK", { kind: req.kind.kind, apiVersion: API_VERSION, metadata: { resourceVersion: String(delivered) } });
       }
-    }, 5000);
+    }, BOOKMARK_INTERVAL_MS);
     const timeoutSeconds = Number(req.query.get("timeoutSeconds") ?? 0);
     const timeout = setTimeout(() => res.end(), timeoutSeconds > 0 ? timeoutSeconds * 1000 : 2 ** 31 - 1);
     res.on("close", cleanup);
     try {
       unsubscribe = await this.feed.subscribe(fromRv, (c) => {
-        lastRv = Math.max(lastRv, c.rv);
-        if (matches(c)) send(c.type, render(c.object));
+        delivered = Math.max(delivered, c.rv);
+        if (matches(c)) {
+          announced = delivered;
+          send(c.type, render(c.object));
+        }
       });
       if (closed) unsubscribe();
     } catch (e) {

@@ -345,7 +345,7 @@ function describe(err: ErrorObject, value: unknown): Described {
   const invalid = (text: string): Described => ({ reason: "FieldValueInvalid", message: `Invalid value: ${shortJson(value)}: ${text}` });
   switch (err.keyword) {
     case "type":
-      return { reason: "FieldValueTypeInvalid", message: `must be of type ${String(p.type)}, got ${jsonType(value)}` };
+      return { reason: "FieldValueTypeInvalid", message: `must be of type ${String(p.type)}, got ${jsonType(value)}${quoteHint(p.type, value)}` };
     case "enum":
       return {
         reason: "FieldValueNotSupported",
@@ -376,6 +376,12 @@ function describe(err: ErrorObject, value: unknown): Described {
     default:
       return invalid(err.message ?? "is invalid");
   }
+}
+
+/** YAML turns 16 into a number and true into a boolean; say how to keep them strings. */
+function quoteHint(expected: unknown, value: unknown): string {
+  const scalar = typeof value === "number" || typeof value === "boolean";
+  return expected === "string" && scalar ? ` (quote it: "${String(value)}")` : "";
 }
 
 function patternMessage(pattern: string): string {

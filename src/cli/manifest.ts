@@ -182,10 +182,9 @@ function convertDocument(source: Source, doc: Document, index: number, lineCount
     problems.push({ file: source.file, line: at, message });
     return undefined;
   };
-  if (doc.errors.length) {
-    for (const e of doc.errors) report(yamlErrorMessage(e), yamlErrorLine(e, doc, lineCounter));
-    return undefined;
-  }
+  // Later errors in a broken document are mostly echoes of the first one.
+  const [error] = doc.errors;
+  if (error) return report(yamlErrorMessage(error), yamlErrorLine(error, doc, lineCounter));
   const bytes = Buffer.byteLength(source.text.slice(range[0], range[2]));
   if (bytes > MAX_DOCUMENT_BYTES) return report(`document is too large: ${bytes} bytes (the limit is ${MAX_DOCUMENT_BYTES} bytes, 1 MiB)`);
   let value: unknown;
@@ -208,22 +207,31 @@ function yamlErrorMessage(e: YAMLError): string {
 }
 
 /**
- * Where a YAML error is. yaml reports an unclosed quote where the input ended, which can
- * be far below the culprit, so point at the start of the quoted string instead.
+ * Where a YAML error is. yaml reports an unclosed quote or flow collection ([…], {…})
+ * where it gave up, which can be far below the culprit, so point at where it opened.
  */
 function yamlErrorLine(e: YAMLError, doc: Document, lineCounter: LineCounter): number {
   const offset = e.pos[0];
-  if (e.code === "MISSING_CHAR" && /quote/.test(e.message)) {
-    let start: number | undefined;
-    visit(doc, {
-      Scalar(_key, node) {
-        const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
-        if (quoted && node.range && node.range[0] <= offset && offset <= node.range[1]) start = node.range[0];
-      },
-    });
+  if (/quote|end with a [\]}]/.test(e.message)) {
+    const start = innermostOpenerAt(doc, offset);
     if (start !== undefined) return lineCounter.linePos(start).line;
   }
   return e.linePos?.[0].line ?? lineCounter.linePos(offset).line;
+}
+
+/** Start of the innermost quoted scalar or flow collection that runs up to offset. */
+function innermostOpenerAt(doc: Document, offset: number): number | undefined {
+  let start: number | undefined;
+  const consider = (node: Node, opener: boolean): void => {
+    const r = node.range;
+    if (opener && r && r[0] < offset && offset <= r[2] && (start === undefined || r[0] > start)) start = r[0];
+  };
+  visit(doc, {
+    Scalar: (_k, node) => consider(node, node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE"),
+    Seq: (_k, node) => consider(node, !!node.flow),
+    Map: (_k, node) => consider(node, !!node.flow),
+  });
+  return start;
 }
 
 /** YAML accepts things JSON does not (trailing commas, comments), so a .json file must be JSON. */

@@ -11,13 +11,13 @@ export const MIGRATIONS_TABLE = "berth_migrations";
  */
 export const MIGRATION_LOCK_KEY = "108187851450369";
 
-export interface DataSourceOptions {
+export interface StoreDataSourceOptions {
   logging?: boolean;
   poolSize?: number;
 }
 
 /** A DataSource for Berth's store; call `initialize()` (or `migrate`, which does) before use. */
-export function createDataSource(url: string, opts: DataSourceOptions = {}): DataSource {
+export function createDataSource(url: string, opts: StoreDataSourceOptions = {}): DataSource {
   return new DataSource({
     type: "postgres",
     url,

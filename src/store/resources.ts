@@ -315,8 +315,8 @@ export class ResourceStore {
 
   private async replace(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, next: ResourceObject, ctx: RequestContext, action: string): Promise<WriteResult> {
     const finalizers = next.metadata.finalizers ?? [];
-    // An object marked for deletion goes once its last finalizer is removed.
-    if (stored.metadata.deletionTimestamp && finalizers.length === 0) return this.removeRow(qr, kind, stored, ctx, action);
+    // An object marked for deletion goes once its last finalizer is removed (a Project once it is also empty).
+    if (stored.metadata.deletionTimestamp && finalizers.length === 0 && !(await this.isNonEmptyProject(qr, kind, stored))) return this.removeRow(qr, kind, stored, ctx, action);
     const specChanged = !isDeepStrictEqual(stored.spec ?? {}, next.spec ?? {});
     const same =
       !specChanged &&
@@ -358,8 +358,13 @@ export class ResourceStore {
     return { object: updated, changed: true };
   }
 
+  /**
+   * Deletion: an object without finalizers goes at once; otherwise it is marked (deletionTimestamp).
+   * A Project is a namespace: while it still holds objects it is only marked (Terminating, no new
+   * content); the project controller deletes its objects, and it goes with the last of them.
+   */
   private async applyDelete(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, ctx: RequestContext): Promise<WriteResult> {
-    if ((stored.metadata.finalizers ?? []).length === 0) return this.removeRow(qr, kind, stored, ctx, "delete");
+    if ((stored.metadata.finalizers ?? []).length === 0 && !(await this.isNonEmptyProject(qr, kind, stored))) return this.removeRow(qr, kind, stored, ctx, "delete");
     if (stored.metadata.deletionTimestamp) return { object: stored, changed: false };
     const rv = await nextRv(qr);
     const res = await qr.query(
@@ -374,20 +379,33 @@ export class ResourceStore {
     return { object: marked, changed: true };
   }
 
+  private async isNonEmptyProject(qr: QueryRunner, kind: KindInfo, stored: ResourceObject): Promise<boolean> {
+    if (kind.kind !== "Project") return false;
+    const children = await qr.query(
+      `SELECT (SELECT count(*) FROM applications WHERE project_id = $1) + (SELECT count(*) FROM databases WHERE project_id = $1) + (SELECT count(*) FROM domains WHERE project_id = $1) AS n`,
+      [stored.metadata.uid],
+    );
+    return Number(children[0].n) > 0;
+  }
+
   private async removeRow(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, ctx: RequestContext, action: string): Promise<WriteResult> {
-    if (kind.kind === "Project") {
-      const children = await qr.query(
-        `SELECT (SELECT count(*) FROM applications WHERE project_id = $1) + (SELECT count(*) FROM databases WHERE project_id = $1) + (SELECT count(*) FROM domains WHERE project_id = $1) AS n`,
-        [stored.metadata.uid],
-      );
-      // Children have finalizers of their own; a cascade here would skip them, so refuse.
-      if (Number(children[0].n) > 0) throw conflict("projects", stored.metadata.name, `project still contains ${children[0].n} object(s); delete them first`);
-    }
+    // Children have finalizers of their own; a cascade here would skip them (callers check first).
+    if (await this.isNonEmptyProject(qr, kind, stored)) throw conflict("projects", stored.metadata.name, "the project still contains objects");
     const rv = await nextRv(qr);
     await qr.query(`DELETE FROM ${kind.table} WHERE id = $1`, [stored.metadata.uid]);
     const gone: ResourceObject = { ...stored, metadata: { ...stored.metadata, resourceVersion: String(rv) } };
     await this.afterWrite(qr, kind, stored.metadata.uid!, gone, rv, "DELETED", ctx, action, stored);
+    if (kind.namespaced && stored.metadata.namespace) await this.removeTerminatedProject(qr, stored.metadata.namespace, ctx);
     return { object: gone, changed: true };
+  }
+
+  /** A Terminating Project without finalizers goes with its last object, as a namespace does. */
+  private async removeTerminatedProject(qr: QueryRunner, namespace: string, ctx: RequestContext): Promise<void> {
+    const kind = kindInfo("Project");
+    const rows: Row[] = await qr.query(`${selectSql(kind)} WHERE t.name = $1 AND t.deletion_timestamp IS NOT NULL FOR UPDATE OF t`, [namespace]);
+    const project = rows[0] ? toObject(kind, rows[0]) : undefined;
+    if (!project || (project.metadata.finalizers ?? []).length > 0 || (await this.isNonEmptyProject(qr, kind, project))) return;
+    await this.removeRow(qr, kind, project, ctx, "delete");
   }
 
   private async afterWrite(qr: QueryRunner, kind: KindInfo, uid: string, obj: ResourceObject, rv: number, type: WatchEventType, ctx: RequestContext, action: string, before: ResourceObject | undefined): Promise<void> {

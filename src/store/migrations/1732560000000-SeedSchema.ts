@@ -209,6 +209,7 @@ const UP: readonly string[] = [
 
   // RESTRICT, not NO ACTION: a volume holds data, so removing its owner must fail at once
   // until the volume row is dealt with (deleted, or detached by setting the column NULL).
+  // The refusal is SQLSTATE 23001 on Postgres 18 and later, 23503 before.
   `CREATE TABLE volumes (
     id uuid NOT NULL DEFAULT gen_random_uuid(),
     name varchar(255) NOT NULL,

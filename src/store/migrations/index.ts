@@ -1,7 +1,8 @@
 import { SeedSchema1732560000000 } from "./1732560000000-SeedSchema.js";
 import { ResourceObjects1732560000001 } from "./1732560000001-ResourceObjects.js";
+import { Installation1732560000002 } from "./1732560000002-Installation.js";
 
-export { SeedSchema1732560000000, ResourceObjects1732560000001 };
+export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002 };
 
 /** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
-export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001];
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002];

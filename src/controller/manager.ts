@@ -1,0 +1,69 @@
+import type { Logger } from "winston";
+import { ApplicationReconciler } from "../reconcilers/application.js";
+import { ProjectReconciler } from "../reconcilers/project.js";
+import type { DockerDriver } from "../runtime/docker.js";
+import type { ChangeFeed } from "../store/change-feed.js";
+import type { EventStore } from "../store/events.js";
+import type { ResourceStore } from "../store/resources.js";
+import type { Metrics } from "../telemetry/metrics.js";
+import type { SecretBox } from "../util/secrets.js";
+import { Controller, type ObjectKey } from "./controller.js";
+import { GarbageCollector } from "./garbage-collector.js";
+import { ChangeFeedSource, DockerEventSource, ResyncSource } from "./sources.js";
+
+/** Every long-lived part has this shape; main.ts only wires them. */
+export interface Component {
+  start(signal: AbortSignal): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ManagerDeps {
+  store: ResourceStore;
+  feed: ChangeFeed;
+  box: SecretBox;
+  driver: DockerDriver;
+  events: EventStore;
+  metrics: Metrics;
+  logger: Logger;
+  resyncMs: number;
+  concurrency?: number;
+}
+
+/** Runs the controllers and their sources while this process leads. */
+export class ControllerManager implements Component {
+  private running: Component[] = [];
+  private abort: AbortController | undefined;
+  readonly gc: GarbageCollector;
+
+  constructor(private readonly deps: ManagerDeps) {
+    this.gc = new GarbageCollector(deps.store, deps.driver, deps.metrics, deps.logger);
+  }
+
+  async start(_signal: AbortSignal): Promise<void> {
+    const d = this.deps;
+    this.abort = new AbortController();
+    const controllers: Record<string, Controller> = {
+      Project: new Controller("project", new ProjectReconciler(d.store, d.driver), d.logger, d.metrics, 2),
+      Application: new Controller("application", new ApplicationReconciler(d.store, d.box, d.driver, d.events, d.metrics), d.logger, d.metrics, d.concurrency ?? 8),
+    };
+    const enqueue = (key: ObjectKey): void => controllers[key.kind]?.enqueue(key);
+    const components: Component[] = [
+      ...Object.values(controllers),
+      new ChangeFeedSource(d.feed, enqueue),
+      new DockerEventSource(d.driver, enqueue, d.logger),
+      new ResyncSource(d.store, enqueue, d.resyncMs, async () => {
+        await this.gc.sweep();
+      }),
+    ];
+    for (const c of components) {
+      await c.start(this.abort.signal);
+      this.running.push(c);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort?.abort();
+    for (const c of this.running.reverse()) await c.stop().catch(() => undefined);
+    this.running = [];
+  }
+}

@@ -1,0 +1,50 @@
+import type { DataSource } from "typeorm";
+import type { ResourceObject } from "../store/types.js";
+
+type Level = "debug" | "info" | "warn" | "error";
+
+/**
+ * Deployment records: one row per change of running config (pending → deploying → success |
+ * failed), keyed by the config hash, with the revision's full spec (secrets stay ciphertext)
+ * and a deployment_logs row per step.
+ */
+export class DeploymentRecorder {
+  constructor(private readonly ds: DataSource) {}
+
+  private async latest(appId: string): Promise<{ id: string; status: string; hash: string } | undefined> {
+    const rows = await this.ds.query(`SELECT id, status, metadata->>'configHash' AS hash FROM deployments WHERE application_id = $1 ORDER BY started_at DESC, id LIMIT 1`, [appId]);
+    return rows[0];
+  }
+
+  /** The row of the rollout to `hash`, created (as the next revision) if this is a new config. */
+  async ensure(app: ResourceObject, hash: string, generation: number): Promise<string> {
+    const appId = app.metadata.uid!;
+    const latest = await this.latest(appId);
+    if (latest?.hash === hash) return latest.id;
+    if (latest && (latest.status === "pending" || latest.status === "deploying")) {
+      await this.finish(latest.id, "failed", `superseded by config ${hash.slice(0, 8)}`);
+    }
+    const rev = await this.ds.query(`SELECT count(*)::int AS n FROM deployments WHERE application_id = $1`, [appId]);
+    const metadata = { configHash: hash, generation, revision: rev[0].n + 1, spec: app.spec };
+    const rows = await this.ds.query(`INSERT INTO deployments (application_id, status, metadata) VALUES ($1, 'pending', $2) RETURNING id`, [appId, JSON.stringify(metadata)]);
+    const id: string = rows[0].id;
+    await this.log(id, "info", `revision ${metadata.revision}: rolling out config ${hash.slice(0, 8)} (generation ${generation})`);
+    await this.ds.query(`UPDATE deployments SET status = 'deploying' WHERE id = $1`, [id]);
+    return id;
+  }
+
+  async current(appId: string, hash: string): Promise<string | undefined> {
+    const latest = await this.latest(appId);
+    return latest?.hash === hash ? latest.id : undefined;
+  }
+
+  async finish(id: string, status: "success" | "failed" | "rolled_back", message: string): Promise<void> {
+    const res = await this.ds.query(`UPDATE deployments SET status = $2, completed_at = now() WHERE id = $1 AND status <> $2 RETURNING id`, [id, status]);
+    const rows = Array.isArray(res[0]) ? res[0] : res;
+    if (rows.length) await this.log(id, status === "success" ? "info" : "error", `${status}: ${message}`);
+  }
+
+  async log(id: string, level: Level, message: string): Promise<void> {
+    await this.ds.query(`INSERT INTO deployment_logs (deployment_id, level, message) VALUES ($1, $2, $3)`, [id, level, message]);
+  }
+}

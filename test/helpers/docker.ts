@@ -1,0 +1,81 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Docker from "dockerode";
+
+export const BUSYBOX_IMAGE = "berth-test/busybox:1";
+export const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? "/var/run/docker.sock" });
+
+/**
+ * Suites that need a Docker engine: skipped with a message on a user's machine without one,
+ * a hard failure under CI (CI=true), where a missing engine means the setup is broken.
+ */
+export async function requireDocker(ctx: Mocha.Context): Promise<void> {
+  try {
+    await docker.ping();
+  } catch (e) {
+    if (process.env.CI === "true") throw new Error(`CI=true but no Docker engine is reachable: ${(e as Error).message}`);
+    console.warn(`    (skipping: no Docker engine reachable: ${(e as Error).message})`);
+    ctx.skip();
+  }
+}
+
+/**
+ * The test image (DESIGN §3): no registry is reachable, so a root filesystem with busybox-static
+ * and its applet links is imported as an image. Built once per machine and reused by tag.
+ */
+export async function ensureBusyboxImage(): Promise<string> {
+  try {
+    await docker.getImage(BUSYBOX_IMAGE).inspect();
+    return BUSYBOX_IMAGE;
+  } catch {
+    // not built yet
+  }
+  const root = mkdtempSync(path.join(os.tmpdir(), "berth-busybox-"));
+  try {
+    for (const d of ["bin", "www", "data", "tmp", "etc", "proc", "sys", "dev"]) mkdirSync(path.join(root, d), { recursive: true });
+    copyFileSync("/bin/busybox", path.join(root, "bin", "busybox"));
+    chmodSync(path.join(root, "bin", "busybox"), 0o755);
+    const applets = execFileSync("/bin/busybox", ["--list"]).toString().split("\n").filter((a) => a && a !== "busybox");
+    for (const a of applets) symlinkSync("busybox", path.join(root, "bin", a));
+    writeFileSync(path.join(root, "www", "index.html"), "berth test page\n");
+    writeFileSync(path.join(root, "www", "health"), "ok\n");
+    writeFileSync(path.join(root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+    writeFileSync(path.join(root, "etc", "group"), "root:x:0:\nnobody:x:65534:\n");
+    const tar = spawnSync("sh", ["-c", `tar -C '${root}' -c . | docker import --change 'ENV PATH=/bin' --change 'CMD ["sh"]' - ${BUSYBOX_IMAGE}`], { encoding: "utf8" });
+    if (tar.status !== 0) throw new Error(`building ${BUSYBOX_IMAGE} failed: ${tar.stderr}`);
+    return BUSYBOX_IMAGE;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Removes every container, network and volume a test project left behind. */
+export async function cleanupProject(project: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`berth.dev/project=${project}`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const volumes = await docker.listVolumes({ filters: { label: [`berth.dev/project=${project}`] } });
+  await Promise.all((volumes.Volumes ?? []).map((v) => docker.getVolume(v.Name).remove().catch(() => undefined)));
+  const networks = await docker.listNetworks({ filters: { name: [`berth-${project}`] } });
+  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+}
+
+export async function appContainers(project: string, name: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`berth.dev/project=${project}`, `berth.dev/name=${name}`, "berth.dev/kind=Application"] } });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
