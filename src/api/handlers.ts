@@ -158,12 +158,14 @@ export class ResourceHandlers {
     }
     const ctx = { ...req.ctx, dryRun: isDryRun(req.query) };
     const status = req.subresource === "status";
+    let storedRv: string | undefined;
     const result = await this.store.update(req.kind.kind, req.namespace, req.name!, ctx, status ? "update-status" : "update", (current) => {
+      storedRv = current!.metadata.resourceVersion;
       if (status) return { ...current!, metadata: { ...current!.metadata, resourceVersion: body.metadata.resourceVersion }, status: (body.status ?? {}) as Record<string, unknown> };
       const admitted = admit(req.kind, body, mode, warnings);
       return { ...current!, metadata: userMetadata(admitted.metadata, current!.metadata), spec: admitted.spec ?? {} };
     });
-    return reply(200, result.object, warnings);
+    return reply(200, dryRunAnswer(result.object, ctx.dryRun, storedRv), warnings);
   }
 
   async patch(req: ResourceRequest): Promise<Reply> {
@@ -178,24 +180,28 @@ export class ResourceHandlers {
       const applied = checkIdentity(req, parseBody(req.body, "yaml") as ResourceObject);
       const force = req.query.get("force") === "true";
       let created = false;
+      let storedRv: string | undefined;
       const result = await this.store.upsert(req.kind.kind, req.namespace, req.name!, ctx, "apply", (current) => {
         created = !current;
+        storedRv = current?.metadata.resourceVersion;
         const merged = serverSideApply(current, applied, manager, force, req.kind, status);
         if (status) return merged;
         const admitted = admit(req.kind, merged, mode, warnings);
         return current ? { ...admitted, status: current.status } : { ...admitted, status: {} };
       });
-      return reply(created ? 201 : 200, result.object, warnings);
+      return reply(created ? 201 : 200, dryRunAnswer(result.object, ctx.dryRun, storedRv), warnings);
     }
     const patchBody = parseBody(req.body, "json");
+    let storedRv: string | undefined;
     const result = await this.store.update(req.kind.kind, req.namespace, req.name!, ctx, status ? "patch-status" : "patch", (current) => {
+      storedRv = current!.metadata.resourceVersion;
       const patched = applyPatchBody(type, current!, patchBody);
       const withIdentity = checkIdentity(req, patched);
       if (status) return { ...current!, metadata: { ...current!.metadata, resourceVersion: withIdentity.metadata.resourceVersion }, status: (withIdentity.status ?? {}) as Record<string, unknown> };
       const admitted = admit(req.kind, withIdentity, mode, warnings);
       return { ...current!, metadata: userMetadata(admitted.metadata, current!.metadata), spec: admitted.spec ?? {} };
     });
-    return reply(200, result.object, warnings);
+    return reply(200, dryRunAnswer(result.object, ctx.dryRun, storedRv), warnings);
   }
 
   async delete(req: ResourceRequest): Promise<Reply> {
@@ -292,6 +298,15 @@ export class ResourceHandlers {
       res.end();
     }
   }
+}
+
+/**
+ * A dry run stores nothing, so its answer keeps the stored resourceVersion (as Kubernetes does);
+ * otherwise `kubectl diff` would show a version change that never happens.
+ */
+function dryRunAnswer(obj: ResourceObject, dryRun: boolean | undefined, storedRv: string | undefined): ResourceObject {
+  if (!dryRun || !storedRv || obj.metadata.resourceVersion === storedRv) return obj;
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: storedRv } };
 }
 
 function applyPatchBody(type: string, current: ResourceObject, patch: unknown): ResourceObject {

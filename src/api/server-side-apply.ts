@@ -30,12 +30,16 @@ function leaves(value: unknown, prefix: Path = []): Path[] {
   return Object.entries(value).flatMap(([k, v]) => leaves(v, [...prefix, k]));
 }
 
+/**
+ * The leaves an apply sets. An absent or empty spec (kubectl's annotation-only apply as
+ * "kubectl-last-applied") owns nothing in it, rather than owning `spec` itself.
+ */
 function appliedLeaves(obj: ResourceObject, status: boolean): Path[] {
-  if (status) return leaves(obj.status ?? {}, ["status"]);
+  if (status) return leaves(obj.status ?? {}, ["status"]).filter((p) => p.length > 1);
   return [
     ...leaves(obj.metadata.labels ?? {}, ["metadata", "labels"]).filter((p) => p.length > 2),
     ...leaves(obj.metadata.annotations ?? {}, ["metadata", "annotations"]).filter((p) => p.length > 2),
-    ...leaves(obj.spec ?? {}, ["spec"]),
+    ...leaves(obj.spec ?? {}, ["spec"]).filter((p) => p.length > 1),
   ];
 }
 
@@ -124,7 +128,12 @@ export function serverSideApply(current: ResourceObject | undefined, applied: Re
   for (const p of mine ? fromFieldsV1(mine.fieldsV1) : []) {
     if (!newKeys.has(key(p)) && !ownedByOthers.has(key(p))) deletePath(target, p);
   }
-  for (const p of newLeaves) setPath(target, p, getPath(applied, p));
+  for (const p of newLeaves) {
+    const value = getPath(applied, p);
+    // An applied empty map claims the field without wiping what others put in it.
+    if (isObject(value) && Object.keys(value).length === 0 && isObject(getPath(target, p))) continue;
+    setPath(target, p, value);
+  }
   const entry: ManagedEntry = { manager, operation: "Apply", apiVersion: API_VERSION, time: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), fieldsType: "FieldsV1", fieldsV1: toFieldsV1(newLeaves), ...(subresource ? { subresource } : {}) };
   const unchanged = mine && isDeepStrictEqual(mine.fieldsV1, entry.fieldsV1);
   const nextEntries = [...entries.filter((e) => e !== mine && Object.keys(e.fieldsV1).length > 0), unchanged ? mine : entry];

@@ -11,6 +11,7 @@ import { ApiError, badRequest, namespaceNotFound } from "./errors.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
 import { findKind, GROUP, VERSION } from "./kinds.js";
 import { openApiIndex, openApiGroupVersion } from "./openapi.js";
+import { namespaceTable, wantsTable } from "./table.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -124,7 +125,7 @@ export class ApiServer {
       return this.handlers.batchApply(await readBody(req), url.searchParams, { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] });
     }
     const core = /^\/api\/v1\/(?:namespaces(?:\/([^/]+))?(?:\/(events))?|(events))$/.exec(p);
-    if (core) return this.core(method, url, core[1], core[2] ?? core[3]);
+    if (core) return this.core(method, url, core[1], core[2] ?? core[3], req.headers.accept);
     const rr = this.resourceRequest(req, url, p);
     if (!rr) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
     if (["POST", "PUT", "PATCH", "DELETE"].includes(method)) rr.body = await readBody(req);
@@ -179,16 +180,19 @@ export class ApiServer {
   }
 
   /** Namespaces are Projects seen through the core API; events are written by controllers. */
-  private async core(method: string, url: URL, ns: string | undefined, events: string | undefined): Promise<Reply> {
+  private async core(method: string, url: URL, ns: string | undefined, events: string | undefined, accept: string | undefined): Promise<Reply> {
     if (method !== "GET") throw new ApiError(405, "MethodNotAllowed", "namespaces are managed as berth.dev Projects");
     if (events) return { status: 200, body: await this.opts.events.list(ns, url.searchParams.get("fieldSelector") ?? undefined) };
     if (ns) {
       const project = await this.opts.store.get("Project", undefined, ns);
       if (!project) throw namespaceNotFound(ns);
-      return { status: 200, body: toNamespace(project) };
+      const namespace = toNamespace(project);
+      return { status: 200, body: wantsTable(accept) ? namespaceTable([namespace], project.metadata.resourceVersion) : namespace };
     }
     const { items, resourceVersion } = await this.opts.store.list("Project");
-    return { status: 200, body: { kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion }, items: items.map(toNamespace) } };
+    const namespaces = items.map(toNamespace);
+    if (wantsTable(accept)) return { status: 200, body: namespaceTable(namespaces, resourceVersion) };
+    return { status: 200, body: { kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion }, items: namespaces } };
   }
 }
 

@@ -92,6 +92,24 @@ export function toTable(kind: string, items: ResourceObject[], resourceVersion?:
   };
 }
 
+/** `kubectl get namespaces` as a real cluster prints it: NAME, STATUS (Active or Terminating), AGE. */
+export function namespaceTable(namespaces: Record<string, any>[], resourceVersion?: string): Record<string, unknown> {
+  return {
+    kind: "Table",
+    apiVersion: "meta.k8s.io/v1",
+    metadata: { resourceVersion: resourceVersion ?? "" },
+    columnDefinitions: [
+      { name: "Name", type: "string", format: "name", description: "Name of the Project.", priority: 0 },
+      { name: "Status", type: "string", format: "", description: "Active, or Terminating once deleted.", priority: 0 },
+      { name: "Age", type: "date", format: "", description: "Time since creation", priority: 0 },
+    ],
+    rows: namespaces.map((n) => ({
+      cells: [n.metadata.name, n.status.phase, humanAge(n.metadata.creationTimestamp)],
+      object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: n.metadata },
+    })),
+  };
+}
+
 export function wantsTable(accept: string | undefined): boolean {
   return !!accept && /as=Table/.test(accept);
 }

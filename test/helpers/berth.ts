@@ -112,7 +112,7 @@ export async function spawnServe(opts: { dataDir?: string; databaseUrl?: string;
     token,
     logs: () => logs,
     stop: async (signal: NodeJS.Signals = "SIGTERM") => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill(signal);
         await exited;
