@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { Logger } from "winston";
@@ -41,10 +40,6 @@ export interface Berth {
   metrics: Metrics;
   leader?: LeaderElector;
   stop(): Promise<void>;
-}
-
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.BERTH_DATA_DIR || path.join(os.homedir(), ".local", "share", "berth");
 }
 
 function ensureToken(dataDir: string): string {

@@ -170,7 +170,8 @@ describe("control loop on a real Docker engine", function () {
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", r);
       });
-      return Buffer.concat(chunks).toString().replace(/[\x00-\x08]/g, "");
+      // Docker multiplexes stdout/stderr with 8-byte binary frame headers; keep printable text.
+      return Buffer.concat(chunks).toString("latin1").split("").filter((ch) => ch.charCodeAt(0) >= 32 || ch === "\n").join("");
     };
     await exec(first.Id, "echo persisted > /data/file");
     await patch(berth, "store", { spec: { env: { GREETING: "changed" } } });

@@ -110,7 +110,7 @@ export function serverSideApply(current: ResourceObject | undefined, applied: Re
     const kept = owned.filter((p) => {
       if (!newKeys.has(key(p))) return true;
       if (isDeepStrictEqual(getPath(base, p), getPath(applied, p))) return true; // shared ownership
-      if (!force) conflicts.push(`conflict with "${other.manager}": .${p.join(".")}`);
+      if (!force) conflicts.push(`conflict with "${other.manager}" using ${other.apiVersion}: .${p.join(".")}`);
       return false;
     });
     other.fieldsV1 = toFieldsV1(kept);

@@ -11,7 +11,7 @@ import { ApiError, badRequest, namespaceNotFound } from "./errors.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
 import { findKind, GROUP, VERSION } from "./kinds.js";
 import { openApiIndex, openApiGroupVersion } from "./openapi.js";
-import { namespaceTable, wantsTable } from "./table.js";
+import { eventTable, namespaceTable, wantsTable } from "./table.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -182,7 +182,12 @@ export class ApiServer {
   /** Namespaces are Projects seen through the core API; events are written by controllers. */
   private async core(method: string, url: URL, ns: string | undefined, events: string | undefined, accept: string | undefined): Promise<Reply> {
     if (method !== "GET") throw new ApiError(405, "MethodNotAllowed", "namespaces are managed as berth.dev Projects");
-    if (events) return { status: 200, body: await this.opts.events.list(ns, url.searchParams.get("fieldSelector") ?? undefined) };
+    if (events) {
+      const list = (await this.opts.events.list(ns, url.searchParams.get("fieldSelector") ?? undefined)) as { items: Record<string, any>[] };
+      // An Event is created when it is first seen; kubectl's AGE and `-o yaml` read this.
+      for (const e of list.items) e.metadata.creationTimestamp ??= e.firstTimestamp;
+      return { status: 200, body: wantsTable(accept) ? eventTable(list.items) : list };
+    }
     if (ns) {
       const project = await this.opts.store.get("Project", undefined, ns);
       if (!project) throw namespaceNotFound(ns);

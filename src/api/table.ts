@@ -110,6 +110,41 @@ export function namespaceTable(namespaces: Record<string, any>[], resourceVersio
   };
 }
 
+/** `kubectl get events` as a real cluster prints it: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE. */
+export function eventTable(events: Record<string, any>[]): Record<string, unknown> {
+  const col = (name: string, description: string, priority = 0, type = "string"): Record<string, unknown> => ({ name, type, format: "", description, priority });
+  return {
+    kind: "Table",
+    apiVersion: "meta.k8s.io/v1",
+    metadata: { resourceVersion: "0" },
+    columnDefinitions: [
+      col("Last Seen", "Time since the event was last seen."),
+      col("Type", "Normal or Warning."),
+      col("Reason", "Why the event happened, in CamelCase."),
+      col("Object", "The object the event is about."),
+      col("Message", "What happened."),
+      col("Source", "The component that recorded the event.", 1),
+      col("First Seen", "Time since the event was first seen.", 1),
+      col("Count", "How often the event happened.", 1, "integer"),
+      col("Name", "Name of the event.", 1),
+    ],
+    rows: events.map((e) => ({
+      cells: [
+        humanAge(e.lastTimestamp),
+        e.type,
+        e.reason,
+        `${String(e.involvedObject?.kind ?? "").toLowerCase()}/${e.involvedObject?.name ?? ""}`,
+        e.message,
+        e.source?.component ?? "",
+        humanAge(e.firstTimestamp),
+        e.count ?? 1,
+        e.metadata.name,
+      ],
+      object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: e.metadata },
+    })),
+  };
+}
+
 export function wantsTable(accept: string | undefined): boolean {
   return !!accept && /as=Table/.test(accept);
 }

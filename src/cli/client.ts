@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { defaultDataDir } from "../main.js";
+import { defaultDataDir } from "../config.js";
 import { API_VERSION, GROUP, VERSION, type KindInfo } from "../api/kinds.js";
 
 /** A metav1.Status error from the server, with its HTTP code. */

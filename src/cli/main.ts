@@ -1,6 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { defaultDataDir, startBerth } from "../main.js";
-import { createLogger } from "../telemetry/logger.js";
+import { defaultDataDir } from "../config.js";
 import { BerthClient, resolveKubeconfig } from "./client.js";
 import { applyCommand, CommandError, deleteCommand, describeCommand, diffCommand, getCommand, type Io } from "./commands.js";
 
@@ -47,10 +46,15 @@ function buildProgram(): Command {
     .description("run the API server, the controllers and (without a database URL) an embedded Postgres")
     .option("--listen <host:port>", "HTTPS listen address", "127.0.0.1:7443")
     .addOption(new Option("--database-url <url>", "external Postgres (default: embedded)").env("DATABASE_URL"))
-    .action(async (opts: { listen: string; databaseUrl?: string }, cmd: Command) => {
+    .option("--no-controllers", "serve the API only; never run controllers (e.g. an API replica)")
+    .action(async (opts: { listen: string; databaseUrl?: string; controllers: boolean }, cmd: Command) => {
       const { dataDir } = cmd.optsWithGlobals() as { dataDir: string };
+      // Loaded only for serve: the embedded Postgres package installs exit hooks that would
+      // override the exit code of every other command.
+      const { startBerth } = await import("../main.js");
+      const { createLogger } = await import("../telemetry/logger.js");
       const logger = createLogger();
-      const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, logger });
+      const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, logger, controllers: opts.controllers && process.env.BERTH_CONTROLLERS !== "false" });
       io.err(`berth is serving on ${berth.url}\n  KUBECONFIG=${berth.kubeconfigPath} kubectl get applications -A`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

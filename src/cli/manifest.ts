@@ -336,7 +336,7 @@ function checkObject(c: Candidate, seen: Map<string, string>, problems: Manifest
   if (!kind) return undefined;
   for (const cause of validateObject(kind, c.object)) report(cause.field || undefined, cause.message);
   checkNamespace(kind, c.object, report);
-  for (const field of unknownFields(kind, c.object)) report(undefined, `unknown field "${field}"`, c.lineOf(field));
+  for (const field of unknownFields(kind, c.object)) report(field, `unknown field: not in the ${typeof kind === "string" ? kind : kind.kind} schema`, c.lineOf(field));
   checkDuplicate(c, kind, seen, report);
   if (problems.length > before) return undefined;
   return {

@@ -15,7 +15,7 @@ export async function requireDocker(ctx: Mocha.Context): Promise<void> {
   try {
     await docker.ping();
   } catch (e) {
-    if (process.env.CI === "true") throw new Error(`CI=true but no Docker engine is reachable: ${(e as Error).message}`);
+    if (process.env.CI === "true") throw new Error(`CI=true but no Docker engine is reachable: ${(e as Error).message}`, { cause: e });
     console.warn(`    (skipping: no Docker engine reachable: ${(e as Error).message})`);
     ctx.skip();
   }

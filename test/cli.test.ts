@@ -1,0 +1,186 @@
+import { expect } from "chai";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { BerthClient } from "../src/cli/client.js";
+import { applyCommand, CommandError } from "../src/cli/commands.js";
+import { call, REPO, removeDir, runBerth, spawnServe, tempDir, type ServeProcess } from "./helpers/berth.js";
+
+const STACK = path.join(REPO, "examples", "stack.yaml");
+const BAD = path.join(REPO, "test", "fixtures", "bad");
+
+/** `# expect: <line>: <field>` headers of the bad-manifest corpus (a sidecar file for JSON). */
+function expectations(file: string): { line: number; field: string }[] {
+  const sidecar = `${file}.expect`;
+  const text = file.endsWith(".json") ? readFileSync(sidecar, "utf8") : readFileSync(file, "utf8");
+  return [...text.matchAll(/^# expect: (\d+):[ \t]*(\S*)[ \t]*$/gm)].map((m) => ({ line: Number(m[1]), field: m[2] }));
+}
+
+async function storeSnapshot(server: ServeProcess): Promise<string> {
+  const parts: string[] = [];
+  for (const plural of ["projects", "applications", "databases", "domains"]) {
+    const r = await call(server, "GET", `/apis/berth.dev/v1alpha1/${plural}`);
+    parts.push(...r.body.items.map((i: any) => `${plural}/${i.metadata.namespace ?? ""}/${i.metadata.name}@${i.metadata.resourceVersion}`));
+  }
+  return parts.sort().join("\n");
+}
+
+async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+describe("berth CLI against a real berth serve", function () {
+  this.timeout(240_000);
+  let server: ServeProcess;
+  let work: string;
+  const berth = (args: string[], stdin?: string) => runBerth(args, { kubeconfig: server.kubeconfig, stdin });
+
+  before(async () => {
+    // API only: this suite is about the CLI, and controllers writing status would move resourceVersions under the snapshots.
+    server = await spawnServe({ env: { BERTH_CONTROLLERS: "false" } });
+    work = tempDir("berth-cli-");
+  });
+
+  after(async () => {
+    await server?.stop();
+    removeDir(server?.dataDir ?? "");
+    removeDir(work ?? "");
+  });
+
+  it("applies the example stack: created, then unchanged, then configured after an edit", async () => {
+    const first = await berth(["apply", "-f", STACK]);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.contain("project.berth.dev/my-saas-app created");
+    expect(first.stdout).to.contain("application.berth.dev/api-service created");
+    expect(first.stdout).to.contain("domain.berth.dev/api created");
+    const second = await berth(["apply", "-f", STACK]);
+    expect(second.code).to.equal(0);
+    expect(second.stdout.trim().split("\n").every((l) => l.endsWith(" unchanged"))).to.equal(true);
+    const edited = path.join(work, "stack.yaml");
+    writeFileSync(edited, readFileSync(STACK, "utf8").replace("replicas: 3", "replicas: 2"));
+    const third = await berth(["apply", "-f", edited]);
+    expect(third.stdout).to.contain("application.berth.dev/api-service configured");
+    expect(third.stdout).to.contain("database.berth.dev/app-postgres unchanged");
+  });
+
+  it("gets objects as a table, wide, yaml and json, in one project or all", async () => {
+    const table = await berth(["get", "app", "-n", "my-saas-app"]);
+    expect(table.code, table.stderr).to.equal(0);
+    expect(table.stdout.split("\n")[0]).to.match(/^NAME\s+/);
+    expect(table.stdout).to.contain("api-service");
+    const all = await berth(["get", "applications", "-A"]);
+    expect(all.stdout.split("\n")[0]).to.match(/^NAMESPACE\s+NAME/);
+    expect(all.stdout).to.match(/my-saas-app\s+api-service/);
+    const y = await berth(["get", "db", "app-postgres", "-n", "my-saas-app", "-o", "yaml"]);
+    expect(y.stdout).to.contain("engine: postgresql");
+    const j = await berth(["get", "proj", "-o", "json"]);
+    expect(JSON.parse(j.stdout).items.map((i: any) => i.metadata.name)).to.include("my-saas-app");
+    const wide = await berth(["get", "dom", "-n", "my-saas-app", "-o", "wide"]);
+    expect(wide.stdout).to.contain("api.example.com");
+  });
+
+  it("never shows the secret value: not in get, describe, nor the server's logs", async () => {
+    const y = await berth(["get", "app", "api-service", "-n", "my-saas-app", "-o", "yaml"]);
+    expect(y.stdout).to.contain("API_KEY");
+    expect(y.stdout).to.not.contain("s3cr3t");
+    const d = await berth(["describe", "app", "api-service", "-n", "my-saas-app"]);
+    expect(d.code, d.stderr).to.equal(0);
+    expect(d.stdout).to.contain("Conditions:");
+    expect(d.stdout).to.not.contain("s3cr3t");
+    expect(server.logs()).to.not.contain("s3cr3t");
+  });
+
+  it("diffs: exit 0 when equal, 1 with a readable diff when not", async () => {
+    const same = await berth(["diff", "-f", STACK.replace("stack.yaml", "stack.yaml")]);
+    // The stack was edited to replicas 2 above; the original file differs from the live object.
+    expect(same.code).to.equal(1);
+    expect(same.stdout).to.contain("-  replicas: 2");
+    expect(same.stdout).to.contain("+  replicas: 3");
+    await berth(["apply", "-f", STACK]);
+    const equal = await berth(["diff", "-f", STACK]);
+    expect(equal.code, equal.stdout + equal.stderr).to.equal(0);
+    expect(equal.stdout.trim()).to.equal("");
+  });
+
+  it("applies from stdin", async () => {
+    const doc = "apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: from-stdin}\nspec: {description: piped}\n";
+    const r = await berth(["apply", "-f", "-"], doc);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain("project.berth.dev/from-stdin created");
+  });
+
+  it("rejects each of the bad-manifest corpus with file:line: field and changes nothing", async () => {
+    const files = readdirSync(BAD).filter((f) => /\.(ya?ml|json)$/.test(f)).map((f) => path.join(BAD, f));
+    expect(files.length).to.be.at.least(25);
+    const before = await storeSnapshot(server);
+    const failures: string[] = [];
+    const check = (file: string, code: number, stderr: string): void => {
+      if (code !== 1) failures.push(`${path.basename(file)}: exit ${code}`);
+      for (const e of expectations(file)) {
+        const prefix = `${file}:${e.line}: ${e.field ? e.field : ""}`;
+        if (!stderr.includes(prefix)) failures.push(`${path.basename(file)}: missing "${prefix}" in:\n${stderr}`);
+      }
+    };
+    // Every fixture through the CLI's apply command against the live server (in this process,
+    // to keep the suite fast), and a sample of them through the real `berth` binary.
+    const client = new BerthClient(server.kubeconfig);
+    for (const file of files) {
+      const err: string[] = [];
+      const io = { out: () => {}, err: (t: string) => err.push(t), readStdin: async () => "" };
+      let code = 0;
+      try {
+        await applyCommand(client, [file], {}, io);
+      } catch (e) {
+        if (!(e instanceof CommandError)) throw e;
+        code = e.exitCode;
+        err.push(e.message);
+      }
+      check(file, code, err.join("\n"));
+    }
+    const sample = files.filter((_, i) => i % 10 === 0);
+    await inBatches(sample, 3, async (file) => {
+      const r = await berth(["apply", "-f", file]);
+      check(file, r.code, r.stderr);
+    });
+    expect(failures, failures.join("\n")).to.deep.equal([]);
+    // A generated 1.5 MiB document is refused too.
+    const huge = path.join(work, "huge.yaml");
+    writeFileSync(huge, `apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: huge}\nspec:\n  description: "${"x".repeat(1_600_000)}"\n`);
+    const h = await berth(["apply", "-f", huge]);
+    expect(h.code).to.equal(1);
+    expect(h.stderr).to.contain(`${huge}:`);
+    expect(await storeSnapshot(server)).to.equal(before);
+  });
+
+  it("maps a server-side rejection back to file:line and stores nothing of the file", async () => {
+    const file = path.join(work, "dup-host.yaml");
+    const src = readFileSync(STACK, "utf8");
+    // A second project whose Domain reuses api.example.com: the store's unique host index refuses it.
+    const second = src.replace(/my-saas-app/g, "other-app");
+    writeFileSync(file, second);
+    const before = await storeSnapshot(server);
+    const r = await berth(["apply", "-f", file]);
+    expect(r.code).to.equal(1);
+    const hostLine = second.split("\n").findIndex((l) => l.includes("host: api.example.com")) + 1;
+    expect(r.stderr).to.contain(`${file}:${hostLine}: spec.host`);
+    expect(r.stderr).to.contain("nothing was applied");
+    expect(await storeSnapshot(server)).to.equal(before);
+  });
+
+  it("deletes by name and by file; a missing object is an error", async () => {
+    const byName = await berth(["delete", "project", "from-stdin", "--wait", "--timeout", "30s"]);
+    expect(byName.code, byName.stderr).to.equal(0);
+    const copy = path.join(work, "stack-copy.yaml");
+    copyFileSync(STACK, copy);
+    const byFile = await berth(["delete", "-f", copy, "--wait", "--timeout", "60s"]);
+    expect(byFile.code, byFile.stderr).to.equal(0);
+    expect(byFile.stdout).to.contain('application.berth.dev "api-service" deleted');
+    const gone = await berth(["get", "app", "api-service", "-n", "my-saas-app", "-o", "yaml"]);
+    expect(gone.code).to.equal(1);
+    expect(gone.stderr).to.contain("NotFound");
+  });
+
+  it("exits 2 on a usage error", async () => {
+    const r = await berth(["get"]);
+    expect(r.code).to.equal(2);
+  });
+});
