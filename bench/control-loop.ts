@@ -414,10 +414,13 @@ async function floorLists(project: string, reps = 10): Promise<{ cpuMs: number; 
 const events = new EventWatch();
 let server: Serve | undefined;
 const dataDir = tempDir("berth-bench-loop-");
-const interrupted = () => {
-  server?.child.kill("SIGTERM");
-  process.exit(130);
-};
+async function cleanupAll(): Promise<void> {
+  await server?.stop().catch(() => undefined);
+  events.stop();
+  await cleanupDocker().catch((e) => log(`cleanup failed: ${String(e)}`));
+  removeDir(dataDir);
+}
+const interrupted = () => void cleanupAll().finally(() => process.exit(130));
 process.once("SIGINT", interrupted);
 
 try {
@@ -430,12 +433,13 @@ try {
 
   // Warm-up: one small floor and one small apply, not measured.
   {
-    const run = `${PREFIX}-warm`;
-    const network = `berth-${run}`;
-    await docker.createNetwork({ Name: network, Driver: "bridge", Labels: { [RUN_LABEL]: run } });
-    const c = await docker.createContainer(floorCreateOptions(run, "svc", run));
+    const floorRun = `${PREFIX}-warmfloor`;
+    const network = `berth-${floorRun}`;
+    await docker.createNetwork({ Name: network, Driver: "bridge", Labels: { [RUN_LABEL]: floorRun } });
+    const c = await docker.createContainer(floorCreateOptions(floorRun, "svc", floorRun));
     await c.start();
-    await removeFloor(run, network);
+    await removeFloor(floorRun, network);
+    const run = `${PREFIX}-warm`;
     const items = [{ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: run }, spec: {} }, appManifest(run, "svc")];
     await mustOk(call(server, "POST", "/berth/v1/apply", { items }), "warm-up apply");
     await waitAllReady(server, run, 1);
@@ -568,8 +572,5 @@ try {
   console.log(`\n${machine()}`);
 } finally {
   process.off("SIGINT", interrupted);
-  await server?.stop().catch(() => undefined);
-  events.stop();
-  await cleanupDocker().catch((e) => log(`cleanup failed: ${String(e)}`));
-  removeDir(dataDir);
+  await cleanupAll();
 }
