@@ -45,7 +45,7 @@ class EventWatch {
   private readonly listeners = new Set<(e: DockerEvent) => void>();
 
   async start(): Promise<void> {
-    const filters = { type: ["container"], event: ["start", "destroy"] };
+    const filters = { type: ["container"] };
     this.stream = (await docker.getEvents({ filters: JSON.stringify(filters) } as never)) as unknown as NodeJS.ReadableStream;
     let buf = "";
     this.stream.on("data", (chunk: Buffer) => {
@@ -340,6 +340,8 @@ interface ResyncResult {
   scrapeCpuMs: number;
   pgCpuMsPerPass: number;
   reconcileMsPerPass: number;
+  /** container events of other Berth installations on this engine during the window */
+  foreignEvents: number;
 }
 
 /** node CPU of one /metrics scrape: the least of 3 batches of 20 (a batch may overlap a pass). */
@@ -353,13 +355,18 @@ async function scrapeCost(server: Serve): Promise<number> {
   return Math.min(...batches);
 }
 
-async function measureResync(server: Serve, label: string, apps: number, containers: number): Promise<ResyncResult> {
+async function measureResync(server: Serve, events: EventWatch, instance: string, label: string, apps: number, containers: number): Promise<ResyncResult> {
   // Let anything left from the setup settle for two periods, then measure between passes.
   await sleep(2 * RESYNC_S * 1000);
   const scrapeCpuMs = await scrapeCost(server);
   const a = await quietSnapshot(server);
+  let foreignEvents = 0;
+  const off = events.on((e) => {
+    if (e.labels["berth.dev/managed-by"] === "berth" && e.labels["berth.dev/instance"] !== instance) foreignEvents++;
+  });
   await sleep(PASSES * RESYNC_S * 1000);
   const b = await quietSnapshot(server);
+  off();
   const passes = b.projectReconciles - a.projectReconciles; // one Project: exactly one reconcile per pass
   const ops = diffOps(a, b);
   const per = (x: number) => (passes > 0 ? x / passes : NaN);
@@ -376,7 +383,18 @@ async function measureResync(server: Serve, label: string, apps: number, contain
     scrapeCpuMs,
     pgCpuMsPerPass: per((b.pgCpu - a.pgCpu) * 1000),
     reconcileMsPerPass: per((b.reconcileSeconds - a.reconcileSeconds) * 1000),
+    foreignEvents,
   };
+}
+
+/** CPU per second of node and Postgres with no pass running (change-feed poll, leader lease, timers). */
+async function idleCpu(server: Serve, ms: number): Promise<{ nodeMsPerS: number; pgMsPerS: number }> {
+  const scrapeCpuMs = await scrapeCost(server);
+  const a = await snapshot(server);
+  await sleep(ms);
+  const b = await snapshot(server);
+  const s = (b.t - a.t) / 1000;
+  return { nodeMsPerS: ((b.nodeCpu - a.nodeCpu) * 1000 - (b.scrapes - a.scrapes) * scrapeCpuMs) / s, pgMsPerS: ((b.pgCpu - a.pgCpu) * 1000) / s };
 }
 
 /** The floor of a pass: one label-filtered list call per Application, 8 at a time, from this process. */
@@ -430,6 +448,10 @@ try {
   await events.start();
   server = await startServe(dataDir, await freePort());
   log(`berth serve pid ${server.pid} on ${server.url}, resync every 30 s (default)`);
+  // Idle baseline, between the start-up pass and the next one 30 s later: no Applications.
+  await sleep(3000);
+  const idle = await idleCpu(server, 15_000);
+  log(`idle: node ${fmt(idle.nodeMsPerS, 1)} ms CPU/s, postgres ${fmt(idle.pgMsPerS, 1)} ms CPU/s`);
 
   // Warm-up: one small floor and one small apply, not measured.
   {
@@ -485,8 +507,9 @@ try {
   server = await startServe(dataDir, await freePort(), { BERTH_RESYNC_SECONDS: String(RESYNC_S) });
   log(`berth serve restarted (pid ${server.pid}) with BERTH_RESYNC_SECONDS=${RESYNC_S}`);
   await waitAllReady(server, project, N);
+  const instance = (await projectContainers(project))[0]?.Labels["berth.dev/instance"] ?? "";
   const resync: ResyncResult[] = [];
-  resync.push(await measureResync(server, `${N} Applications × 1 replica`, N, N));
+  resync.push(await measureResync(server, events, instance, `${N} Applications × 1 replica`, N, N));
   const floor20 = await floorLists(project);
   log(`(c) ${resync.at(-1)!.label}: ${fmt(resync.at(-1)!.callsPerPass, 1)} Docker calls/pass`);
   // 10 × 1: delete the other 10 Applications.
@@ -496,14 +519,14 @@ try {
     await sleep(250);
   }
   await waitAllReady(server, project, 10);
-  resync.push(await measureResync(server, "10 Applications × 1 replica", 10, 10));
+  resync.push(await measureResync(server, events, instance, "10 Applications × 1 replica", 10, 10));
   const floor10 = await floorLists(project);
   log(`(c) ${resync.at(-1)!.label}: ${fmt(resync.at(-1)!.callsPerPass, 1)} Docker calls/pass`);
   // 10 × 3: scale every Application to 3 replicas.
   await Promise.all(Array.from({ length: 10 }, (_, i) => mustOk(call(server!, "PATCH", `${G}/namespaces/${project}/applications/svc-${i}`, { spec: { replicas: 3 } }, "application/merge-patch+json"), "scale")));
   await waitAllReady(server, project, 10);
   if ((await projectContainers(project)).filter((c) => c.State === "running").length !== 30) throw new Error("expected 30 running containers after scaling to 3");
-  resync.push(await measureResync(server, "10 Applications × 3 replicas", 10, 30));
+  resync.push(await measureResync(server, events, instance, "10 Applications × 3 replicas", 10, 30));
   const floor10x3 = await floorLists(project);
   log(`(c) ${resync.at(-1)!.label}: ${fmt(resync.at(-1)!.callsPerPass, 1)} Docker calls/pass`);
   const floors = [floor20, floor10, floor10x3];
@@ -543,24 +566,31 @@ try {
   console.log(`\n(c) no-op resync, BERTH_RESYNC_SECONDS=${RESYNC_S}, a window of ~${PASSES} passes between quiet points (1 Project; passes = Project reconciles)\n`);
   console.log(
     table(
-      ["Applications × replicas", "containers", "passes", "Docker calls / pass", "per Application", "floor (1 list / App)", "× floor", "App reconciles / pass / App", "node CPU ms / pass", "floor CPU ms", "× floor", "postgres CPU ms / pass"],
-      resync.map((r, i) => [
-        r.label,
-        String(r.containers),
-        String(r.passes),
-        fmt(r.callsPerPass, 1),
-        fmt(r.callsPerPass / r.apps, 2),
-        String(r.apps),
-        ratio(r.callsPerPass, r.apps),
-        fmt(r.appReconcilesPerApp, 2),
-        fmt(r.nodeCpuMsPerPass, 1),
-        fmt(floors[i].cpuMs, 1),
-        ratio(r.nodeCpuMsPerPass, floors[i].cpuMs),
-        fmt(r.pgCpuMsPerPass, 1),
-      ]),
+      ["Applications × replicas", "containers", "passes", "Docker calls / pass", "per Application", "floor (1 list / App)", "× floor", "App reconciles / pass / App", "node CPU ms / pass", "… above idle", "floor CPU ms", "× floor", "postgres CPU ms / pass", "… above idle"],
+      resync.map((r, i) => {
+        const secondsPerPass = r.windowMs / 1000 / r.passes;
+        const nodeAbove = r.nodeCpuMsPerPass - idle.nodeMsPerS * secondsPerPass;
+        return [
+          r.label,
+          String(r.containers),
+          String(r.passes),
+          fmt(r.callsPerPass, 1),
+          fmt(r.callsPerPass / r.apps, 2),
+          String(r.apps),
+          ratio(r.callsPerPass, r.apps),
+          fmt(r.appReconcilesPerApp, 2),
+          fmt(r.nodeCpuMsPerPass, 1),
+          fmt(nodeAbove, 1),
+          fmt(floors[i].cpuMs, 1),
+          ratio(nodeAbove, floors[i].cpuMs),
+          fmt(r.pgCpuMsPerPass, 1),
+          fmt(r.pgCpuMsPerPass - idle.pgMsPerS * secondsPerPass, 1),
+        ];
+      }),
     ),
   );
-  for (const r of resync) console.log(`  ${r.label}: per pass ${opsText(r.opsPerPass)}; summed reconcile time ${fmt(r.reconcileMsPerPass)} ms; window ${fmt(r.windowMs / 1000, 1)} s; one /metrics scrape ${fmt(r.scrapeCpuMs, 1)} ms CPU (subtracted)`);
+  for (const r of resync) console.log(`  ${r.label}: per pass ${opsText(r.opsPerPass)}; summed reconcile time ${fmt(r.reconcileMsPerPass)} ms; window ${fmt(r.windowMs / 1000, 1)} s; one /metrics scrape ${fmt(r.scrapeCpuMs, 1)} ms CPU (subtracted); ${r.foreignEvents} container events of other Berth installations on this engine in the window`);
+  console.log(`  idle (no Applications, between passes): node ${fmt(idle.nodeMsPerS, 1)} ms CPU/s, postgres ${fmt(idle.pgMsPerS, 1)} ms CPU/s`);
   const [c20, c10, c10x3] = resync;
   const marginal = (c20.callsPerPass - c10.callsPerPass) / 10;
   const fixed = c10.callsPerPass - 10 * marginal;

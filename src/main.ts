@@ -95,13 +95,13 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
     const certs = ensureServingCerts(ensureDir(path.join(opts.dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
     const token = ensureToken(opts.dataDir);
     const events = new EventStore(ds);
-    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events, logger, metrics: () => metrics.render() });
+    const instance = (await ds.query(`SELECT id FROM berth_installation`))[0].id as string;
+    const driver = new DockerDriver(instance, metrics);
+    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events, logger, metrics: () => metrics.render(), docker: driver });
     await api.start();
     stops.push(() => api.stop());
     let leader: LeaderElector | undefined;
     if (opts.controllers !== false) {
-      const instance = (await ds.query(`SELECT id FROM berth_installation`))[0].id as string;
-      const driver = new DockerDriver(instance, metrics);
       await driver.ping().catch((e) => logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
       const resyncMs = opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000;
       const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs });

@@ -11,6 +11,8 @@ import { ApiError, badRequest, namespaceNotFound } from "./errors.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
 import { findKind, GROUP, VERSION } from "./kinds.js";
 import { openApiIndex, openApiGroupVersion } from "./openapi.js";
+import { RolloutEndpoints } from "./rollouts.js";
+import type { DockerDriver } from "../runtime/docker.js";
 import { eventTable, namespaceTable, wantsTable } from "./table.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
@@ -26,6 +28,8 @@ export interface ApiServerOptions {
   logger: Logger;
   metrics?: () => Promise<{ contentType: string; body: string }>;
   ready?: () => boolean;
+  /** For container logs; without it the logs endpoint answers 503. */
+  docker?: DockerDriver;
 }
 
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
@@ -38,11 +42,13 @@ const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]
 export class ApiServer {
   private server: https.Server | undefined;
   private readonly handlers: ResourceHandlers;
+  private readonly rollouts: RolloutEndpoints;
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly opts: ApiServerOptions) {
     this.handlers = new ResourceHandlers(opts.store, opts.feed);
+    this.rollouts = new RolloutEndpoints(opts.store, opts.docker);
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
   }
 
@@ -121,6 +127,8 @@ export class ApiServer {
     if (p === "/openapi/v3") return { status: 200, body: openApiIndex() };
     if (p === `/openapi/v3/apis/${GROUP}/${VERSION}`) return { status: 200, body: openApiGroupVersion() };
     if (p.startsWith("/openapi/")) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    const rollout = /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/.exec(p);
+    if (rollout) return this.rollout(req, res, url, rollout[1], rollout[2], rollout[3], method);
     if (p === "/berth/v1/apply" && method === "POST") {
       return this.handlers.batchApply(await readBody(req), url.searchParams, { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] });
     }
@@ -177,6 +185,20 @@ export class ApiServer {
       if (method === "DELETE" && !rr.subresource) return this.handlers.delete(rr);
     }
     throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+  }
+
+  private async rollout(req: IncomingMessage, res: ServerResponse, url: URL, ns: string, name: string, what: string, method: string): Promise<Reply | undefined> {
+    const ctx = { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
+    if (what === "deployments" && method === "GET") return this.rollouts.history(ns, name, url.searchParams.get("logs") === "true");
+    if (what === "rollback" && method === "POST") {
+      const to = url.searchParams.get("toRevision");
+      return this.rollouts.undo(ns, name, to ? Number(to) : undefined, ctx);
+    }
+    if (what === "logs" && method === "GET") {
+      await this.rollouts.logs(ns, name, url.searchParams, res);
+      return undefined;
+    }
+    throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
   }
 
   /** Namespaces are Projects seen through the core API; events are written by controllers. */

@@ -71,6 +71,37 @@ export class BerthClient {
     });
   }
 
+  /** A streamed GET (logs): chunks go to `onData` as they arrive, until the server ends it. */
+  async stream(urlPath: string, onData: (text: string) => void): Promise<void> {
+    const url = new URL(urlPath, this.server);
+    const opts: https.RequestOptions = { method: "GET", headers: { Accept: "text/plain" } };
+    await this.kc.applyToHTTPSOptions(opts);
+    await new Promise<void>((resolve, reject) => {
+      const req = https.request(url, opts, (res) => {
+        if ((res.statusCode ?? 500) >= 400) {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            let body: object = {};
+            try {
+              body = JSON.parse(Buffer.concat(chunks).toString());
+            } catch {
+              // not a Status
+            }
+            reject(new ApiCallError(res.statusCode ?? 500, body));
+          });
+          return;
+        }
+        res.setEncoding("utf8");
+        res.on("data", (t: string) => onData(t));
+        res.on("end", () => resolve());
+        res.on("error", reject);
+      });
+      req.on("error", (e) => reject(new Error(`cannot reach the Berth API at ${this.server}: ${e.message}`)));
+      req.end();
+    });
+  }
+
   static itemPath(kind: KindInfo, namespace: string | undefined, name?: string): string {
     const base = kind.namespaced && namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}` : `/apis/${GROUP}/${VERSION}/${kind.plural}`;
     return name ? `${base}/${encodeURIComponent(name)}` : base;

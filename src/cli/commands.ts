@@ -51,7 +51,8 @@ async function load(files: string[], io: Io): Promise<ManifestDoc[]> {
   }
 }
 
-export async function applyCommand(client: BerthClient, files: string[], opts: { dryRun?: boolean }, io: Io): Promise<void> {
+/** Applies manifests; returns what was applied so `--wait` can follow it. */
+export async function applyCommand(client: BerthClient, files: string[], opts: { dryRun?: boolean }, io: Io): Promise<{ kind: KindInfo; namespace?: string; name: string }[]> {
   const docs = sortForApply(await load(files, io));
   if (docs.length === 0) throw new CommandError("error: no objects passed to apply");
   let result;
@@ -67,6 +68,7 @@ export async function applyCommand(client: BerthClient, files: string[], opts: {
     io.out(`${resourceName(docs[i].kind)}/${item.object.metadata.name} ${item.action}${opts.dryRun ? " (dry run)" : ""}`);
   }
   io.err(`${docs.length} object(s): ${Object.entries(counts).map(([a, n]) => `${n} ${a}`).join(", ")}${opts.dryRun ? " (dry run, nothing stored)" : ""}`);
+  return result.items.map((item, i) => ({ kind: docs[i].kind, namespace: item.object.metadata.namespace, name: item.object.metadata.name }));
 }
 
 /** The parts of an object a manifest decides; server-owned fields would make every diff noisy. */

@@ -2,6 +2,8 @@ import { Command, CommanderError, Option } from "commander";
 import { defaultDataDir } from "../config.js";
 import { BerthClient, resolveKubeconfig } from "./client.js";
 import { applyCommand, CommandError, deleteCommand, describeCommand, diffCommand, getCommand, type Io } from "./commands.js";
+import { summary, waitFor, type Tracked, type WaitIo } from "./progress.js";
+import { deploymentsCommand, historyCommand, logsCommand, reconcileCommand, restartCommand, statusCommand, undoCommand } from "./rollout.js";
 
 const io: Io = {
   out: (t) => process.stdout.write(t + "\n"),
@@ -73,8 +75,12 @@ function buildProgram(): Command {
     .description("store every object of the manifests as desired state, all or nothing")
     .requiredOption("-f, --filename <path>", "file, directory or - for stdin (repeatable)", collect)
     .option("--dry-run", "validate on the server and show what would change, store nothing")
-    .action(async (opts: { filename: string[]; dryRun?: boolean }, cmd: Command) => {
-      await applyCommand(client(cmd), opts.filename, { dryRun: opts.dryRun }, io);
+    .option("--wait", "follow every object until it is ready or failed; exit 1 if any failed")
+    .option("--timeout <duration>", "how long --wait waits", "5m")
+    .action(async (opts: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+      const c = client(cmd);
+      const applied = await applyCommand(c, opts.filename, { dryRun: opts.dryRun }, io);
+      if (opts.wait && !opts.dryRun) await waitAndSummarize(c, applied, false, parseDuration(opts.timeout));
     });
 
   program
@@ -121,7 +127,75 @@ function buildProgram(): Command {
       await deleteCommand(client(cmd), { kind, name, files: opts.filename, namespace: opts.namespace, wait: opts.wait, timeoutMs: parseDuration(opts.timeout) }, io);
     });
 
+  const rollout = program.command("rollout").description("revisions of an Application: history, undo, status, restart");
+  rollout
+    .command("history")
+    .argument("<app/NAME>")
+    .option("-n, --namespace <project>", "the Project")
+    .description("list the revisions (deployments) of an Application")
+    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => historyCommand(client(cmd), target, opts.namespace, io));
+  rollout
+    .command("undo")
+    .argument("<app/NAME>")
+    .option("-n, --namespace <project>", "the Project")
+    .option("--to-revision <n>", "the revision to return to (default: the previous good one)")
+    .description("write an earlier revision's spec back as the desired state")
+    .action(async (target: string, opts: { namespace?: string; toRevision?: string }, cmd: Command) => undoCommand(client(cmd), target, opts.namespace, opts.toRevision ? Number(opts.toRevision) : undefined, io));
+  rollout
+    .command("status")
+    .argument("<app/NAME>")
+    .option("-n, --namespace <project>", "the Project")
+    .option("--timeout <duration>", "give up after", "10m")
+    .description("follow a rollout until it is done; exit 1 if it fails")
+    .action(async (target: string, opts: { namespace?: string; timeout: string }, cmd: Command) => statusCommand(client(cmd), target, opts.namespace, parseDuration(opts.timeout), waitIo()));
+  rollout
+    .command("restart")
+    .argument("<app/NAME>")
+    .option("-n, --namespace <project>", "the Project")
+    .description("replace every replica with a fresh container, one by one")
+    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => restartCommand(client(cmd), target, opts.namespace, io));
+
+  program
+    .command("logs")
+    .argument("<app/NAME>")
+    .option("-n, --namespace <project>", "the Project")
+    .option("--replica <n>", "only this replica")
+    .option("-f, --follow", "keep streaming new output")
+    .option("--since <duration>", "only output newer than this, e.g. 10m")
+    .option("--tail <n>", "only the last N lines of each replica")
+    .description("container logs of every replica, each line prefixed with its container")
+    .action(async (target: string, opts: { namespace?: string; replica?: string; follow?: boolean; since?: string; tail?: string }, cmd: Command) =>
+      logsCommand(client(cmd), target, opts.namespace, { replica: opts.replica, follow: opts.follow, since: opts.since ? parseDuration(opts.since) : undefined, tail: opts.tail }, (t) => process.stdout.write(t)),
+    );
+
+  program
+    .command("deployments")
+    .argument("<app/NAME>")
+    .option("-n, --namespace <project>", "the Project")
+    .description("every rollout of an Application with its step-by-step log")
+    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => deploymentsCommand(client(cmd), target, opts.namespace, io));
+
+  program
+    .command("reconcile")
+    .argument("<kind>")
+    .argument("<name>")
+    .option("-n, --namespace <project>", "the Project")
+    .description("ask the controller to reconcile an object now")
+    .action(async (kind: string, name: string, opts: { namespace?: string }, cmd: Command) => reconcileCommand(client(cmd), kind, name, opts.namespace, io));
+
   return program;
+}
+
+function waitIo(): WaitIo {
+  return { isTTY: !!process.stdout.isTTY && process.env.CI !== "true", write: (t) => process.stdout.write(t) };
+}
+
+/** `--wait`: live progress, then a summary a person can act on; exit 1 if anything failed. */
+async function waitAndSummarize(c: BerthClient, tracked: Tracked[], deleting: boolean, timeoutMs: number): Promise<void> {
+  const verdicts = await waitFor(c, tracked, { deleting, timeoutMs, io: waitIo() });
+  const s = summary(verdicts);
+  io.err(s.text);
+  if (s.failed) throw new CommandError(`${s.failed} object(s) did not become ready`);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -9,6 +9,7 @@ import type { Metrics } from "../telemetry/metrics.js";
 import type { SecretBox } from "../util/secrets.js";
 import { Controller, type ObjectKey } from "./controller.js";
 import { GarbageCollector } from "./garbage-collector.js";
+import { RetentionJob, retentionFromEnv } from "./retention.js";
 import { ChangeFeedSource, DockerEventSource, ResyncSource } from "./sources.js";
 
 /** Every long-lived part has this shape; main.ts only wires them. */
@@ -51,6 +52,7 @@ export class ControllerManager implements Component {
       ...Object.values(controllers),
       new ChangeFeedSource(d.feed, enqueue),
       new DockerEventSource(d.driver, enqueue, d.logger),
+      new RetentionJob(d.store.dataSource, retentionFromEnv(), d.logger),
       new ResyncSource(d.store, enqueue, d.resyncMs, async () => {
         await this.gc.sweep();
       }),

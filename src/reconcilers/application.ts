@@ -2,7 +2,7 @@ import type { Logger } from "winston";
 import type { ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../controller/controller.js";
 import type { ObservedContainer } from "../runtime/docker.js";
 import { DockerError, type DockerDriver } from "../runtime/docker.js";
-import { configHash, containerCreateOptions, type AppRuntimeSpec } from "../runtime/container-spec.js";
+import { configHash, containerCreateOptions, parseDurationMs, type AppRuntimeSpec } from "../runtime/container-spec.js";
 import { executePlan } from "../runtime/executor.js";
 import { LABEL, networkName, ownerLabels, volumeName } from "../runtime/labels.js";
 import { formatPlan, isReady, planApplication, type Plan, type Step } from "../runtime/plan.js";
@@ -30,6 +30,8 @@ interface AppSpec {
   volumes?: { name: string; mountPath: string; sizeGb?: number; type?: string }[];
   restartPolicy?: string;
   strategy?: { type?: "RollingUpdate" | "Recreate"; maxSurge?: number; maxUnavailable?: number };
+  progressDeadline?: string;
+  rollback?: "auto" | "manual";
   dependsOn?: { kind: string; name: string }[];
   suspend?: boolean;
   deletionPolicy?: "Retain" | "Delete";
@@ -162,6 +164,8 @@ export class ApplicationReconciler implements Reconciler {
       resources: spec.resources,
       volumes: (spec.volumes ?? []).map((v) => ({ name: v.name, mountPath: v.mountPath })),
       restartPolicy: spec.restartPolicy,
+      // `berth rollout restart` sets this annotation; being part of the hash, it rolls every replica.
+      restartedAt: app.metadata.annotations?.["berth.dev/restarted-at"],
     };
   }
 
@@ -195,6 +199,13 @@ export class ApplicationReconciler implements Reconciler {
     c = setCondition(c, unhealthy.length ? { type: "Degraded", status: "True", reason: "ReplicaUnhealthy", message: unhealthy.map((u) => `${u.name} ${u.state}${u.health !== "none" ? ` (${u.health})` : ""}`).join(", ") } : { type: "Degraded", status: "False", reason: "AsExpected", message: "" });
     if (replicas === 0 && observed.length === 0) c = setCondition(c, { type: "Ready", status: "True", reason: "ScaledToZero", message: "0 replicas requested" });
     const phase = replicas === 0 && observed.length === 0 ? "stopped" : allReady ? "running" : stale ? "deploying" : observed.length !== replicas ? "scaling" : "deploying";
+    if (!allReady) {
+      const verdict = await this.checkDeadline(app, hash, c);
+      if (verdict) {
+        c = verdict.conditions;
+        if (verdict.rolledBack) return { requeueAfter: 500 };
+      }
+    }
     const status = { ...app.status, observedGeneration: app.metadata.generation, phase, replicas, readyReplicas: ready.length, updatedReplicas: current.length, configHash: hash, endpoints, conditions: c };
     const wasReady = getCondition(conds(app), "Ready")?.status === "True";
     if (allReady) {
@@ -205,6 +216,38 @@ export class ApplicationReconciler implements Reconciler {
     await this.writeStatus(app, status);
     // Health changes arrive as Docker events too; the requeue is the safety net while converging.
     return allReady ? {} : { requeueAfter: 1000 };
+  }
+
+  /**
+   * A rollout that is not Ready within progressDeadline (default 10m) fails: the old replicas are
+   * still serving (they go only once new ones are ready), and with rollback: auto the last good
+   * revision's spec is written back as the desired state, so the store remains the truth.
+   */
+  private async checkDeadline(app: ResourceObject, hash: string, conditions: Condition[]): Promise<{ conditions: Condition[]; rolledBack: boolean } | undefined> {
+    const spec = (app.spec ?? {}) as AppSpec;
+    const latest = await this.deployments.latestRow(app.metadata.uid!);
+    if (!latest || latest.hash !== hash) return undefined;
+    const deadlineMs = parseDurationMs(spec.progressDeadline, 600_000);
+    if (latest.status === "failed" || latest.status === "rolled_back") {
+      return { conditions: setCondition(conditions, { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: `revision ${latest.revision} did not become ready within ${spec.progressDeadline ?? "10m"}` }), rolledBack: false };
+    }
+    if (latest.status !== "deploying" || Date.now() - new Date(latest.startedAt).getTime() < deadlineMs) return undefined;
+    const message = `revision ${latest.revision} did not become ready within ${spec.progressDeadline ?? "10m"}`;
+    const c = setCondition(conditions, { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message });
+    await this.events.record(app, "Warning", "ProgressDeadlineExceeded", message);
+    const good = (spec.rollback ?? "auto") === "auto" ? await this.deployments.lastGood(app.metadata.uid!, hash) : undefined;
+    if (!good) {
+      await this.deployments.finish(latest.id, "failed", message);
+      return { conditions: c, rolledBack: false };
+    }
+    await this.deployments.finish(latest.id, "rolled_back", `${message}; rolling back to revision ${good.revision}`);
+    await this.store.update("Application", app.metadata.namespace, app.metadata.name, CONTROLLER, "rollback", (cur) => ({
+      ...cur!,
+      metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/rolled-back-from": String(latest.revision) } },
+      spec: good.spec,
+    }));
+    await this.events.record(app, "Warning", "RolledBack", `rolled back to revision ${good.revision}: ${message}`);
+    return { conditions: c, rolledBack: true };
   }
 
   private async writeStatus(app: ResourceObject, status: Record<string, unknown>): Promise<void> {

@@ -33,6 +33,24 @@ export class DeploymentRecorder {
     return id;
   }
 
+  /** The newest row, with its age, for progress-deadline checks. */
+  async latestRow(appId: string): Promise<{ id: string; status: string; hash: string; startedAt: Date; revision: number } | undefined> {
+    const rows = await this.ds.query(
+      `SELECT id, status, metadata->>'configHash' AS hash, started_at, (metadata->>'revision')::int AS revision FROM deployments WHERE application_id = $1 ORDER BY started_at DESC, id LIMIT 1`,
+      [appId],
+    );
+    return rows[0] ? { id: rows[0].id, status: rows[0].status, hash: rows[0].hash, startedAt: rows[0].started_at, revision: rows[0].revision } : undefined;
+  }
+
+  /** The newest revision that reached success with a different config: where a rollback goes. */
+  async lastGood(appId: string, exceptHash: string): Promise<{ revision: number; spec: Record<string, unknown> } | undefined> {
+    const rows = await this.ds.query(
+      `SELECT (metadata->>'revision')::int AS revision, metadata->'spec' AS spec FROM deployments WHERE application_id = $1 AND status = 'success' AND metadata->>'configHash' <> $2 ORDER BY started_at DESC LIMIT 1`,
+      [appId, exceptHash],
+    );
+    return rows[0];
+  }
+
   async current(appId: string, hash: string): Promise<string | undefined> {
     const latest = await this.latest(appId);
     return latest?.hash === hash ? latest.id : undefined;

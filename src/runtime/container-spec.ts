@@ -16,6 +16,7 @@ export interface AppRuntimeSpec {
   resources?: { limits?: { memory?: string; cpus?: string } };
   volumes: { name: string; mountPath: string }[];
   restartPolicy?: string;
+  restartedAt?: string;
 }
 
 export function parseDurationMs(text: string | undefined, fallbackMs: number): number {
