@@ -18,7 +18,7 @@ function webApp(name: string, spec: Record<string, unknown> = {}): Record<string
       command: ["httpd", "-f", "-p", "8080", "-h", "/www"],
       env: { GREETING: "hello" },
       ports: [{ containerPort: 8080 }],
-      healthcheck: { http: { path: "/health", port: 8080 }, interval: "1s", timeout: "1s", retries: 2 },
+      healthcheck: { http: { path: "/health", port: 8080 }, interval: "1s", timeout: "3s", retries: 3 },
       ...spec,
     },
   };
