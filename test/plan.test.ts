@@ -23,6 +23,7 @@ const CASES: { title: string; input: AppPlanInput; observed: ObservedContainer[]
   { title: "one replica removed by hand (docker rm -f)", input: base, observed: [c(0, "new00000"), c(2, "new00000")] },
   { title: "one replica stopped by hand (docker stop)", input: base, observed: [c(0, "new00000"), c(1, "new00000", "exited", "none"), c(2, "new00000")] },
   { title: "unhealthy replica", input: base, observed: [c(0, "new00000"), c(1, "new00000", "running", "unhealthy"), c(2, "new00000")] },
+  { title: "every replica unhealthy (an overloaded host): one restart at a time", input: base, observed: [c(0, "new00000", "running", "unhealthy"), c(1, "new00000", "running", "unhealthy"), c(2, "new00000", "running", "unhealthy")] },
   { title: "scale down 3 → 1 removes the highest replicas first", input: { ...base, replicas: 1 }, observed: [c(0, "new00000"), c(1, "new00000"), c(2, "new00000")] },
   { title: "rolling update, maxSurge 1, maxUnavailable 0: one replica at a time, old keeps serving", input: base, observed: [c(0, "old00000"), c(1, "old00000"), c(2, "old00000")] },
   { title: "rolling update in flight: new replica 0 still starting", input: base, observed: [c(0, "old00000", "running", "healthy", "shop-web-0-old-old00000"), c(0, "new00000", "running", "starting"), c(1, "old00000"), c(2, "old00000")] },

@@ -62,6 +62,9 @@ export function planApplication(input: AppPlanInput, observed: ObservedContainer
   }
   let surgeInUse = 0;
   let unavailableInUse = 0;
+  // Health checks time out together on an overloaded host; restarting every "unhealthy" replica
+  // at once would turn slowness into an outage. One restart at a time, none while one is starting.
+  let restartBudget = observed.some((c) => c.health === "starting") ? 0 : 1;
   for (let r = 0; r < input.replicas; r++) {
     const list = byReplica.get(r) ?? [];
     const current = list.filter((c) => c.labels[LABEL.configHash] === input.hash);
@@ -80,7 +83,10 @@ export function planApplication(input: AppPlanInput, observed: ObservedContainer
       for (const c of current) if (c !== keep) steps.push({ op: "remove", replica: r, id: c.id, name: c.name, cause: `duplicate container for replica ${r}` });
       if (keep.state === "created") steps.push({ op: "start", replica: r, id: keep.id, name: keep.name, cause: "created but never started (interrupted rollout)" });
       else if (keep.state === "exited" || keep.state === "dead") steps.push({ op: "start", replica: r, id: keep.id, name: keep.name, cause: `container ${keep.state} (drift)` });
-      else if (keep.health === "unhealthy") steps.push({ op: "restart", replica: r, id: keep.id, name: keep.name, cause: "healthcheck failing (unhealthy)" });
+      else if (keep.health === "unhealthy" && restartBudget > 0) {
+        restartBudget--;
+        steps.push({ op: "restart", replica: r, id: keep.id, name: keep.name, cause: "healthcheck failing (unhealthy)" });
+      } else if (keep.health === "unhealthy") waiting.push(`replica ${r}: unhealthy; waits for its turn to be restarted`);
       if (stale.length) {
         if (isReady(keep)) for (const c of stale) steps.push({ op: "remove", replica: r, id: c.id, name: c.name, cause: `replaced by config ${short(input.hash)}` });
         else waiting.push(`replica ${r}: new container ${keep.name} is not ready yet`);
