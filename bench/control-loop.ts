@@ -15,7 +15,7 @@ import Docker from "dockerode";
 import { containerCreateOptions, type AppRuntimeSpec } from "../src/runtime/container-spec.js";
 import { freePort } from "../src/store/embedded.js";
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from "../test/helpers/docker.js";
-import { call, cpuSeconds, fmt, log, machine, median, metricSum, pgdataOf, postgresTree, ratio, removeDir, sleep, startServe, table, tempDir, type Reply, type Serve } from "./lib.js";
+import { call, cpuSeconds, treeCpuSeconds, fmt, loadSampler, log, machine, median, metricSum, pgdataOf, postgresTree, ratio, removeDir, sleep, startServe, table, tempDir, type Reply, type Serve } from "./lib.js";
 
 const N = 20;
 const ROUNDS = Math.max(2, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -203,7 +203,7 @@ async function snapshot(server: Serve): Promise<Snapshot> {
     projectReconciles: metricSum(text, "controller_runtime_reconcile_total", { controller: "project" }),
     reconcileSeconds: metricSum(text, "controller_runtime_reconcile_time_seconds_sum", { controller: "application" }),
     nodeCpu: cpuSeconds([server.pid]),
-    pgCpu: cpuSeconds(postgresTree(pgdataOf(server.dataDir)).map((p) => p.pid)),
+    pgCpu: treeCpuSeconds(postgresTree(pgdataOf(server.dataDir))),
   };
 }
 
@@ -239,18 +239,21 @@ interface ApplyResult {
   calls: Record<string, number>;
 }
 
-async function floorApply(tag: string): Promise<number> {
+/** The network, then N × (create, start), `concurrency` at a time (N = all in parallel). */
+async function floorApply(tag: string, concurrency = N): Promise<number> {
   const project = `${PREFIX}-floor-${tag}`;
   const network = `berth-${project}`;
   const run = `${PREFIX}-floor-${tag}`;
-  const t0 = performance.now();
-  await docker.createNetwork({ Name: network, Driver: "bridge", Labels: { [RUN_LABEL]: run }, CheckDuplicate: true });
-  await Promise.all(
-    Array.from({ length: N }, async (_, i) => {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < N; i = next++) {
       const c = await docker.createContainer(floorCreateOptions(project, `svc-${i}`, run));
       await c.start();
-    }),
-  );
+    }
+  };
+  const t0 = performance.now();
+  await docker.createNetwork({ Name: network, Driver: "bridge", Labels: { [RUN_LABEL]: run }, CheckDuplicate: true });
+  await Promise.all(Array.from({ length: concurrency }, worker));
   const ms = performance.now() - t0;
   const running = (await docker.listContainers({ filters: { label: [`${RUN_LABEL}=${run}`] } })).filter((c) => c.State === "running").length;
   if (running !== N) throw new Error(`floor: only ${running}/${N} containers running`);
@@ -443,6 +446,7 @@ process.once("SIGINT", interrupted);
 
 try {
   log(`machine: ${machine()}`);
+  const load = loadSampler();
   await docker.ping();
   await ensureBusyboxImage();
   await events.start();
@@ -472,9 +476,11 @@ try {
   const floorMs: number[] = [];
   const berthRuns: ApplyResult[] = [];
   let project = "";
+  const floor8Ms: number[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
     floorMs.push(await floorApply(String(r)));
-    log(`(a) round ${r}: floor ${fmt(floorMs.at(-1)!)} ms`);
+    floor8Ms.push(await floorApply(`${r}c8`, 8));
+    log(`(a) round ${r}: floor ${fmt(floorMs.at(-1)!)} ms, 8 at a time ${fmt(floor8Ms.at(-1)!)} ms`);
     if (project) {
       await deleteProject(server, project);
       if ((await projectContainers(project)).length) throw new Error(`containers of ${project} left after the project was deleted`);
@@ -541,6 +547,7 @@ try {
       ["measurement", "median ms", "runs ms", "× floor", "target ≤ 1.25×"],
       [
         ["floor: network + 20 × (create, start) via dockerode, parallel", fmt(fm), floorMs.map((x) => fmt(x)).join(", "), "1.00×", ""],
+        ["  same, 8 at a time (Berth's Application workers)", fmt(median(floor8Ms)), floor8Ms.map((x) => fmt(x)).join(", "), ratio(median(floor8Ms), fm), ""],
         ["berth: POST /berth/v1/apply → 20 Ready (API polled every 50 ms)", fmt(bm), berthRuns.map((r) => fmt(r.ms)).join(", "), ratio(bm, fm), verdict(bm / fm, 1.25)],
         ["  … apply request answered", fmt(median(berthRuns.map((r) => r.applyMs))), berthRuns.map((r) => fmt(r.applyMs)).join(", "), "", ""],
         ["  … 20th container 'start' event", fmt(median(berthRuns.map((r) => r.startedMs))), berthRuns.map((r) => fmt(r.startedMs)).join(", "), ratio(median(berthRuns.map((r) => r.startedMs)), fm), ""],
@@ -599,7 +606,7 @@ try {
   console.log(`\n  calls per pass, 10×3 vs 10×1: ${ratio(c10x3.callsPerPass, c10.callsPerPass)} with 3× the containers → ${perContainerFree ? "independent of the number of containers" : "DEPENDS ON THE NUMBER OF CONTAINERS"}`);
   console.log(`  calls per pass, 20×1 vs 10×1: ${ratio(c20.callsPerPass, c10.callsPerPass)} with 2× the Applications → ${fmt(marginal, 2)} calls per extra Application (${onePerApp ? "one list per Application" : "NOT one list per Application"}) + ${fmt(fixed, 1)} fixed per pass`);
   console.log(`  floor list latency (sum of ${N}/10/10 calls): ${floors.map((f) => fmt(f.listMs, 0)).join(" / ")} ms; wall ${floors.map((f) => fmt(f.wallMs, 0)).join(" / ")} ms`);
-  console.log(`\n${machine()}`);
+  console.log(`\n${machine()}\n${load.summary()}`);
 } finally {
   process.off("SIGINT", interrupted);
   await cleanupAll();

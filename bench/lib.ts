@@ -35,6 +35,8 @@ interface ProcStat {
   ppid: number;
   /** user + system CPU of this process alone, in clock ticks */
   ticks: number;
+  /** user + system CPU of its children that have exited and been waited for (cutime + cstime) */
+  childTicks: number;
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -44,7 +46,7 @@ function readStat(pid: number): ProcStat | undefined {
     const comm = text.slice(text.indexOf("(") + 1, close);
     const f = text.slice(close + 2).split(" ");
     // f[0] = state (field 3); ppid is field 4, utime 14, stime 15
-    return { pid, comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    return { pid, comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]) };
   } catch {
     return undefined;
   }
@@ -126,6 +128,19 @@ export function cpuSeconds(pids: number[]): number {
   return pids.reduce((n, p) => n + (readStat(p)?.ticks ?? 0), 0) / CLK_TCK;
 }
 
+/**
+ * CPU seconds consumed so far by a process tree, counting children that already exited (a
+ * Postgres backend ends when its connection closes): it only grows, unlike a sum over live pids.
+ */
+export function treeCpuSeconds(tree: ProcStat[]): number {
+  return tree.reduce((n, p) => n + p.ticks + p.childTicks, 0) / CLK_TCK;
+}
+
+/** CPU seconds of this process's children that have exited and been waited for. */
+export function waitedChildrenCpuSeconds(): number {
+  return (readStat(process.pid)?.childTicks ?? 0) / CLK_TCK;
+}
+
 export function loadAverage(): string {
   return os.loadavg().map((l) => l.toFixed(2)).join(" ");
 }
@@ -197,6 +212,8 @@ export interface Serve {
   token: string;
   /** ms from spawn to the first 200 from /readyz */
   readyMs: number;
+  /** CPU seconds the process tree had used by then (node, initdb, postgres, exited children included) */
+  readyCpuS: number;
   /** ms from spawn to each interesting log line (migrated, serving); startServe returns after "serving" */
   marks: Record<string, number>;
   logs(): string;
@@ -219,12 +236,14 @@ export async function startServe(dataDir: string, port: number, env: NodeJS.Proc
   child.stderr!.on("data", onData);
   const url = `https://127.0.0.1:${port}`;
   let readyMs: number;
+  let readyCpuS: number;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`berth serve exited with ${child.exitCode}:\n${logs}`);
     if (performance.now() - t0 > 120_000) throw new Error(`berth serve did not answer /readyz in 120 s:\n${logs}`);
     const r = await call({ url }, "GET", "/readyz").catch(() => undefined);
     if (r?.status === 200) {
       readyMs = performance.now() - t0;
+      readyCpuS = treeCpuSeconds(processTree(child.pid!));
       break;
     }
     await sleep(10);
@@ -246,6 +265,7 @@ export async function startServe(dataDir: string, port: number, env: NodeJS.Proc
     caPem,
     token,
     readyMs,
+    readyCpuS,
     marks,
     logs: () => logs,
     stop: async () => {
@@ -303,4 +323,17 @@ export function machine(): string {
     // no docker CLI
   }
   return `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, Docker ${docker}, load average ${loadAverage()}`;
+}
+
+/**
+ * Samples the 1-minute load average every 5 s while a benchmark runs: this machine is shared,
+ * and a figure taken at load 20 on 2 CPUs is not one taken at load 1.
+ */
+export function loadSampler(): { summary(): string } {
+  const samples: number[] = [os.loadavg()[0]];
+  const timer = setInterval(() => samples.push(os.loadavg()[0]), 5000);
+  timer.unref();
+  return {
+    summary: () => `1-min load average during the run: min ${Math.min(...samples).toFixed(1)}, median ${median(samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)} (${samples.length} samples, ${os.cpus().length} CPUs)`,
+  };
 }

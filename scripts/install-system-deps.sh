@@ -6,6 +6,9 @@ set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+# Domains: a real Caddy for routing and TLS, and pebble as the ACME CA it gets certificates from.
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v pebble >/dev/null 2>&1 || need+=(pebble)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -6,6 +6,7 @@ import type { Logger } from "winston";
 import { ApiServer } from "./api/server.js";
 import { LeaderElector } from "./controller/leader.js";
 import { ControllerManager } from "./controller/manager.js";
+import type { RouterOptions } from "./router/settings.js";
 import { DockerDriver } from "./runtime/docker.js";
 import { ensureServingCerts } from "./api/tls.js";
 import { writeKubeconfig } from "./kubeconfig.js";
@@ -27,6 +28,8 @@ export interface ServeOptions {
   controllers?: boolean;
   /** Period of the full resync; default $BERTH_RESYNC_SECONDS or 30 s. */
   resyncMs?: number;
+  /** Caddy for Domains: --caddy-admin URL or --caddy-managed, ports and ACME (src/router/settings.ts). */
+  router?: RouterOptions;
 }
 
 /** A running Berth: every long-lived part, and one stop() that ends them in reverse order. */
@@ -104,7 +107,7 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
     if (opts.controllers !== false) {
       await driver.ping().catch((e) => logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
       const resyncMs = opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000;
-      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs });
+      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs, router: opts.router });
       const abort = new AbortController();
       leader = new LeaderElector(url, { onStartedLeading: () => manager.start(abort.signal), onStoppedLeading: () => manager.stop() }, logger);
       await leader.start(abort.signal);

@@ -12,6 +12,8 @@ import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.j
 import { findKind, GROUP, VERSION } from "./kinds.js";
 import { openApiIndex, openApiGroupVersion } from "./openapi.js";
 import { RolloutEndpoints } from "./rollouts.js";
+import { DatabaseEndpoints } from "./databases.js";
+import type { SecretBox } from "../util/secrets.js";
 import type { DockerDriver } from "../runtime/docker.js";
 import { eventTable, namespaceTable, wantsTable } from "./table.js";
 
@@ -30,6 +32,8 @@ export interface ApiServerOptions {
   ready?: () => boolean;
   /** For container logs; without it the logs endpoint answers 503. */
   docker?: DockerDriver;
+  /** Decrypts database credentials for `berth db credentials` (default: the store's key). */
+  box?: SecretBox;
 }
 
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
@@ -43,12 +47,14 @@ export class ApiServer {
   private server: https.Server | undefined;
   private readonly handlers: ResourceHandlers;
   private readonly rollouts: RolloutEndpoints;
+  private readonly databases: DatabaseEndpoints;
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly opts: ApiServerOptions) {
     this.handlers = new ResourceHandlers(opts.store, opts.feed);
     this.rollouts = new RolloutEndpoints(opts.store, opts.docker);
+    this.databases = new DatabaseEndpoints(opts.store, opts.box);
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
   }
 
@@ -129,6 +135,8 @@ export class ApiServer {
     if (p.startsWith("/openapi/")) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
     const rollout = /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/.exec(p);
     if (rollout) return this.rollout(req, res, url, rollout[1], rollout[2], rollout[3], method);
+    const dbOp = /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/.exec(p);
+    if (dbOp) return this.databases.handle(method, decodeURIComponent(dbOp[1]), decodeURIComponent(dbOp[2]), dbOp[3], url.searchParams, { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] }, () => readBody(req));
     if (p === "/berth/v1/apply" && method === "POST") {
       return this.handlers.batchApply(await readBody(req), url.searchParams, { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] });
     }

@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from "commander";
 import { defaultDataDir } from "../config.js";
+import { routerOptionsFromFlags, type CliRouterFlags } from "../router/settings.js";
 import { BerthClient, resolveKubeconfig } from "./client.js";
+import { registerDbCommands } from "./db.js";
 import { applyCommand, CommandError, deleteCommand, describeCommand, diffCommand, getCommand, type Io } from "./commands.js";
 import { summary, waitFor, type Tracked, type WaitIo } from "./progress.js";
 import { deploymentsCommand, historyCommand, logsCommand, reconcileCommand, restartCommand, statusCommand, undoCommand } from "./rollout.js";
@@ -49,14 +51,23 @@ function buildProgram(): Command {
     .option("--listen <host:port>", "HTTPS listen address", "127.0.0.1:7443")
     .addOption(new Option("--database-url <url>", "external Postgres (default: embedded)").env("DATABASE_URL"))
     .option("--no-controllers", "serve the API only; never run controllers (e.g. an API replica)")
-    .action(async (opts: { listen: string; databaseUrl?: string; controllers: boolean }, cmd: Command) => {
+    .addOption(new Option("--caddy-admin <url>", "admin API of the Caddy that serves Domains (e.g. http://127.0.0.1:2019)").env("BERTH_CADDY_ADMIN"))
+    .option("--caddy-managed", "run and supervise a Caddy container (host network) instead; env BERTH_CADDY_MANAGED=true")
+    .addOption(new Option("--caddy-image <image>", "image of the managed Caddy (scripts/build-caddy-image.sh)").env("BERTH_CADDY_IMAGE"))
+    .addOption(new Option("--caddy-http-port <port>", "port Caddy serves HTTP on (default 80)").env("BERTH_CADDY_HTTP_PORT"))
+    .addOption(new Option("--caddy-https-port <port>", "port Caddy serves HTTPS on (default 443)").env("BERTH_CADDY_HTTPS_PORT"))
+    .addOption(new Option("--acme-directory <url>", "ACME directory for issuer acme (default Let's Encrypt)").env("BERTH_ACME_DIRECTORY"))
+    .addOption(new Option("--acme-email <email>", "ACME account e-mail").env("BERTH_ACME_EMAIL"))
+    .addOption(new Option("--acme-ca-root <file>", "PEM root(s) to trust for a private ACME CA, as Caddy sees the path").env("BERTH_ACME_CA_ROOT"))
+    .action(async (opts: { listen: string; databaseUrl?: string; controllers: boolean } & CliRouterFlags, cmd: Command) => {
       const { dataDir } = cmd.optsWithGlobals() as { dataDir: string };
       // Loaded only for serve: the embedded Postgres package installs exit hooks that would
       // override the exit code of every other command.
       const { startBerth } = await import("../main.js");
       const { createLogger } = await import("../telemetry/logger.js");
       const logger = createLogger();
-      const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, logger, controllers: opts.controllers && process.env.BERTH_CONTROLLERS !== "false" });
+      const router = routerOptionsFromFlags(opts, process.env);
+      const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, logger, controllers: opts.controllers && process.env.BERTH_CONTROLLERS !== "false", router });
       io.err(`berth is serving on ${berth.url}\n  KUBECONFIG=${berth.kubeconfigPath} kubectl get applications -A`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
@@ -183,6 +194,7 @@ function buildProgram(): Command {
     .description("ask the controller to reconcile an object now")
     .action(async (kind: string, name: string, opts: { namespace?: string }, cmd: Command) => reconcileCommand(client(cmd), kind, name, opts.namespace, io));
 
+  registerDbCommands(program);
   return program;
 }
 

@@ -1,5 +1,9 @@
 import type { Logger } from "winston";
 import { ApplicationReconciler } from "../reconcilers/application.js";
+import { BackupWorker, DatabaseMaintenance, backupRoot } from "../reconcilers/backups.js";
+import { DatabaseReconciler } from "../reconcilers/database.js";
+import { DomainReconciler, domainWatchMapper } from "../reconcilers/domain.js";
+import { createRouting, type RouterOptions } from "../router/index.js";
 import { ProjectReconciler } from "../reconcilers/project.js";
 import type { DockerDriver } from "../runtime/docker.js";
 import type { ChangeFeed } from "../store/change-feed.js";
@@ -28,6 +32,10 @@ export interface ManagerDeps {
   logger: Logger;
   resyncMs: number;
   concurrency?: number;
+  /** Where backups go by default (`<data-dir>/backups`; BERTH_BACKUP_DIR overrides). */
+  dataDir?: string;
+  /** Caddy for Domains (--caddy-admin / --caddy-managed); without it Domains report RouterNotConfigured. */
+  router?: RouterOptions;
 }
 
 /** Runs the controllers and their sources while this process leads. */
@@ -43,15 +51,25 @@ export class ControllerManager implements Component {
   async start(_signal: AbortSignal): Promise<void> {
     const d = this.deps;
     this.abort = new AbortController();
+    const maintenance = new DatabaseMaintenance();
     const controllers: Record<string, Controller> = {
       Project: new Controller("project", new ProjectReconciler(d.store, d.driver), d.logger, d.metrics, 2),
       Application: new Controller("application", new ApplicationReconciler(d.store, d.box, d.driver, d.events, d.metrics), d.logger, d.metrics, d.concurrency ?? 8),
+      Database: new Controller("database", new DatabaseReconciler(d.store, d.box, d.driver, d.events, d.metrics, maintenance), d.logger, d.metrics, 4),
     };
-    const enqueue = (key: ObjectKey): void => controllers[key.kind]?.enqueue(key);
+    const routing = createRouting(d.router, d);
+    controllers.Domain = new Controller("domain", new DomainReconciler(d.store, routing?.router, d.events), d.logger, d.metrics, 4);
+    const domainsOf = domainWatchMapper(d.store, (k) => controllers.Domain.enqueue(k));
+    const enqueue = (key: ObjectKey): void => {
+      controllers[key.kind]?.enqueue(key);
+      domainsOf(key);
+    };
     const components: Component[] = [
+      ...(routing?.components ?? []),
       ...Object.values(controllers),
       new ChangeFeedSource(d.feed, enqueue),
       new DockerEventSource(d.driver, enqueue, d.logger),
+      new BackupWorker({ store: d.store, box: d.box, driver: d.driver, events: d.events, metrics: d.metrics, logger: d.logger, maintenance, enqueue, backupDir: backupRoot(d.dataDir) }),
       new RetentionJob(d.store.dataSource, retentionFromEnv(), d.logger),
       new ResyncSource(d.store, enqueue, d.resyncMs, async () => {
         await this.gc.sweep();

@@ -13,6 +13,7 @@ import type { RequestContext, ResourceObject } from "../store/types.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import type { SecretBox } from "../util/secrets.js";
 import { getCondition, setCondition, type Condition } from "./conditions.js";
+import { databaseEnvFrom, envFromDependencies } from "./database.js";
 import { DeploymentRecorder } from "./deployments.js";
 
 export const RUNTIME_FINALIZER = "berth.dev/runtime";
@@ -95,7 +96,7 @@ export class ApplicationReconciler implements Reconciler {
       await this.writeStatus(app, { ...app.status, observedGeneration: generation, phase: "failed", conditions: c });
       return {};
     }
-    const runtime = this.runtimeSpec(app, spec);
+    const runtime = await this.runtimeSpec(app, spec);
     const hash = configHash(runtime);
     const replicas = spec.replicas ?? 1;
     const observed = await this.driver.listContainers({ [LABEL.ownerUid]: app.metadata.uid! });
@@ -150,7 +151,7 @@ export class ApplicationReconciler implements Reconciler {
     return undefined;
   }
 
-  private runtimeSpec(app: ResourceObject, spec: AppSpec): AppRuntimeSpec {
+  private async runtimeSpec(app: ResourceObject, spec: AppSpec): Promise<AppRuntimeSpec> {
     return {
       project: app.metadata.namespace!,
       name: app.metadata.name,
@@ -158,7 +159,8 @@ export class ApplicationReconciler implements Reconciler {
       image: spec.source!.image!,
       command: spec.command,
       args: spec.args,
-      env: { ...(spec.env ?? {}), ...unsealSecretEnv(this.box, app.spec) },
+      // envFrom (DATABASE_URL and friends) first: the Application's own env and secretEnv win.
+      env: { ...(await databaseEnvFrom(this.store, this.box, app)), ...(spec.env ?? {}), ...unsealSecretEnv(this.box, app.spec) },
       ports: spec.ports ?? [],
       healthcheck: spec.healthcheck,
       resources: spec.resources,
@@ -171,7 +173,7 @@ export class ApplicationReconciler implements Reconciler {
 
   private async unreadyDependencies(app: ResourceObject, spec: AppSpec): Promise<string[]> {
     const out: string[] = [];
-    for (const dep of spec.dependsOn ?? []) {
+    for (const dep of [...(spec.dependsOn ?? []), ...envFromDependencies(app.spec)]) {
       const other = await this.store.get(dep.kind, app.metadata.namespace, dep.name);
       const ready = getCondition(other?.status?.conditions as Condition[] | undefined, "Ready")?.status === "True";
       if (!ready) out.push(`${dep.kind}/${dep.name}`);

@@ -7,6 +7,8 @@ import { Database } from "./database.js";
 // A DESC key, which TypeORM cannot declare: the migration defines it.
 @Index("idx_backups_database_created", { synchronize: false })
 @Index("idx_backups_status", ["status"])
+@Check("check_backup_source", "source IN ('manual', 'schedule')")
+@Index("idx_backups_database_source_created", { synchronize: false })
 export class Backup {
   @PrimaryGeneratedColumn("uuid", { primaryKeyConstraintName: "pk_backups" })
   id!: string;
@@ -36,4 +38,12 @@ export class Backup {
 
   @Column({ name: "completed_at", type: "timestamptz", nullable: true })
   completedAt!: Date | null;
+
+  /** What started it: `berth db backup` (manual) or spec.backup.schedule. */
+  @Column({ type: "varchar", length: 20, default: "manual" })
+  source!: "manual" | "schedule";
+
+  /** Why a failed backup failed (secrets scrubbed). */
+  @Column({ type: "text", nullable: true })
+  error!: string | null;
 }

@@ -11,6 +11,9 @@ export type DatabasePhase = "initializing" | "running" | "stopped" | "failed";
 @Check("check_db_type", "type IN ('postgresql', 'mysql', 'mongodb', 'redis')")
 @Check("check_db_status", "status IN ('initializing', 'running', 'stopped', 'failed')")
 @Check("check_databases_object_shape", OBJECT_SHAPE_CHECK)
+// Ciphertext only (SecretBox's "enc:v1:" prefix): plaintext credentials cannot be stored by mistake.
+@Check("check_databases_credentials_sealed", "credentials IS NULL OR credentials LIKE 'enc:v1:%'")
+@Check("check_databases_connection_string_sealed", "connection_string IS NULL OR connection_string LIKE 'enc:v1:%'")
 @Index("idx_databases_project_id", ["projectId"])
 @Index("idx_databases_type", ["type"])
 @Index("idx_databases_labels", ["labels"], { type: "gin" })

@@ -1,8 +1,10 @@
 import { SeedSchema1732560000000 } from "./1732560000000-SeedSchema.js";
 import { ResourceObjects1732560000001 } from "./1732560000001-ResourceObjects.js";
 import { Installation1732560000002 } from "./1732560000002-Installation.js";
+import { DatabaseRuntime1732560000010 } from "./1732560000010-DatabaseRuntime.js";
+import { DomainCertificates1732560000020 } from "./1732560000020-DomainCertificates.js";
 
-export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002 };
+export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020 };
 
 /** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
-export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002];
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020];

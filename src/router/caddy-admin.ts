@@ -1,0 +1,68 @@
+import type { CaddyConfig } from "./caddy-config.js";
+
+export class CaddyError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Caddy's admin API, the three calls Berth makes: read the whole config, replace the whole
+ * config atomically (POST /load), and read the local CA's root. Berth never edits a part of the
+ * live config in place (no PATCH/PUT of paths), so a partial update can never be half-applied.
+ */
+export class CaddyAdmin {
+  constructor(
+    readonly url: string,
+    private readonly timeoutMs = 15_000,
+  ) {}
+
+  private async request(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, {
+        method,
+        // Caddy's admin API checks the Origin/Host of requests; a plain request without Origin passes.
+        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      throw new CaddyError(`Caddy admin API at ${this.url} is unreachable: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    }
+    const text = await res.text();
+    return { status: res.status, text };
+  }
+
+  /** The live config; {} when Caddy runs without one (GET answers null). */
+  async getConfig(): Promise<CaddyConfig> {
+    const r = await this.request("GET", "/config/");
+    if (r.status !== 200) throw new CaddyError(`GET /config/ answered ${r.status}: ${r.text.trim()}`, r.status);
+    const parsed = JSON.parse(r.text || "null") as CaddyConfig | null;
+    return parsed ?? {};
+  }
+
+  /** Replaces the whole config at once; Caddy applies it completely or keeps the old one. */
+  async load(config: CaddyConfig): Promise<void> {
+    const r = await this.request("POST", "/load", config);
+    if (r.status !== 200) throw new CaddyError(`POST /load answered ${r.status}: ${errorText(r.text)}`, r.status);
+  }
+
+  /** The root certificate (PEM) of Caddy's local CA, which signs issuer "internal" certificates. */
+  async localCaRoot(): Promise<string> {
+    const r = await this.request("GET", "/pki/ca/local");
+    if (r.status !== 200) throw new CaddyError(`GET /pki/ca/local answered ${r.status}: ${errorText(r.text)}`, r.status);
+    return (JSON.parse(r.text) as { root_certificate: string }).root_certificate;
+  }
+}
+
+function errorText(text: string): string {
+  try {
+    return (JSON.parse(text) as { error?: string }).error ?? text.trim();
+  } catch {
+    return text.trim();
+  }
+}

@@ -1,0 +1,137 @@
+import { createHash } from "node:crypto";
+import type { RouterSettings } from "./settings.js";
+
+/**
+ * Why a Domain's host answers the way it does:
+ * - Routed: proxied to the target's ready replicas;
+ * - TargetNotFound / TargetPortNotExposed / NoReadyReplicas: the host answers 503 from Caddy
+ *   itself (and keeps its certificate), never a proxy to replicas that do not exist;
+ * - Suspended: no route at all (spec.suspend).
+ */
+export type RouteState = "Routed" | "TargetNotFound" | "TargetPortNotExposed" | "NoReadyReplicas" | "Suspended";
+
+/** One Domain as the route table sees it. */
+export interface RouteEntry {
+  /** namespace/name of the Domain. */
+  key: string;
+  uid: string;
+  host: string;
+  path: string;
+  tls: { enabled: boolean; issuer: "acme" | "internal" };
+  state: RouteState;
+  message: string;
+  /** 127.0.0.1:PORT of every ready replica's published target port, sorted. */
+  upstreams: string[];
+  /** The Application's HTTP healthcheck on the target port, for Caddy's active checks. */
+  health?: { uri: string; interval: string; timeout: string };
+}
+
+export type CaddyConfig = Record<string, unknown>;
+
+/** Top-level keys Berth owns; everything else in Caddy's config (admin, logging, storage) is kept as Caddy has it. */
+export const OWNED_KEYS = ["apps"] as const;
+
+/** Path matchers for a prefix: "/api" matches /api and /api/…; "/" matches everything. */
+export function pathMatchers(path: string): string[] | undefined {
+  const p = path.replace(/\/+$/, "");
+  if (!p) return undefined;
+  return [p, `${p}/*`];
+}
+
+function match(e: RouteEntry): Record<string, unknown>[] {
+  const paths = pathMatchers(e.path);
+  return [{ host: [e.host], ...(paths ? { path: paths } : {}) }];
+}
+
+function text(status: number, body: string, extra: Record<string, string[]> = {}): Record<string, unknown> {
+  return { handler: "static_response", status_code: status, headers: { "Content-Type": ["text/plain; charset=utf-8"], ...extra }, body };
+}
+
+function handler(e: RouteEntry): Record<string, unknown> {
+  if (e.state !== "Routed") return text(503, `berth: ${e.message}\n`, { "Retry-After": ["5"] });
+  return {
+    handler: "reverse_proxy",
+    upstreams: e.upstreams.map((dial) => ({ dial })),
+    load_balancing: { selection_policy: { policy: "round_robin" }, try_duration: "3s", try_interval: "250ms" },
+    health_checks: {
+      // A replica that refuses a connection is skipped for 10 s (the next route update removes it for good).
+      passive: { fail_duration: "10s", max_fails: 1 },
+      ...(e.health ? { active: { uri: e.health.uri, interval: e.health.interval, timeout: e.health.timeout } } : {}),
+    },
+  };
+}
+
+/** Longest path first within a host, hosts in order: a stable order, so an unchanged table hashes the same. */
+export function sortEntries(entries: RouteEntry[]): RouteEntry[] {
+  return [...entries].sort((a, b) => a.host.localeCompare(b.host) || b.path.length - a.path.length || a.path.localeCompare(b.path) || a.key.localeCompare(b.key));
+}
+
+/**
+ * The complete Caddy configuration for a route table: Berth's `apps` (http, tls, pki) over the
+ * keys Berth does not own, taken from the live config (`base`). Pure, so the same table always
+ * gives the same document, hash and load.
+ */
+export function buildCaddyConfig(entries: RouteEntry[], s: RouterSettings, base: CaddyConfig = {}): CaddyConfig {
+  const live = sortEntries(entries.filter((e) => e.state !== "Suspended"));
+  const plain = live.filter((e) => !e.tls.enabled);
+  const secure = live.filter((e) => e.tls.enabled);
+  const listen = (port: number): string[] => [`${s.bindHost}:${port}`];
+  const notFound = { handle: [text(404, "berth: no Domain routes this host and path\n")], terminal: true };
+  const httpsSuffix = s.httpsPort === 443 ? "" : `:${s.httpsPort}`;
+  const redirectHosts = [...new Set(secure.map((e) => e.host))];
+  const servers: Record<string, unknown> = {
+    berth_http: {
+      listen: listen(s.httpPort),
+      routes: [
+        ...plain.map((e) => ({ match: match(e), handle: [handler(e)], terminal: true })),
+        // HTTPS hosts redirect; Caddy answers ACME HTTP-01 challenges on this port before any route.
+        ...(redirectHosts.length
+          ? [{ match: [{ host: redirectHosts }], handle: [text(308, "", { Location: [`https://{http.request.host}${httpsSuffix}{http.request.uri}`] })], terminal: true }]
+          : []),
+        notFound,
+      ],
+    },
+  };
+  if (secure.length) {
+    servers.berth_https = {
+      listen: listen(s.httpsPort),
+      routes: [...secure.map((e) => ({ match: match(e), handle: [handler(e)], terminal: true })), notFound],
+      // Certificates are managed for every host in the routes; the redirects are ours (above).
+      automatic_https: { disable_redirects: true },
+    };
+  }
+  const apps: Record<string, unknown> = {
+    http: { http_port: s.httpPort, https_port: s.httpsPort, servers },
+    // The local CA of issuer "internal"; never written into this machine's trust store.
+    pki: { certificate_authorities: { local: { install_trust: false } } },
+  };
+  const internal = [...new Set(secure.filter((e) => e.tls.issuer === "internal").map((e) => e.host))];
+  const acme = [...new Set(secure.filter((e) => e.tls.issuer === "acme").map((e) => e.host))];
+  const policies: Record<string, unknown>[] = [];
+  if (internal.length) policies.push({ subjects: internal, issuers: [{ module: "internal" }] });
+  if (acme.length) {
+    const issuer: Record<string, unknown> = { module: "acme", ca: s.acme.directory };
+    if (s.acme.email) issuer.email = s.acme.email;
+    if (s.acme.trustedRootsPemFiles.length) issuer.trusted_roots_pem_files = s.acme.trustedRootsPemFiles;
+    policies.push({ subjects: acme, issuers: [issuer] });
+  }
+  if (policies.length) apps.tls = { automation: { policies } };
+  const kept = Object.fromEntries(Object.entries(base ?? {}).filter(([k]) => !(OWNED_KEYS as readonly string[]).includes(k)));
+  return { ...kept, apps };
+}
+
+/** JSON with object keys sorted at every level: Caddy returns its config that way (GET /config/). */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .join(",")}}`;
+}
+
+export function hashConfig(v: unknown): string {
+  return createHash("sha256").update(canonicalJson(v)).digest("hex");
+}

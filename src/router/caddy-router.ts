@@ -1,0 +1,154 @@
+import type { Logger } from "winston";
+import type { DockerDriver, ObservedContainer } from "../runtime/docker.js";
+import { parseDurationMs } from "../runtime/container-spec.js";
+import { LABEL } from "../runtime/labels.js";
+import { isReady } from "../runtime/plan.js";
+import type { ResourceStore } from "../store/resources.js";
+import type { ResourceObject } from "../store/types.js";
+import { CaddyAdmin } from "./caddy-admin.js";
+import { buildCaddyConfig, hashConfig, type CaddyConfig, type RouteEntry } from "./caddy-config.js";
+import type { RouterSettings } from "./settings.js";
+
+export interface DomainSpec {
+  host: string;
+  path?: string;
+  target: { application: string; port: number };
+  tls?: { enabled?: boolean; issuer?: "acme" | "internal" };
+  suspend?: boolean;
+}
+
+/** What one sync did: the table it built (by Domain namespace/name) and whether it loaded it. */
+export interface SyncResult {
+  entries: Map<string, RouteEntry>;
+  hash: string;
+  loaded: boolean;
+  /** Why it loaded: "changed", "caddy-diverged" (e.g. restarted empty) or "" when it did not. */
+  reason: string;
+}
+
+function atLeast(duration: string | undefined, minMs: number, dflt: string): string {
+  const ms = parseDurationMs(duration, parseDurationMs(dflt, minMs));
+  return `${Math.max(ms, minMs) / 1000}s`;
+}
+
+export function domainKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ""}/${name}`;
+}
+
+function endpoint(hostIp: string, hostPort: number): string {
+  const ip = hostIp === "" || hostIp === "0.0.0.0" || hostIp === "::" ? "127.0.0.1" : hostIp.includes(":") ? `[${hostIp}]` : hostIp;
+  return `${ip}:${hostPort}`;
+}
+
+/** The Domain's route from the store's Domains and Applications and the containers running now. */
+export function routeEntry(domain: ResourceObject, app: ResourceObject | undefined, containers: ObservedContainer[]): RouteEntry {
+  const spec = domain.spec as unknown as DomainSpec;
+  const ns = domain.metadata.namespace;
+  const base = {
+    key: domainKey(ns, domain.metadata.name),
+    uid: domain.metadata.uid!,
+    host: spec.host,
+    path: spec.path ?? "/",
+    tls: { enabled: !!spec.tls && spec.tls.enabled !== false, issuer: spec.tls?.issuer ?? "acme" },
+    upstreams: [] as string[],
+  };
+  const target = `Application ${ns}/${spec.target.application}`;
+  if (spec.suspend) return { ...base, state: "Suspended", message: "spec.suspend is true; the route is removed" };
+  if (!app || app.metadata.deletionTimestamp) return { ...base, state: "TargetNotFound", message: `${target} ${app ? "is being deleted" : "does not exist"}` };
+  const appSpec = (app.spec ?? {}) as { ports?: { containerPort: number }[]; healthcheck?: { http?: { path?: string; port: number }; interval?: string; timeout?: string } };
+  if (!(appSpec.ports ?? []).some((p) => p.containerPort === spec.target.port)) {
+    return { ...base, state: "TargetPortNotExposed", message: `${target} has no port ${spec.target.port} in spec.ports` };
+  }
+  const upstreams = [
+    ...new Set(
+      containers
+        .filter((c) => c.labels[LABEL.ownerUid] === app.metadata.uid && isReady(c))
+        .flatMap((c) => c.ports.filter((p) => p.containerPort === spec.target.port && p.hostPort).map((p) => endpoint(p.hostIp, p.hostPort))),
+    ),
+  ].sort();
+  if (!upstreams.length) return { ...base, state: "NoReadyReplicas", message: `${target} has no ready replica serving port ${spec.target.port}` };
+  const hc = appSpec.healthcheck;
+  // Every route has its own checker in Caddy, so many Domains on one Application multiply the
+  // probes: never more often than every 5 s (Docker's healthcheck already gates readiness).
+  const health = hc?.http && hc.http.port === spec.target.port ? { uri: hc.http.path ?? "/", interval: atLeast(hc.interval, 5000, "10s"), timeout: atLeast(hc.timeout, 2000, "5s") } : undefined;
+  return { ...base, state: "Routed", message: `${upstreams.length} ready replica(s) of ${target}`, upstreams, ...(health ? { health } : {}) };
+}
+
+/**
+ * The router driver: the one writer of Caddy's configuration. Every sync rebuilds the complete
+ * route table from all Domains in the store and loads it in one POST /load, or not at all when
+ * Caddy already runs exactly that config (compared by hash with what GET /config/ reports, so a
+ * Caddy restarted empty is reloaded on the next resync). Syncs are serialized in this process and
+ * coalesced: a caller that arrives while one runs waits for the next, which starts after it and
+ * so sees its change. Only the leader runs controllers, so there is one writer in the cluster.
+ */
+export class CaddyRouter {
+  readonly admin: CaddyAdmin;
+  private running: Promise<SyncResult> | undefined;
+  private pending: Promise<SyncResult> | undefined;
+  private lastLoadedHash: string | undefined;
+  /** Loads done by this process (tests and metrics read it). */
+  loads = 0;
+  /** Caddy's config differed from what this process last loaded (e.g. Caddy restarted). */
+  restores = 0;
+
+  constructor(
+    readonly settings: RouterSettings,
+    private readonly store: ResourceStore,
+    private readonly driver: DockerDriver,
+    private readonly logger: Logger,
+  ) {
+    this.admin = new CaddyAdmin(settings.adminUrl);
+  }
+
+  sync(): Promise<SyncResult> {
+    if (this.pending) return this.pending;
+    if (!this.running) return this.startRun();
+    const after = this.running.catch(() => undefined);
+    this.pending = after.then(() => {
+      this.pending = undefined;
+      return this.running ?? this.startRun();
+    });
+    return this.pending;
+  }
+
+  private startRun(): Promise<SyncResult> {
+    const run = this.run().finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+
+  /** The route table now: Domains (not being deleted) with their targets' ready replicas. */
+  async table(): Promise<RouteEntry[]> {
+    const [{ items: domains }, { items: apps }] = await Promise.all([this.store.list("Domain", {}, true), this.store.list("Application", {}, true)]);
+    const live = domains.filter((d) => !d.metadata.deletionTimestamp);
+    const containers = live.length ? await this.driver.listContainers({ [LABEL.kind]: "Application" }) : [];
+    const byName = new Map(apps.map((a) => [domainKey(a.metadata.namespace, a.metadata.name), a]));
+    return live.map((d) => routeEntry(d, byName.get(domainKey(d.metadata.namespace, (d.spec as unknown as DomainSpec).target.application)), containers));
+  }
+
+  private async run(): Promise<SyncResult> {
+    const entries = await this.table();
+    const current = await this.admin.getConfig();
+    const desired: CaddyConfig = buildCaddyConfig(entries, this.settings, current);
+    const hash = hashConfig(desired);
+    const liveHash = hashConfig(current);
+    const result = { entries: new Map(entries.map((e) => [e.key, e])), hash };
+    if (liveHash === hash) {
+      this.lastLoadedHash = hash;
+      return { ...result, loaded: false, reason: "" };
+    }
+    const reason = hash === this.lastLoadedHash ? "caddy-diverged" : "changed";
+    if (reason === "caddy-diverged") {
+      this.restores++;
+      this.logger.warn("Caddy's config is not the one Berth loaded (restarted or edited by hand); loading the route table again", { routes: entries.length });
+    }
+    await this.admin.load(desired);
+    this.lastLoadedHash = hash;
+    this.loads++;
+    this.logger.info("route table loaded into Caddy", { routes: entries.length, hash: hash.slice(0, 12), reason });
+    return { ...result, loaded: true, reason };
+  }
+}
