@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system parts the test suite drives for real (DESIGN §3): the Docker engine from
-# Debian's docker.io and busybox-static for the test images. Postgres 15 and kubectl come with
+# Debian's docker.io, busybox-static and debootstrap for the test images. Postgres 15 and kubectl come with
 # the machine; embedded Postgres comes from npm.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+# debootstrap builds the database engine test images (test/helpers/engine-images.ts).
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 # Domains: a real Caddy for routing and TLS, and pebble as the ACME CA it gets certificates from.
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)

@@ -100,14 +100,14 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
     const events = new EventStore(ds);
     const instance = (await ds.query(`SELECT id FROM berth_installation`))[0].id as string;
     const driver = new DockerDriver(instance, metrics);
-    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events, logger, metrics: () => metrics.render(), docker: driver });
+    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events, logger, metrics: () => metrics.render(), docker: driver, box });
     await api.start();
     stops.push(() => api.stop());
     let leader: LeaderElector | undefined;
     if (opts.controllers !== false) {
       await driver.ping().catch((e) => logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
       const resyncMs = opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000;
-      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs, router: opts.router });
+      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs, dataDir: opts.dataDir, router: opts.router });
       const abort = new AbortController();
       leader = new LeaderElector(url, { onStartedLeading: () => manager.start(abort.signal), onStoppedLeading: () => manager.stop() }, logger);
       await leader.start(abort.signal);

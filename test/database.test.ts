@@ -103,6 +103,8 @@ describe("databases on a real Docker engine (engine images built from Debian pac
   const sql = (q: string): string => `psql "$DATABASE_URL" -X -v ON_ERROR_STOP=1 -tAc "${q}"`;
 
   before(async function () {
+    // A first run builds the engine images (about a minute each on an idle machine, much longer on a busy one).
+    this.timeout(1_800_000);
     await requireDocker(this);
     const t = Date.now();
     const built = await ensureEngineImages();

@@ -74,6 +74,9 @@ export class DockerEventSource {
     if (!line.trim()) return;
     try {
       const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> }; Action?: string };
+      // Every `docker exec` (healthchecks, database probes) emits exec_* events; they change
+      // nothing a reconciler looks at, and following them would make probes wake themselves.
+      if (ev.Action?.startsWith("exec_")) return;
       const a = ev.Actor?.Attributes ?? {};
       const kind = a[LABEL.kind];
       if (!kind || !a[LABEL.name]) return;

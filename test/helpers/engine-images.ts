@@ -207,7 +207,9 @@ export async function ensureEngineImage(image: EngineImage): Promise<{ tag: stri
   const root = path.join(work, "rootfs");
   const log = path.join(os.tmpdir(), `berth-engine-${image.tag.replace(/[/:]/g, "-")}.log`);
   try {
-    await run("debootstrap", ["--variant=minbase", `--include=${image.pkg}`, "bookworm", root, debianMirror()], log);
+    const debootstrap = existsSync("/usr/sbin/debootstrap") ? "/usr/sbin/debootstrap" : "debootstrap";
+    if (process.getuid?.() !== 0) throw new Error(`building ${image.tag} needs root (debootstrap); run the suite as root or build the image once as root`);
+    await run(debootstrap, ["--variant=minbase", `--include=${image.pkg}`, "bookworm", root, debianMirror()], log);
     for (const p of image.prune) rmSync(path.join(root, p), { recursive: true, force: true });
     for (const d of ["var/cache/apt/archives", "var/lib/apt/lists"]) {
       const dir = path.join(root, d);
@@ -220,6 +222,9 @@ export async function ensureEngineImage(image: EngineImage): Promise<{ tag: stri
     const changes = ['ENTRYPOINT ["docker-entrypoint.sh"]', ...image.changes].flatMap((c) => ["--change", c]);
     const quoted = changes.map((c) => `'${c.replace(/'/g, `'\\''`)}'`).join(" ");
     await run("sh", ["-c", `tar -C '${root}' --exclude=./proc/* --exclude=./sys/* --exclude=./dev/* -c . | docker import ${quoted} - ${image.tag}`], log + ".import");
+    // The logs are kept only when a build fails.
+    rmSync(log, { force: true });
+    rmSync(log + ".import", { force: true });
     return { tag: image.tag, builtMs: Date.now() - started };
   } finally {
     for (const m of ["proc", "sys", "dev/pts"]) await run("umount", ["-l", path.join(root, m)], "/dev/null").catch(() => undefined);
