@@ -296,16 +296,16 @@ class FloorDrift {
   }
 
   /** rm -f, then create + start at once: the same Docker work as a repair, with no detection or bookkeeping. */
-  async trial(events: EventWatch): Promise<number> {
+  async trial(events: EventWatch): Promise<DriftTrial> {
     const name = `${this.project}-svc-0`;
     const old = this.id;
-    const started = events.next((e) => e.action === "start" && e.name === name && e.id !== old);
+    const seen = driftEvents(events, name, old);
     const t0 = performance.now();
     await docker.getContainer(old).remove({ force: true });
     const c = await docker.createContainer(floorCreateOptions(this.project, "svc", this.project));
     await c.start();
     this.id = c.id;
-    return (await started).at - t0;
+    return await seen(t0);
   }
 
   async teardown(): Promise<void> {
@@ -313,17 +313,36 @@ class FloorDrift {
   }
 }
 
+/** One drift trial: the whole delay, and the part between the old container's end and the new one's create. */
+interface DriftTrial {
+  /** rm -f called → 'start' event of the replacement. */
+  ms: number;
+  /** 'destroy' event of the old container → 'create' event of the replacement: detection and decision. */
+  reactionMs: number;
+}
+
+/** Arms the three events of a replacement of container `old` named `name`; call with the time rm -f was called. */
+function driftEvents(events: EventWatch, name: string, old: string): (t0: number) => Promise<DriftTrial> {
+  const destroyed = events.next((e) => e.action === "destroy" && e.id === old);
+  const created = events.next((e) => e.action === "create" && e.name === name && e.id !== old);
+  const started = events.next((e) => e.action === "start" && e.name === name && e.id !== old);
+  return async (t0) => {
+    const [d, c, s] = await Promise.all([destroyed, created, started]);
+    return { ms: s.at - t0, reactionMs: c.at - d.at };
+  };
+}
+
 /** rm -f of replica 0 of svc-<i> → the 'start' event of a new container with the same name. */
-async function berthDrift(server: Serve, events: EventWatch, project: string, i: number): Promise<number> {
+async function berthDrift(server: Serve, events: EventWatch, project: string, i: number): Promise<DriftTrial> {
   const name = `${project}-svc-${i % N}-0`;
   const [victim] = await docker.listContainers({ filters: { name: [`^/${name}$`] } });
   if (!victim) throw new Error(`no container ${name}`);
-  const replaced = events.next((e) => e.action === "start" && e.name === name && e.id !== victim.Id);
+  const seen = driftEvents(events, name, victim.Id);
   const t0 = performance.now();
   await docker.getContainer(victim.Id).remove({ force: true });
-  const ev = await replaced;
+  const trial = await seen(t0);
   await waitAllReady(server, project, N, 60_000, 100);
-  return ev.at - t0;
+  return trial;
 }
 
 // ---------------------------------------------------------------- (c) no-op resync
@@ -492,17 +511,19 @@ try {
   }
 
   // (b) floor and Berth trials alternate, so both see the same machine.
-  const floorDriftMs: number[] = [];
-  const driftMs: number[] = [];
+  const floorDrift: DriftTrial[] = [];
+  const berthDriftTrials: DriftTrial[] = [];
   const fdrift = new FloorDrift();
   await fdrift.setup();
   try {
     for (let i = 0; i < DRIFT_TRIALS; i++) {
       await sleep(500);
-      floorDriftMs.push(await fdrift.trial(events));
+      floorDrift.push(await fdrift.trial(events));
       await sleep(500);
-      driftMs.push(await berthDrift(server, events, project, i));
-      log(`(b) trial ${i + 1}/${DRIFT_TRIALS}: floor ${fmt(floorDriftMs.at(-1)!)} ms, berth ${fmt(driftMs.at(-1)!)} ms`);
+      berthDriftTrials.push(await berthDrift(server, events, project, i));
+      const f = floorDrift.at(-1)!;
+      const b = berthDriftTrials.at(-1)!;
+      log(`(b) trial ${i + 1}/${DRIFT_TRIALS}: floor ${fmt(f.ms)} ms (reaction ${fmt(f.reactionMs)}), berth ${fmt(b.ms)} ms (reaction ${fmt(b.reactionMs)})`);
     }
   } finally {
     await fdrift.teardown();
@@ -556,6 +577,10 @@ try {
   );
   console.log(`\n  Docker API calls by Berth during the last apply round: ${opsText(berthRuns.at(-1)!.calls)} (floor: network_create 1, container_create ${N}, container_start ${N})`);
 
+  const floorDriftMs = floorDrift.map((t) => t.ms);
+  const driftMs = berthDriftTrials.map((t) => t.ms);
+  const floorReaction = floorDrift.map((t) => t.reactionMs);
+  const reaction = berthDriftTrials.map((t) => t.reactionMs);
   const fd = median(floorDriftMs);
   const dm = median(driftMs);
   console.log(`\n(b) drift repair after docker rm -f of one Application container (median of ${driftMs.length})\n`);
@@ -565,10 +590,12 @@ try {
       [
         ["floor: rm -f, then create + start directly → 'start' event", fmt(fd), fmt(Math.min(...floorDriftMs)), fmt(Math.max(...floorDriftMs)), "1.00×"],
         ["berth: rm -f → same-name container 'start' event", fmt(dm), fmt(Math.min(...driftMs)), fmt(Math.max(...driftMs)), ratio(dm, fd)],
+        ["floor reaction: old 'destroy' → new 'create' event", fmt(median(floorReaction)), fmt(Math.min(...floorReaction)), fmt(Math.max(...floorReaction)), ""],
+        ["berth reaction: old 'destroy' → new 'create' event (detect, reconcile, plan)", fmt(median(reaction)), fmt(Math.min(...reaction)), fmt(Math.max(...reaction)), ""],
       ],
     ),
   );
-  console.log(`  runs: ${driftMs.map((x) => fmt(x)).join(", ")} ms`);
+  console.log(`  runs: ${driftMs.map((x) => fmt(x)).join(", ")} ms; reactions: ${reaction.map((x) => fmt(x)).join(", ")} ms`);
 
   console.log(`\n(c) no-op resync, BERTH_RESYNC_SECONDS=${RESYNC_S}, a window of ~${PASSES} passes between quiet points (1 Project; passes = Project reconciles)\n`);
   console.log(

@@ -28,6 +28,14 @@ export interface ServeOptions {
   controllers?: boolean;
   /** Period of the full resync; default $BERTH_RESYNC_SECONDS or 30 s. */
   resyncMs?: number;
+  /** Minimum time between full resync passes; default $BERTH_FULL_RESYNC_SECONDS or 600 s. */
+  fullResyncMs?: number;
+  /**
+   * An embedded Postgres already being started by the caller (the CLI starts it before it
+   * loads the server's modules, so initdb runs on another core meanwhile). Ignored with
+   * databaseUrl; started here when absent.
+   */
+  embedded?: Promise<EmbeddedDatabase>;
   /** Caddy for Domains: --caddy-admin URL or --caddy-managed, ports and ACME (src/router/settings.ts). */
   router?: RouterOptions;
 }
@@ -74,13 +82,15 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
   };
   try {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    const embeddedStart = opts.databaseUrl ? undefined : (opts.embedded ?? startEmbeddedPostgres(opts.dataDir, (m) => logger.debug("postgres", { message: m })));
+    // Registered before anything can throw, so a failed start never leaves Postgres running.
+    if (embeddedStart) stops.push(async () => (await embeddedStart.catch(() => undefined))?.stop());
+    const { host, port } = parseListen(opts.listen);
+    // CPU work in this process while initdb runs in its own.
     const box = SecretBox.fromEnvOrDataDir(opts.dataDir);
-    let url = opts.databaseUrl;
-    if (!url) {
-      const embedded: EmbeddedDatabase = await startEmbeddedPostgres(opts.dataDir, (m) => logger.debug("postgres", { message: m }));
-      stops.push(() => embedded.stop());
-      url = embedded.url;
-    }
+    const certs = ensureServingCerts(ensureDir(path.join(opts.dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
+    const token = ensureToken(opts.dataDir);
+    const url = opts.databaseUrl ?? (await embeddedStart!).url;
     const ds = createDataSource(url);
     await ds.initialize();
     stops.push(() => ds.destroy());
@@ -94,20 +104,18 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
     const compaction = setInterval(() => void store.compact(3600).catch(() => undefined), 60_000);
     stops.push(async () => clearInterval(compaction));
     const metrics = new Metrics();
-    const { host, port } = parseListen(opts.listen);
-    const certs = ensureServingCerts(ensureDir(path.join(opts.dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
-    const token = ensureToken(opts.dataDir);
     const events = new EventStore(ds);
     const instance = (await ds.query(`SELECT id FROM berth_installation`))[0].id as string;
     const driver = new DockerDriver(instance, metrics);
-    const api = new ApiServer({ host, port, tls: certs, token, store, feed, events, logger, metrics: () => metrics.render(), docker: driver, box });
+    const api = new ApiServer({ host, port, tls: certs, token, store, feed, ready: () => feed.connected, events, logger, metrics: () => metrics.render(), docker: driver, box });
     await api.start();
     stops.push(() => api.stop());
     let leader: LeaderElector | undefined;
     if (opts.controllers !== false) {
       await driver.ping().catch((e) => logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
       const resyncMs = opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000;
-      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs, dataDir: opts.dataDir, router: opts.router });
+      const fullResyncMs = opts.fullResyncMs ?? Number(process.env.BERTH_FULL_RESYNC_SECONDS ?? 600) * 1000;
+      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs, fullResyncMs, dataDir: opts.dataDir, router: opts.router });
       const abort = new AbortController();
       leader = new LeaderElector(url, { onStartedLeading: () => manager.start(abort.signal), onStoppedLeading: () => manager.stop() }, logger);
       await leader.start(abort.signal);

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { defaultDataDir } from "../config.js";
 import { API_VERSION, GROUP, VERSION, type KindInfo } from "../api/kinds.js";
 
@@ -33,20 +33,34 @@ export function resolveKubeconfig(opts: ClientOptions, env: NodeJS.ProcessEnv = 
  * its CA and token to each request, exactly as it would for a Kubernetes API server.
  */
 export class BerthClient {
-  private readonly kc = new KubeConfig();
+  private kc: Promise<KubeConfig> | undefined;
+  private server = "";
 
-  constructor(kubeconfigPath: string) {
-    this.kc.loadFromFile(kubeconfigPath);
+  constructor(private readonly kubeconfigPath: string) {}
+
+  /**
+   * The kubeconfig, read on first use: client-node costs over a second of loading, which
+   * `berth serve` and `berth --help` (same entry point) should not pay.
+   */
+  private config(): Promise<KubeConfig> {
+    this.kc ??= import("@kubernetes/client-node").then(({ KubeConfig: Config }) => {
+      const kc = new Config();
+      kc.loadFromFile(this.kubeconfigPath);
+      this.server = kc.getCurrentCluster()?.server ?? "";
+      return kc;
+    });
+    return this.kc;
   }
 
-  get server(): string {
-    return this.kc.getCurrentCluster()?.server ?? "";
+  private async prepare(urlPath: string, opts: https.RequestOptions): Promise<URL> {
+    const kc = await this.config();
+    await kc.applyToHTTPSOptions(opts);
+    return new URL(urlPath, this.server);
   }
 
   async request<T = unknown>(method: string, urlPath: string, body?: unknown, contentType = "application/json", accept = "application/json"): Promise<T> {
-    const url = new URL(urlPath, this.server);
     const opts: https.RequestOptions = { method, headers: { Accept: accept } };
-    await this.kc.applyToHTTPSOptions(opts);
+    const url = await this.prepare(urlPath, opts);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload) Object.assign(opts.headers as Record<string, string>, { "Content-Type": contentType, "Content-Length": String(Buffer.byteLength(payload)) });
     return await new Promise<T>((resolve, reject) => {
@@ -73,9 +87,8 @@ export class BerthClient {
 
   /** A streamed GET (logs): chunks go to `onData` as they arrive, until the server ends it. */
   async stream(urlPath: string, onData: (text: string) => void): Promise<void> {
-    const url = new URL(urlPath, this.server);
     const opts: https.RequestOptions = { method: "GET", headers: { Accept: "text/plain" } };
-    await this.kc.applyToHTTPSOptions(opts);
+    const url = await this.prepare(urlPath, opts);
     await new Promise<void>((resolve, reject) => {
       const req = https.request(url, opts, (res) => {
         if ((res.statusCode ?? 500) >= 400) {

@@ -63,11 +63,18 @@ function buildProgram(): Command {
       const { dataDir } = cmd.optsWithGlobals() as { dataDir: string };
       // Loaded only for serve: the embedded Postgres package installs exit hooks that would
       // override the exit code of every other command.
-      const { startBerth } = await import("../main.js");
       const { createLogger } = await import("../telemetry/logger.js");
       const logger = createLogger();
       const router = routerOptionsFromFlags(opts, process.env);
-      const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, logger, controllers: opts.controllers && process.env.BERTH_CONTROLLERS !== "false", router });
+      // initdb and the server start in child processes while this one loads the server's modules.
+      let embedded: Promise<import("../store/embedded.js").EmbeddedDatabase> | undefined;
+      if (!opts.databaseUrl) {
+        const { startEmbeddedPostgres } = await import("../store/embedded.js");
+        embedded = startEmbeddedPostgres(dataDir, (m) => logger.debug("postgres", { message: m }));
+        embedded.catch(() => undefined); // awaited (and reported) by startBerth
+      }
+      const { startBerth } = await import("../main.js");
+      const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, embedded, logger, controllers: opts.controllers && process.env.BERTH_CONTROLLERS !== "false", router });
       io.err(`berth is serving on ${berth.url}\n  KUBECONFIG=${berth.kubeconfigPath} kubectl get applications -A`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

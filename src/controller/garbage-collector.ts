@@ -1,5 +1,5 @@
 import type { Logger } from "winston";
-import type { DockerDriver } from "../runtime/docker.js";
+import type { DockerDriver, ObservedContainer } from "../runtime/docker.js";
 import { LABEL, MANAGED_BY } from "../runtime/labels.js";
 import type { ResourceStore } from "../store/resources.js";
 import type { Metrics } from "../telemetry/metrics.js";
@@ -18,8 +18,9 @@ export class GarbageCollector {
     private readonly logger: Logger,
   ) {}
 
-  async sweep(): Promise<number> {
-    const containers = await this.driver.listContainers({ [LABEL.managedBy]: MANAGED_BY });
+  /** Removes orphans among `observed` (every container of this installation), or a fresh list. */
+  async sweep(observed?: readonly ObservedContainer[]): Promise<number> {
+    const containers = observed ?? (await this.listAll());
     let removed = 0;
     for (const [kind, table] of Object.entries(OWNER_TABLES)) {
       const mine = containers.filter((c) => c.labels[LABEL.kind] === kind);
@@ -35,5 +36,9 @@ export class GarbageCollector {
       }
     }
     return removed;
+  }
+
+  listAll(): Promise<ObservedContainer[]> {
+    return this.driver.listContainers({ [LABEL.managedBy]: MANAGED_BY });
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "winston";
 import { ApplicationReconciler } from "../reconcilers/application.js";
 import { BackupWorker, DatabaseMaintenance, backupRoot } from "../reconcilers/backups.js";
+import { applicationSettled } from "../reconcilers/application-settled.js";
 import { DatabaseReconciler } from "../reconcilers/database.js";
 import { DomainReconciler, domainWatchMapper } from "../reconcilers/domain.js";
 import { createRouting, type RouterOptions } from "../router/index.js";
@@ -31,6 +32,8 @@ export interface ManagerDeps {
   metrics: Metrics;
   logger: Logger;
   resyncMs: number;
+  /** Minimum time between full resync passes (every object reconciled); default 10 min. */
+  fullResyncMs?: number;
   concurrency?: number;
   /** Where backups go by default (`<data-dir>/backups`; BERTH_BACKUP_DIR overrides). */
   dataDir?: string;
@@ -71,8 +74,14 @@ export class ControllerManager implements Component {
       new DockerEventSource(d.driver, enqueue, d.logger),
       new BackupWorker({ store: d.store, box: d.box, driver: d.driver, events: d.events, metrics: d.metrics, logger: d.logger, maintenance, enqueue, backupDir: backupRoot(d.dataDir) }),
       new RetentionJob(d.store.dataSource, retentionFromEnv(), d.logger),
-      new ResyncSource(d.store, enqueue, d.resyncMs, async () => {
-        await this.gc.sweep();
+      new ResyncSource(d.store, enqueue, {
+        periodMs: d.resyncMs,
+        fullPeriodMs: d.fullResyncMs ?? 600_000,
+        observe: () => this.gc.listAll(),
+        settled: { Application: applicationSettled },
+        onPass: async (containers) => {
+          await this.gc.sweep(containers);
+        },
       }),
     ];
     for (const c of components) {

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "winston";
 import type { ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../controller/controller.js";
 import type { ObservedContainer } from "../runtime/docker.js";
@@ -210,7 +211,9 @@ export class ApplicationReconciler implements Reconciler {
     }
     const status = { ...app.status, observedGeneration: app.metadata.generation, phase, replicas, readyReplicas: ready.length, updatedReplicas: current.length, configHash: hash, endpoints, conditions: c };
     const wasReady = getCondition(conds(app), "Ready")?.status === "True";
-    if (allReady) {
+    const settled = wasReady && (app.status as { configHash?: string } | undefined)?.configHash === hash;
+    // Once Ready on this hash the deployment row was finished before that status was written.
+    if (allReady && !settled) {
       const id = await this.deployments.current(app.metadata.uid!, hash);
       if (id) await this.deployments.finish(id, "success", `${replicas} replica(s) ready on config ${hash.slice(0, 8)}`);
       if (!wasReady) await this.events.record(app, "Normal", "Ready", `${replicas}/${replicas} replicas ready`);
@@ -252,7 +255,9 @@ export class ApplicationReconciler implements Reconciler {
     return { conditions: c, rolledBack: true };
   }
 
+  /** Skips the write transaction (and its lock) when nothing changed since `app` was read. */
   private async writeStatus(app: ResourceObject, status: Record<string, unknown>): Promise<void> {
+    if (isDeepStrictEqual(app.status ?? {}, status)) return;
     await this.store.update("Application", app.metadata.namespace, app.metadata.name, CONTROLLER, "update-status", (cur) => ({ ...cur!, status }));
   }
 

@@ -1,3 +1,4 @@
+import type { EntityManager } from "typeorm";
 import { mkdirSync, renameSync, rmSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -249,11 +250,14 @@ export class BackupWorker {
         throw new Error(`${engine} dump ${why}${r.stderr.trim() ? `: ${r.stderr.trim().split("\n").slice(-3).join(" / ")}` : ""}`);
       }
       renameSync(partial, file);
-      await ds.query(`UPDATE backups SET status = 'success', storage_path = $2, size_bytes = $3, completed_at = now(), error = NULL WHERE id = $1`, [id, file, r.bytes]);
+      // One transaction, so no reader ever sees this backup succeeded while retention is still owed.
+      await ds.transaction(async (m) => {
+        await m.query(`UPDATE backups SET status = 'success', storage_path = $2, size_bytes = $3, completed_at = now(), error = NULL WHERE id = $1`, [id, file, r.bytes]);
+        await this.applyRetention(db.ref, db.spec, m);
+      });
       this.d.metrics.backupsTotal.inc({ engine, result: "success" });
       this.d.logger.info("backup completed", { namespace: db.ref.project, name: db.ref.name, backup: id, bytes: r.bytes, ms: Date.now() - started, source: row.source });
       await this.d.events.record(db.obj, "Normal", "BackupSucceeded", `backup ${id} (${row.source}) completed: ${r.bytes} bytes`);
-      await this.applyRetention(db.ref, db.spec);
     } catch (e) {
       const message = scrub((e as Error).message, creds).slice(0, 2000);
       await ds.query(`UPDATE backups SET status = 'failed', error = $2, completed_at = now() WHERE id = $1`, [id, message]);
@@ -265,11 +269,15 @@ export class BackupWorker {
     }
   }
 
-  /** Keeps the newest `retention` successful backups (files and rows); older failed rows go with them. */
-  async applyRetention(ref: DbRef, spec: DatabaseSpec): Promise<number> {
+  /**
+   * Keeps the newest `retention` successful backups (files and rows); older failed rows go with
+   * them. Files are removed before the caller commits: if the commit failed, rows of backups that
+   * were due to go anyway would point at no file, and the next backup's retention removes them.
+   */
+  async applyRetention(ref: DbRef, spec: DatabaseSpec, m: Pick<EntityManager, "query"> = this.d.store.dataSource): Promise<number> {
     const keep = spec.backup?.retention;
     if (!keep) return 0;
-    const ds = this.d.store.dataSource;
+    const ds = m;
     const successes: { id: string; storage_path: string | null; created_at: Date }[] = await ds.query(
       `SELECT id, storage_path, created_at FROM backups WHERE database_id = $1 AND status = 'success' ORDER BY created_at DESC, id DESC`,
       [ref.uid],

@@ -32,6 +32,11 @@ export class ChangeFeed {
     return this.cursor;
   }
 
+  /** False while the LISTEN connection to Postgres is down (it reconnects by itself). */
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
   async start(signal?: AbortSignal): Promise<void> {
     this.cursor = await this.store.currentResourceVersion();
     await this.connect();
