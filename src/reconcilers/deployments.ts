@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import { recordQuery } from "../store/records.js";
 import type { ResourceObject } from "../store/types.js";
 
 type Level = "debug" | "info" | "warn" | "error";
@@ -26,10 +27,10 @@ export class DeploymentRecorder {
     }
     const rev = await this.ds.query(`SELECT count(*)::int AS n FROM deployments WHERE application_id = $1`, [appId]);
     const metadata = { configHash: hash, generation, revision: rev[0].n + 1, spec: app.spec };
-    const rows = await this.ds.query(`INSERT INTO deployments (application_id, status, metadata) VALUES ($1, 'pending', $2) RETURNING id`, [appId, JSON.stringify(metadata)]);
+    const rows = await recordQuery(this.ds, `INSERT INTO deployments (application_id, status, metadata) VALUES ($1, 'pending', $2) RETURNING id`, [appId, JSON.stringify(metadata)]);
     const id: string = rows[0].id;
     await this.log(id, "info", `revision ${metadata.revision}: rolling out config ${hash.slice(0, 8)} (generation ${generation})`);
-    await this.ds.query(`UPDATE deployments SET status = 'deploying' WHERE id = $1`, [id]);
+    await recordQuery(this.ds, `UPDATE deployments SET status = 'deploying' WHERE id = $1`, [id]);
     return id;
   }
 
@@ -57,12 +58,12 @@ export class DeploymentRecorder {
   }
 
   async finish(id: string, status: "success" | "failed" | "rolled_back", message: string): Promise<void> {
-    const res = await this.ds.query(`UPDATE deployments SET status = $2, completed_at = now() WHERE id = $1 AND status <> $2 RETURNING id`, [id, status]);
+    const res = await recordQuery(this.ds, `UPDATE deployments SET status = $2, completed_at = now() WHERE id = $1 AND status <> $2 RETURNING id`, [id, status]);
     const rows = Array.isArray(res[0]) ? res[0] : res;
     if (rows.length) await this.log(id, status === "success" ? "info" : "error", `${status}: ${message}`);
   }
 
   async log(id: string, level: Level, message: string): Promise<void> {
-    await this.ds.query(`INSERT INTO deployment_logs (deployment_id, level, message) VALUES ($1, $2, $3)`, [id, level, message]);
+    await recordQuery(this.ds, `INSERT INTO deployment_logs (deployment_id, level, message) VALUES ($1, $2, $3)`, [id, level, message]);
   }
 }

@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import { badRequest } from "../api/errors.js";
+import { recordQuery } from "./records.js";
 import type { ResourceObject } from "./types.js";
 
 export type EventType = "Normal" | "Warning";
@@ -29,13 +30,15 @@ export class EventStore {
   constructor(private readonly ds: DataSource) {}
 
   async record(obj: ResourceObject, type: EventType, reason: string, message: string, source = "berth-controller"): Promise<void> {
-    const bumped = await this.ds.query(
+    const bumped = await recordQuery(
+      this.ds,
       `UPDATE events SET count = count + 1, last_timestamp = now() WHERE involved_uid = $1 AND reason = $2 AND message = $3 RETURNING id`,
       [obj.metadata.uid, reason, message],
     );
     const rows = Array.isArray(bumped[0]) ? bumped[0] : bumped;
     if (rows.length) return;
-    await this.ds.query(
+    await recordQuery(
+      this.ds,
       `INSERT INTO events (namespace, involved_kind, involved_name, involved_uid, type, reason, message, source, first_timestamp, last_timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), now())`,
       [obj.metadata.namespace ?? null, obj.kind, obj.metadata.name, obj.metadata.uid, type, reason, message, source],
     );

@@ -3,6 +3,7 @@ import type { DataSource, QueryRunner } from "typeorm";
 import { API_VERSION, kindInfo, type KindInfo } from "../api/kinds.js";
 import { alreadyExists, ApiError, conflict, forbidden, invalid, namespaceNotFound, notFound } from "../api/errors.js";
 import type { SecretBox } from "../util/secrets.js";
+import { ASYNC_COMMIT_SQL } from "./records.js";
 import { redactObject, sealObject } from "./sealing.js";
 import { seedColumns } from "./seed-columns.js";
 import type { Change, RequestContext, ResourceObject, WatchEventType } from "./types.js";
@@ -240,6 +241,9 @@ export class ResourceStore {
     await qr.connect();
     try {
       await qr.startTransaction();
+      // Controllers' writes (status, finalizers) are derived from the runtime again on the next
+      // reconcile; they need not wait for a WAL flush (ADR 0005). Users' writes always do.
+      if (ctx.user.startsWith("system:")) await qr.query(ASYNC_COMMIT_SQL);
       await qr.query(`SELECT pg_advisory_xact_lock($1)`, [WRITE_LOCK]);
       const results = await body(qr);
       if (ctx.dryRun || !results.some((r) => r.changed)) await qr.rollbackTransaction();
