@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { BerthClient } from "../src/cli/client.js";
 import { applyCommand, CommandError } from "../src/cli/commands.js";
@@ -177,6 +177,58 @@ describe("berth CLI against a real berth serve", function () {
     const gone = await berth(["get", "app", "api-service", "-n", "my-saas-app", "-o", "yaml"]);
     expect(gone.code).to.equal(1);
     expect(gone.stderr).to.contain("NotFound");
+  });
+
+  it("prunes what an earlier apply stored and the manifests dropped, nothing else, all or nothing", async () => {
+    const dir = path.join(work, "prune");
+    mkdirSync(dir, { recursive: true });
+    const app = (name: string, ns = "gitops"): string => `apiVersion: berth.dev/v1alpha1\nkind: Application\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  source: {image: "berth-test/busybox:1"}\n`;
+    writeFileSync(path.join(dir, "00-project.yaml"), "apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: gitops}\nspec: {}\n");
+    writeFileSync(path.join(dir, "web.yaml"), app("web"));
+    writeFileSync(path.join(dir, "worker.yaml"), app("worker"));
+    const first = await berth(["apply", "-f", dir, "--prune"]);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.not.contain("pruned");
+    // Not from a manifest set: created through the API, as kubectl create would.
+    const byHand = await call(server, "POST", "/apis/berth.dev/v1alpha1/namespaces/gitops/applications", { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "by-hand", namespace: "gitops" }, spec: { source: { image: "berth-test/busybox:1" } } });
+    expect(byHand.status, byHand.text).to.equal(201);
+    // Another Project applied from another directory is outside this set's scope.
+    const other = path.join(work, "prune-other");
+    mkdirSync(other, { recursive: true });
+    writeFileSync(path.join(other, "all.yaml"), "apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: elsewhere}\nspec: {}\n---\n" + app("web", "elsewhere"));
+    expect((await berth(["apply", "-f", other])).code).to.equal(0);
+
+    rmSync(path.join(dir, "worker.yaml"));
+    const diff = await berth(["diff", "-f", dir, "--prune"]);
+    expect(diff.code, diff.stderr).to.equal(1);
+    expect(diff.stdout).to.contain("live/applications.berth.dev/gitops/worker");
+    expect(diff.stdout).to.match(/^-\s*name: worker$/m);
+    expect((await berth(["diff", "-f", dir])).code, "without --prune nothing differs").to.equal(0);
+
+    const before = await storeSnapshot(server);
+    const dry = await berth(["apply", "-f", dir, "--prune", "--dry-run"]);
+    expect(dry.code, dry.stderr).to.equal(0);
+    expect(dry.stdout).to.contain("application.berth.dev/worker pruned (dry run)");
+    expect(await storeSnapshot(server)).to.equal(before);
+
+    // A bad document elsewhere in the set: nothing applied, nothing pruned.
+    writeFileSync(path.join(dir, "broken.yaml"), app("broken").replace("source:", "replicas: -1\n  source:"));
+    const refused = await berth(["apply", "-f", dir, "--prune"]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.contain("nothing was applied");
+    expect(await storeSnapshot(server)).to.equal(before);
+    rmSync(path.join(dir, "broken.yaml"));
+
+    const pruned = await berth(["apply", "-f", dir, "--prune"]);
+    expect(pruned.code, pruned.stderr).to.equal(0);
+    expect(pruned.stdout).to.contain("application.berth.dev/worker pruned");
+    expect(pruned.stderr).to.contain("1 pruned");
+    const names = async (ns: string): Promise<string[]> => (await call(server, "GET", `/apis/berth.dev/v1alpha1/namespaces/${ns}/applications`)).body.items.map((i: any) => i.metadata.name).sort();
+    expect(await names("gitops")).to.deep.equal(["by-hand", "web"]);
+    expect(await names("elsewhere")).to.deep.equal(["web"]);
+    const again = await berth(["apply", "-f", dir, "--prune"]);
+    expect(again.stdout).to.not.contain("pruned");
+    expect(again.stdout.trim().split("\n").every((l) => l.endsWith(" unchanged"))).to.equal(true);
   });
 
   it("exits 2 on a usage error", async () => {

@@ -5,7 +5,7 @@ import type { ChangeFeed } from "../store/change-feed.js";
 import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
 import type { Change, RequestContext, ResourceObject } from "../store/types.js";
 import { ApiError, badRequest, invalid, notFound } from "./errors.js";
-import { API_VERSION, findKind, type KindInfo } from "./kinds.js";
+import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, findKind, KINDS, type KindInfo } from "./kinds.js";
 import { mergePatch } from "./merge-patch.js";
 import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "./schemas.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
@@ -222,15 +222,43 @@ export class ResourceHandlers {
     const warnings: string[] = [];
     const ops: BatchOp[] = parsed.items.map((item, index) => batchOp(item, index, warnings));
     const dryRun = isDryRun(query);
+    const pruneOps = query.get("prune") === "true" ? await this.pruneOps(ops) : [];
     let results;
     try {
-      results = await this.store.batch(ops, { ...ctx, dryRun });
+      results = await this.store.batch([...ops, ...pruneOps], { ...ctx, dryRun });
     } catch (e) {
       if (!(e instanceof BatchError)) throw e;
+      if (e.index >= ops.length) throw e.failure;
       throw withIndex(e.failure, e.index);
     }
-    const items = results.map((r, i) => ({ action: !r.changed ? "unchanged" : ops[i].action === "create" ? "created" : "configured", object: r.object }));
-    return reply(200, { kind: "ApplyResult", apiVersion: "berth.dev/v1", dryRun, items }, warnings);
+    const items = results.slice(0, ops.length).map((r, i) => ({ action: !r.changed ? "unchanged" : ops[i].action === "create" ? "created" : "configured", object: r.object }));
+    const pruned = results.slice(ops.length).filter((r) => r.changed).map((r) => r.object);
+    return reply(200, { kind: "ApplyResult", apiVersion: "berth.dev/v1", dryRun, items, ...(pruneOps.length || query.get("prune") === "true" ? { pruned } : {}) }, warnings);
+  }
+
+  /**
+   * `apply --prune`: in every Project the batch touches (a Project document, or the namespace of
+   * an object), delete the objects an earlier `berth apply` stored (APPLIED_BY annotation) that
+   * this batch no longer contains. Objects created any other way, and Projects themselves, are
+   * never pruned. The deletes run in the batch's transaction: all of it happens or none.
+   */
+  private async pruneOps(ops: BatchOp[]): Promise<BatchOp[]> {
+    const scope = new Set(ops.map((o) => (o.kind === "Project" ? o.name : o.namespace)).filter((n): n is string => !!n));
+    const applied = new Set(ops.map((o) => `${o.kind}/${o.namespace ?? ""}/${o.name}`));
+    const prune: BatchOp[] = [];
+    for (const kind of KINDS.filter((k) => k.namespaced)) {
+      for (const namespace of [...scope].sort()) {
+        const { items } = await this.store.list(kind.kind, { namespace });
+        for (const o of items) {
+          if (o.metadata.annotations?.[APPLIED_BY] !== APPLIED_BY_VALUE || o.metadata.deletionTimestamp) continue;
+          if (applied.has(`${kind.kind}/${namespace}/${o.metadata.name}`)) continue;
+          const uid = o.metadata.uid;
+          // Re-checked under the write lock: only the object that was listed, still marked.
+          prune.push({ kind: kind.kind, namespace, name: o.metadata.name, action: "prune", mutate: (cur) => (cur && cur.metadata.uid === uid && cur.metadata.annotations?.[APPLIED_BY] === APPLIED_BY_VALUE ? "delete" : "skip") });
+        }
+      }
+    }
+    return prune;
   }
 
   /**
@@ -347,13 +375,15 @@ function batchOp(item: ResourceObject, index: number, warnings: string[]): Batch
     name: admitted.metadata.name,
     action: "apply",
     mutate: (current) => {
+      // The mark `apply --prune` looks for: this object came from a manifest set.
+      const annotations = { ...(admitted.metadata.annotations ?? {}), [APPLIED_BY]: APPLIED_BY_VALUE };
       if (!current) {
         op.action = "create";
-        return { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: admitted.metadata.name, namespace: admitted.metadata.namespace, labels: admitted.metadata.labels ?? {}, annotations: admitted.metadata.annotations ?? {} }, spec: admitted.spec ?? {}, status: {} };
+        return { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: admitted.metadata.name, namespace: admitted.metadata.namespace, labels: admitted.metadata.labels ?? {}, annotations }, spec: admitted.spec ?? {}, status: {} };
       }
       return {
         ...current,
-        metadata: { ...current.metadata, labels: admitted.metadata.labels ?? {}, annotations: mergeAnnotations(current.metadata.annotations, admitted.metadata.annotations) },
+        metadata: { ...current.metadata, labels: admitted.metadata.labels ?? {}, annotations: mergeAnnotations(current.metadata.annotations, annotations) },
         spec: admitted.spec ?? {},
       };
     },

@@ -16,6 +16,10 @@ export const GROUP = "berth.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/** Marks an object stored by `berth apply`, the only kind `apply --prune` may delete. */
+export const APPLIED_BY = "berth.dev/applied-by";
+export const APPLIED_BY_VALUE = "berth-apply";
+
 export const KINDS: readonly KindInfo[] = [
   { kind: "Project", plural: "projects", singular: "project", shortNames: ["proj"], namespaced: false, listKind: "ProjectList", table: "projects", applyRank: 0 },
   { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 1 },

@@ -135,8 +135,11 @@ export class BerthClient {
     return list.items;
   }
 
-  async applyBatch(items: unknown[], dryRun: boolean): Promise<{ items: { action: string; object: Record<string, any> }[] }> {
-    return this.request("POST", `/berth/v1/apply${dryRun ? "?dryRun=All" : ""}`, { items });
+  async applyBatch(items: unknown[], dryRun: boolean, prune = false): Promise<{ items: { action: string; object: Record<string, any> }[]; pruned?: Record<string, any>[] }> {
+    const q = new URLSearchParams();
+    if (dryRun) q.set("dryRun", "All");
+    if (prune) q.set("prune", "true");
+    return this.request("POST", `/berth/v1/apply${q.size ? `?${q}` : ""}`, { items });
   }
 
   async delete(kind: KindInfo, namespace: string | undefined, name: string): Promise<Record<string, any>> {

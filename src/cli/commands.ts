@@ -52,12 +52,22 @@ async function load(files: string[], io: Io): Promise<ManifestDoc[]> {
 }
 
 /** Applies manifests; returns what was applied so `--wait` can follow it. */
-export async function applyCommand(client: BerthClient, files: string[], opts: { dryRun?: boolean }, io: Io): Promise<{ kind: KindInfo; namespace?: string; name: string }[]> {
-  const docs = sortForApply(await load(files, io));
+export interface Applied {
+  kind: KindInfo;
+  namespace?: string;
+  name: string;
+}
+
+export async function applyCommand(client: BerthClient, files: string[], opts: { dryRun?: boolean; prune?: boolean }, io: Io): Promise<{ applied: Applied[]; pruned: Applied[] }> {
+  const docs = sortForApply(
+    await load(files, io).catch((e: unknown) => {
+      throw e instanceof CommandError ? new CommandError(`${e.message}\nnothing was applied`, e.exitCode) : e;
+    }),
+  );
   if (docs.length === 0) throw new CommandError("error: no objects passed to apply");
   let result;
   try {
-    result = await client.applyBatch(docs.map((d) => d.object), !!opts.dryRun);
+    result = await client.applyBatch(docs.map((d) => d.object), !!opts.dryRun, !!opts.prune);
   } catch (e) {
     if (e instanceof ApiCallError) throw new CommandError(explainBatchError(e, docs) + "\nnothing was applied");
     throw e;
@@ -67,8 +77,15 @@ export async function applyCommand(client: BerthClient, files: string[], opts: {
     counts[item.action] = (counts[item.action] ?? 0) + 1;
     io.out(`${resourceName(docs[i].kind)}/${item.object.metadata.name} ${item.action}${opts.dryRun ? " (dry run)" : ""}`);
   }
+  const pruned: Applied[] = [];
+  for (const o of result.pruned ?? []) {
+    const kind = findKind(o.kind)!;
+    pruned.push({ kind, namespace: o.metadata.namespace, name: o.metadata.name });
+    io.out(`${resourceName(kind)}/${o.metadata.name} pruned${opts.dryRun ? " (dry run)" : ""}`);
+  }
+  if (pruned.length) counts.pruned = pruned.length;
   io.err(`${docs.length} object(s): ${Object.entries(counts).map(([a, n]) => `${n} ${a}`).join(", ")}${opts.dryRun ? " (dry run, nothing stored)" : ""}`);
-  return result.items.map((item, i) => ({ kind: docs[i].kind, namespace: item.object.metadata.namespace, name: item.object.metadata.name }));
+  return { applied: result.items.map((item, i) => ({ kind: docs[i].kind, namespace: item.object.metadata.namespace, name: item.object.metadata.name })), pruned };
 }
 
 /** The parts of an object a manifest decides; server-owned fields would make every diff noisy. */
@@ -84,11 +101,11 @@ function comparable(obj: Record<string, any> | undefined): Record<string, unknow
 }
 
 /** Like kubectl diff: exit 0 when nothing would change, 1 when something would. */
-export async function diffCommand(client: BerthClient, files: string[], io: Io): Promise<number> {
+export async function diffCommand(client: BerthClient, files: string[], io: Io, opts: { prune?: boolean } = {}): Promise<number> {
   const docs = sortForApply(await load(files, io));
   let result;
   try {
-    result = await client.applyBatch(docs.map((d) => d.object), true);
+    result = await client.applyBatch(docs.map((d) => d.object), true, !!opts.prune);
   } catch (e) {
     if (e instanceof ApiCallError) throw new CommandError(explainBatchError(e, docs), 2);
     throw e;
@@ -104,6 +121,14 @@ export async function diffCommand(client: BerthClient, files: string[], io: Io):
     changed++;
     const label = `${d.kind.plural}.berth.dev/${item.object.metadata.namespace ? item.object.metadata.namespace + "/" : ""}${item.object.metadata.name}`;
     io.out(createTwoFilesPatch(`live/${label}`, `merged/${label}`, before, after, "", "", { context: 3 }).replace(/^=+\n/, ""));
+  }
+  // With --prune, what apply --prune would delete shows as removed entirely.
+  for (const o of result.pruned ?? []) {
+    changed++;
+    const kind = findKind(o.kind)!;
+    const live = await client.get(kind, o.metadata.namespace, o.metadata.name);
+    const label = `${kind.plural}.berth.dev/${o.metadata.namespace}/${o.metadata.name}`;
+    io.out(createTwoFilesPatch(`live/${label}`, `merged/${label}`, YAML.stringify(comparable(live ?? o)), "", "", "", { context: 3 }).replace(/^=+\n/, ""));
   }
   return changed > 0 ? 1 : 0;
 }

@@ -95,18 +95,23 @@ function buildProgram(): Command {
     .option("--dry-run", "validate on the server and show what would change, store nothing")
     .option("--wait", "follow every object until it is ready or failed; exit 1 if any failed")
     .option("--timeout <duration>", "how long --wait waits", "5m")
-    .action(async (opts: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
+    .option("--prune", "also delete what an earlier `berth apply` stored in these Projects and the manifests no longer contain")
+    .action(async (opts: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string; prune?: boolean }, cmd: Command) => {
       const c = client(cmd);
-      const applied = await applyCommand(c, opts.filename, { dryRun: opts.dryRun }, io);
-      if (opts.wait && !opts.dryRun) await waitAndSummarize(c, applied, false, parseDuration(opts.timeout));
+      const { applied, pruned } = await applyCommand(c, opts.filename, { dryRun: opts.dryRun, prune: opts.prune }, io);
+      if (!opts.wait || opts.dryRun) return;
+      const deadline = Date.now() + parseDuration(opts.timeout);
+      await waitAndSummarize(c, applied, false, deadline - Date.now());
+      if (pruned.length) await waitAndSummarize(c, pruned, true, Math.max(1000, deadline - Date.now()));
     });
 
   program
     .command("diff")
     .description("show what apply would change; exit 0 if nothing, 1 if something, >1 on error")
     .requiredOption("-f, --filename <path>", "file, directory or - (repeatable)", collect)
-    .action(async (opts: { filename: string[] }, cmd: Command) => {
-      process.exitCode = await diffCommand(client(cmd), opts.filename, io);
+    .option("--prune", "also show what apply --prune would delete")
+    .action(async (opts: { filename: string[]; prune?: boolean }, cmd: Command) => {
+      process.exitCode = await diffCommand(client(cmd), opts.filename, io, { prune: opts.prune });
     });
 
   program
@@ -214,7 +219,7 @@ async function waitAndSummarize(c: BerthClient, tracked: Tracked[], deleting: bo
   const verdicts = await waitFor(c, tracked, { deleting, timeoutMs, io: waitIo() });
   const s = summary(verdicts);
   io.err(s.text);
-  if (s.failed) throw new CommandError(`${s.failed} object(s) did not become ready`);
+  if (s.failed) throw new CommandError(`${s.failed} object(s) ${deleting ? "were not deleted" : "did not become ready"}`);
 }
 
 async function main(argv: string[]): Promise<void> {

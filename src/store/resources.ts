@@ -61,7 +61,8 @@ export class BatchError extends Error {
 }
 
 /** What a writer wants done with the current object, decided inside the write lock. */
-export type Mutation = (current: ResourceObject | undefined) => ResourceObject | "delete";
+/** What to store: the next object, "delete", or "skip" (leave it as it is, or absent). */
+export type Mutation = (current: ResourceObject | undefined) => ResourceObject | "delete" | "skip";
 
 function toObject(kind: KindInfo, row: Row): ResourceObject {
   const metadata: ResourceObject["metadata"] = {
@@ -263,6 +264,7 @@ export class ResourceStore {
       const rows: Row[] = await qr.query(`${selectSql(kind)} WHERE t.name = $1 ${kind.namespaced ? "AND t.project_id = $2" : ""} FOR UPDATE OF t`, kind.namespaced ? [name, projectId] : [name]);
       const stored = rows[0] ? toObject(kind, rows[0]) : undefined;
       const decision = decide(stored ? redactObject(stored) : undefined);
+      if (decision === "skip") return { object: stored ?? { apiVersion: API_VERSION, kind: kind.kind, metadata: { name, ...(namespace ? { namespace } : {}) } }, changed: false };
       return await this.apply(qr, kind, projectId, stored, decision, ctx, action);
     } catch (e) {
       throw translateDbError(e, kind, name);
