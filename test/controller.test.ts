@@ -222,4 +222,29 @@ describe("control loop on a real Docker engine", function () {
     const rows = await berth.dataSource.query(`SELECT application_id FROM volumes WHERE name = $1`, [`berth-${P}-data`]);
     expect(rows[0].application_id).to.equal(null);
   });
+
+  it("removes its own Project network on delete, and leaves one another installation made", async () => {
+    const own = `${P}-own`;
+    const shared = `${P}-shared`;
+    // The shared name was created first by "another Berth": same fixed name, another instance id.
+    const foreign = await docker.createNetwork({ Name: `berth-${shared}`, Labels: { "berth.dev/managed-by": "berth", "berth.dev/instance": "another-installation" } });
+    try {
+      for (const name of [own, shared]) {
+        const r = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name }, spec: {} });
+        expect(r.status, r.text).to.equal(201);
+        await waitFor(`${name} Ready`, async () => (await call(berth, "GET", `${G}/projects/${name}`)).body.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"), 30_000);
+      }
+      const named = async (n: string) => (await docker.listNetworks({ filters: { name: [n] } })).filter((x) => x.Name === n);
+      expect(await named(`berth-${shared}`), "the existing network is reused, not duplicated").to.have.length(1);
+      expect((await named(`berth-${own}`))[0]?.Labels?.["berth.dev/instance"]).to.be.a("string").and.not.equal("another-installation");
+      for (const name of [own, shared]) {
+        await call(berth, "DELETE", `${G}/projects/${name}`);
+        await waitFor(`${name} gone`, async () => (await call(berth, "GET", `${G}/projects/${name}`)).status === 404, 30_000);
+      }
+      expect(await named(`berth-${own}`)).to.have.length(0);
+      expect((await named(`berth-${shared}`)).map((n) => n.Id)).to.deep.equal([foreign.id]);
+    } finally {
+      await foreign.remove().catch(() => undefined);
+    }
+  });
 });

@@ -36,7 +36,7 @@ export class ProjectReconciler implements Reconciler {
         ctx.logger.info("network still in use; waiting", { containers: users.length });
         return { requeueAfter: 2000 };
       }
-      await this.driver.removeNetwork(name);
+      if (!(await this.driver.removeNetwork(name))) ctx.logger.info("network is shared with another Berth installation or was made by hand; left in place", { network: name });
       await this.store.update("Project", undefined, key.name, CONTROLLER, "remove-finalizer", (cur) => ({ ...cur!, metadata: { ...cur!.metadata, finalizers: (cur!.metadata.finalizers ?? []).filter((f) => f !== NETWORK_FINALIZER) } }));
       return {};
     }

@@ -141,19 +141,30 @@ export class DockerDriver {
     const existing = (await this.call("network_list", () => this.docker.listNetworks({ filters: { name: [name] } }))).filter((n) => n.Name === name);
     if (existing.length > 1) {
       const sorted = [...existing].sort((a, b) => String(a.Created).localeCompare(String(b.Created)));
-      for (const dup of sorted.slice(1)) await this.call("network_remove", () => this.docker.getNetwork(dup.Id).remove()).catch(() => undefined);
+      // Only this installation's own duplicates: another Berth's network is not ours to remove.
+      for (const dup of sorted.slice(1).filter((n) => n.Labels?.[LABEL.instance] === this.instance)) {
+        await this.call("network_remove", () => this.docker.getNetwork(dup.Id).remove()).catch(() => undefined);
+      }
     }
     if (existing.length) return;
     await this.call("network_create", () => this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: this.scoped(labels), CheckDuplicate: true }));
   }
 
-  async removeNetwork(name: string): Promise<void> {
-    try {
-      await this.call("network_remove", () => this.docker.getNetwork(name).remove());
-    } catch (e) {
-      if (e instanceof DockerError && e.statusCode === 404) return;
-      throw e;
+  /**
+   * Removes this installation's network `name`. A network of that name that another Berth
+   * installation (or a person) created is shared, since the name is fixed per Project, and is
+   * left alone: returns false then.
+   */
+  async removeNetwork(name: string): Promise<boolean> {
+    const named = (await this.call("network_list", () => this.docker.listNetworks({ filters: { name: [name] } }))).filter((n) => n.Name === name);
+    for (const n of named.filter((x) => x.Labels?.[LABEL.instance] === this.instance)) {
+      try {
+        await this.call("network_remove", () => this.docker.getNetwork(n.Id).remove());
+      } catch (e) {
+        if (!(e instanceof DockerError && e.statusCode === 404)) throw e;
+      }
     }
+    return named.every((x) => x.Labels?.[LABEL.instance] === this.instance);
   }
 
   async listNetworks(labels: Record<string, string>): Promise<{ name: string; labels: Record<string, string> }[]> {
