@@ -247,4 +247,26 @@ describe("control loop on a real Docker engine", function () {
       await foreign.remove().catch(() => undefined);
     }
   });
+
+  it("refuses to mount a volume another installation owns, and never removes it", async () => {
+    const volume = `berth-${P}-theirs`;
+    await docker.createVolume({ Name: volume, Labels: { "berth.dev/managed-by": "berth", "berth.dev/instance": "another-installation" } });
+    try {
+      const spec = { replicas: 1, healthcheck: undefined, volumes: [{ name: "theirs", mountPath: "/data" }], deletionPolicy: "Delete" };
+      const r = await call(berth, "POST", `${G}/namespaces/${P}/applications`, webApp("squatter", spec));
+      expect(r.status, r.text).to.equal(201);
+      const app = await waitFor("VolumeConflict", async () => {
+        const a = await getApp(berth, "squatter");
+        return a.status?.conditions?.some((c: any) => c.type === "Ready" && c.reason === "VolumeConflict") ? a : undefined;
+      }, 30_000);
+      expect(app.status.conditions.find((c: any) => c.type === "Ready").message).to.contain("belongs to another Berth installation");
+      expect(await appContainers(P, "squatter")).to.have.length(0);
+      await call(berth, "DELETE", `${G}/namespaces/${P}/applications/squatter`);
+      await waitFor("squatter gone", async () => (await call(berth, "GET", `${G}/namespaces/${P}/applications/squatter`)).status === 404, 30_000);
+      const still = await docker.getVolume(volume).inspect();
+      expect(still.Labels["berth.dev/instance"]).to.equal("another-installation");
+    } finally {
+      await docker.getVolume(volume).remove().catch(() => undefined);
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "winston";
 import type { ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../controller/controller.js";
 import type { ObservedContainer } from "../runtime/docker.js";
-import { DockerError, type DockerDriver } from "../runtime/docker.js";
+import { DockerError, VolumeConflictError, type DockerDriver } from "../runtime/docker.js";
 import { configHash, containerCreateOptions, parseDurationMs, type AppRuntimeSpec } from "../runtime/container-spec.js";
 import { executePlan } from "../runtime/executor.js";
 import { LABEL, networkName, ownerLabels, volumeName } from "../runtime/labels.js";
@@ -142,7 +142,16 @@ export class ApplicationReconciler implements Reconciler {
     await this.driver.ensureNetwork(networkName(project), { ...ownerLabels("Project", project, project, "") });
     for (const v of spec.volumes ?? []) {
       const name = volumeName(project, v.name);
-      await this.driver.ensureVolume(name, ownerLabels("Application", project, app.metadata.name, app.metadata.uid!));
+      try {
+        await this.driver.ensureVolume(name, ownerLabels("Application", project, app.metadata.name, app.metadata.uid!));
+      } catch (e) {
+        if (!(e instanceof VolumeConflictError)) throw e;
+        let c = setCondition(conds(app), { type: "Ready", status: "False", reason: "VolumeConflict", message: e.message });
+        c = setCondition(c, { type: "Progressing", status: "False", reason: "VolumeConflict", message: e.message });
+        if (getCondition(conds(app), "Ready")?.reason !== "VolumeConflict") await this.events.record(app, "Warning", "VolumeConflict", e.message);
+        await this.writeStatus(app, { ...app.status, observedGeneration: app.metadata.generation, phase: "failed", conditions: c });
+        return { requeueAfter: 60_000 };
+      }
       await this.store.dataSource.query(
         `INSERT INTO volumes (name, type, mount_path, size_gb, application_id, project_id, deletion_policy) VALUES ($1, $2, $3, $4, $5, (SELECT id FROM projects WHERE name = $6), $7)
          ON CONFLICT (name) DO UPDATE SET mount_path = EXCLUDED.mount_path, size_gb = EXCLUDED.size_gb, application_id = EXCLUDED.application_id, deletion_policy = EXCLUDED.deletion_policy`,

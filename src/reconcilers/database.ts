@@ -1,6 +1,6 @@
 import type { Logger } from "winston";
 import type { ObjectKey, ReconcileContext, ReconcileResult, Reconciler } from "../controller/controller.js";
-import { DockerError, type DockerDriver, type ObservedContainer } from "../runtime/docker.js";
+import { DockerError, VolumeConflictError, type DockerDriver, type ObservedContainer } from "../runtime/docker.js";
 import { execCapture } from "../runtime/database-exec.js";
 import {
   applicationEnv,
@@ -178,7 +178,12 @@ export class DatabaseReconciler implements Reconciler {
         const missing = await this.ensureImage(image);
         if (missing) return this.failed(db, "ImageNotFound", missing, image, 30_000);
         await this.driver.ensureNetwork(networkName(project), ownerLabels("Project", project, project, ""));
-        await this.driver.ensureVolume(volume, ownerLabels("Database", project, name, uid));
+        try {
+          await this.driver.ensureVolume(volume, ownerLabels("Database", project, name, uid));
+        } catch (e) {
+          if (e instanceof VolumeConflictError) return this.failed(db, "VolumeConflict", e.message, image, 60_000);
+          throw e;
+        }
       }
       await this.recordVolume(db, spec, volume);
       logger.info("executing database plan", { hash, plan: formatDbPlan(steps) });

@@ -13,6 +13,13 @@ export interface ObservedContainer {
   created: number;
 }
 
+/** A named volume that another Berth installation labelled as its own: never mounted or removed here. */
+export class VolumeConflictError extends Error {
+  constructor(readonly volume: string, readonly owner: string) {
+    super(`volume ${volume} belongs to another Berth installation (berth.dev/instance=${owner}); use another volume name, or remove that volume if it is no longer needed`);
+  }
+}
+
 export class DockerError extends Error {
   constructor(
     message: string,
@@ -173,21 +180,34 @@ export class DockerDriver {
     return list.map((n) => ({ name: n.Name, labels: n.Labels ?? {} }));
   }
 
+  /**
+   * Creates the named volume if it is missing. An existing one is reused when it is this
+   * installation's or carries no installation label (made by hand, e.g. to import data); one
+   * labelled by another installation is refused, since volume names are fixed per Project and
+   * two installations with the same Project must not mount each other's data.
+   */
   async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
     try {
-      await this.call("volume_inspect", () => this.docker.getVolume(name).inspect());
+      const info = await this.call("volume_inspect", () => this.docker.getVolume(name).inspect());
+      const owner = (info.Labels ?? {})[LABEL.instance];
+      if (owner && owner !== this.instance) throw new VolumeConflictError(name, owner);
     } catch (e) {
       if (!(e instanceof DockerError && e.statusCode === 404)) throw e;
       await this.call("volume_create", () => this.docker.createVolume({ Name: name, Labels: this.scoped(labels) }));
     }
   }
 
-  async removeVolume(name: string): Promise<void> {
+  /** Removes this installation's volume `name`; another's (or an unlabelled one) is left: returns false. */
+  async removeVolume(name: string): Promise<boolean> {
     try {
+      const info = await this.call("volume_inspect", () => this.docker.getVolume(name).inspect());
+      if ((info.Labels ?? {})[LABEL.instance] !== this.instance) return false;
       await this.call("volume_remove", () => this.docker.getVolume(name).remove());
+      return true;
     } catch (e) {
-      if (e instanceof DockerError && e.statusCode === 404) return;
+      if (e instanceof DockerError && e.statusCode === 404) return true;
       throw e;
     }
   }
+
 }
