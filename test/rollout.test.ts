@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { BERTH_BIN, call, removeDir, runBerth, startTestBerth, tempDir } from "./helpers/berth.js";
@@ -229,5 +229,36 @@ describe("rollouts: health-gated updates, rollback, history, progress and logs",
     // Another Application's history is untouched.
     const webCount = Number((await berth.dataSource.query(`SELECT count(*) FROM deployments d JOIN applications a ON a.id = d.application_id WHERE a.name = 'web'`))[0].count);
     expect(webCount).to.be.greaterThan(2);
+  });
+
+  it("apply --prune --wait removes a dropped Application's containers before it returns", async () => {
+    const dir = path.join(work, "prune-set");
+    const ns = `${P}-set`;
+    mkdirSync(dir, { recursive: true });
+    const small = (name: string): string => {
+      const a = webApp(name, { replicas: 1, healthcheck: undefined });
+      return JSON.stringify({ ...a, metadata: { name, namespace: ns } });
+    };
+    writeFileSync(path.join(dir, "00-project.json"), JSON.stringify({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: ns }, spec: {} }));
+    writeFileSync(path.join(dir, "keep.json"), small("keep"));
+    writeFileSync(path.join(dir, "drop.json"), small("drop"));
+    try {
+      const first = await cli(["apply", "-f", dir, "--wait", "--timeout", "2m"]);
+      expect(first.code, first.stdout + first.stderr).to.equal(0);
+      expect(await appContainers(ns, "drop")).to.have.length(1);
+      rmSync(path.join(dir, "drop.json"));
+      const r = await cli(["apply", "-f", dir, "--prune", "--wait", "--timeout", "2m"]);
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.contain("application.berth.dev/drop pruned");
+      // --wait returned only once the object was gone, which the finalizer allows after its containers.
+      expect(await appContainers(ns, "drop")).to.have.length(0);
+      expect((await call(berth, "GET", `/apis/berth.dev/v1alpha1/namespaces/${ns}/applications/drop`)).status).to.equal(404);
+      expect(await appContainers(ns, "keep")).to.have.length(1);
+      // Another Project's objects applied by berth apply are out of this set's scope.
+      expect((await call(berth, "GET", `/apis/berth.dev/v1alpha1/namespaces/${P}/applications/web`)).status).to.equal(200);
+    } finally {
+      await cli(["delete", "-f", dir, "--wait", "--timeout", "1m"]);
+      await cleanupProject(ns).catch(() => undefined);
+    }
   });
 });
