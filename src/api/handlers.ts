@@ -222,7 +222,8 @@ export class ResourceHandlers {
     const warnings: string[] = [];
     const ops: BatchOp[] = parsed.items.map((item, index) => batchOp(item, index, warnings));
     const dryRun = isDryRun(query);
-    const pruneOps = query.get("prune") === "true" ? await this.pruneOps(ops) : [];
+    const prune = query.get("prune") === "true";
+    const pruneOps = prune ? await this.pruneOps(ops) : [];
     let results;
     try {
       results = await this.store.batch([...ops, ...pruneOps], { ...ctx, dryRun });
@@ -233,7 +234,7 @@ export class ResourceHandlers {
     }
     const items = results.slice(0, ops.length).map((r, i) => ({ action: !r.changed ? "unchanged" : ops[i].action === "create" ? "created" : "configured", object: r.object }));
     const pruned = results.slice(ops.length).filter((r) => r.changed).map((r) => r.object);
-    return reply(200, { kind: "ApplyResult", apiVersion: "berth.dev/v1", dryRun, items, ...(pruneOps.length || query.get("prune") === "true" ? { pruned } : {}) }, warnings);
+    return reply(200, { kind: "ApplyResult", apiVersion: "berth.dev/v1", dryRun, items, ...(prune ? { pruned } : {}) }, warnings);
   }
 
   /**

@@ -1,50 +1,19 @@
 import type { Command } from "commander";
 import type { BackupInfo, RestoreInfo } from "../api/databases.js";
-import { ApiCallError, BerthClient, resolveKubeconfig } from "./client.js";
-import { CommandError } from "./commands.js";
+import type { BerthClient } from "./client.js";
+import { CommandError, type Io } from "./commands.js";
+import { clientFromCommand, needNamespace, parseDuration, serverError } from "./common.js";
 
 /**
  * `berth db …`: the operations on a Database that are not desired state — revealing its
  * credentials, taking a backup now, listing backups, restoring one. Each is a call to the
  * server's /berth/v1/namespaces/NS/databases/NAME/… endpoints (src/api/databases.ts).
  */
-interface DbIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const defaultIo: DbIo = {
-  out: (t) => process.stdout.write(t + "\n"),
-  err: (t) => process.stderr.write(t + "\n"),
-};
-
-function clientOf(cmd: Command): BerthClient {
-  const g = cmd.optsWithGlobals() as { kubeconfig?: string; dataDir?: string };
-  try {
-    return new BerthClient(resolveKubeconfig(g));
-  } catch (e) {
-    throw new CommandError(`error: ${(e as Error).message}`);
-  }
-}
-
-function needNamespace(ns: string | undefined): string {
-  if (!ns) throw new CommandError("error: pass -n PROJECT", 2);
-  return ns;
-}
+/** Output only: no db command reads stdin. */
+type DbIo = Pick<Io, "out" | "err">;
 
 function base(ns: string, name: string): string {
   return `/berth/v1/namespaces/${encodeURIComponent(ns)}/databases/${encodeURIComponent(name)}`;
-}
-
-async function fail(e: unknown): Promise<never> {
-  if (e instanceof ApiCallError) throw new CommandError(`Error from server (${e.status.reason ?? e.code}): ${e.message}`);
-  throw e;
-}
-
-function parseSeconds(text: string): number {
-  const m = /^(\d+)(s|m|h)?$/.exec(text);
-  if (!m) throw new CommandError(`invalid duration "${text}" (e.g. 30s, 10m)`, 2);
-  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? "s") as "s" | "m" | "h"];
 }
 
 function humanSize(bytes: number | null): string {
@@ -65,7 +34,7 @@ function table(rows: string[][]): string {
 }
 
 export async function credentialsCommand(client: BerthClient, ns: string | undefined, name: string, output: string, io: DbIo): Promise<void> {
-  const c = await client.request<Record<string, string | number>>("GET", `${base(needNamespace(ns), name)}/credentials`).catch(fail);
+  const c = await client.request<Record<string, string | number>>("GET", `${base(needNamespace(ns), name)}/credentials`).catch(serverError);
   if (output === "json") {
     io.out(JSON.stringify(c, null, 2));
     return;
@@ -89,8 +58,8 @@ export async function credentialsCommand(client: BerthClient, ns: string | undef
 }
 
 export async function backupCommand(client: BerthClient, ns: string | undefined, name: string, opts: { wait: boolean; timeout: string }, io: DbIo): Promise<BackupInfo> {
-  const q = opts.wait ? `?timeoutSeconds=${parseSeconds(opts.timeout)}` : "?wait=false";
-  const b = await client.request<BackupInfo>("POST", `${base(needNamespace(ns), name)}/backups${q}`).catch(fail);
+  const q = opts.wait ? `?timeoutSeconds=${Math.ceil(parseDuration(opts.timeout) / 1000)}` : "?wait=false";
+  const b = await client.request<BackupInfo>("POST", `${base(needNamespace(ns), name)}/backups${q}`).catch(serverError);
   if (b.status === "failed") throw new CommandError(`backup ${b.id} of database/${name} failed: ${b.error ?? "unknown error"}`);
   if (b.status === "success") io.out(`backup ${b.id} of database/${name} completed: ${humanSize(b.sizeBytes)} at ${b.path}`);
   else io.out(`backup ${b.id} of database/${name} is ${b.status}; follow it with: berth db backups -n ${ns} ${name}`);
@@ -98,7 +67,7 @@ export async function backupCommand(client: BerthClient, ns: string | undefined,
 }
 
 export async function backupsCommand(client: BerthClient, ns: string | undefined, name: string, output: string, io: DbIo): Promise<void> {
-  const list = await client.request<{ items: BackupInfo[] }>("GET", `${base(needNamespace(ns), name)}/backups`).catch(fail);
+  const list = await client.request<{ items: BackupInfo[] }>("GET", `${base(needNamespace(ns), name)}/backups`).catch(serverError);
   if (output === "json") {
     io.out(JSON.stringify(list, null, 2));
     return;
@@ -113,7 +82,7 @@ export async function backupsCommand(client: BerthClient, ns: string | undefined
 }
 
 export async function restoreCommand(client: BerthClient, ns: string | undefined, name: string, from: string, timeout: string, io: DbIo): Promise<RestoreInfo> {
-  const r = await client.request<RestoreInfo>("POST", `${base(needNamespace(ns), name)}/restores?from=${encodeURIComponent(from)}&timeoutSeconds=${parseSeconds(timeout)}`).catch(fail);
+  const r = await client.request<RestoreInfo>("POST", `${base(needNamespace(ns), name)}/restores?from=${encodeURIComponent(from)}&timeoutSeconds=${Math.ceil(parseDuration(timeout) / 1000)}`).catch(serverError);
   if (r.status === "failed") throw new CommandError(`restore ${r.id} of database/${name} failed: ${r.error ?? "unknown error"}`);
   if (r.status === "success") io.out(`database/${name} restored from backup ${r.backupId}`);
   else io.out(`restore ${r.id} of database/${name} is ${r.status}; follow it with: berth db restores -n ${ns} ${name}`);
@@ -121,7 +90,7 @@ export async function restoreCommand(client: BerthClient, ns: string | undefined
 }
 
 export async function restoresCommand(client: BerthClient, ns: string | undefined, name: string, io: DbIo): Promise<void> {
-  const list = await client.request<{ items: RestoreInfo[] }>("GET", `${base(needNamespace(ns), name)}/restores`).catch(fail);
+  const list = await client.request<{ items: RestoreInfo[] }>("GET", `${base(needNamespace(ns), name)}/restores`).catch(serverError);
   if (!list.items.length) {
     io.out(`database/${name}: no restores yet`);
     return;
@@ -132,14 +101,14 @@ export async function restoresCommand(client: BerthClient, ns: string | undefine
 }
 
 /** Adds `berth db credentials|backup|backups|restore|restores`; main.ts calls this once. */
-export function registerDbCommands(program: Command, io: DbIo = defaultIo): void {
+export function registerDbCommands(program: Command, io: DbIo): void {
   const db = program.command("db").description("database operations: credentials, backups, restore");
   db.command("credentials")
     .argument("<name>", "the Database")
     .option("-n, --namespace <project>", "the Project")
     .option("-o, --output <format>", "text, json, or env (DATABASE_URL= for this host)", "text")
     .description("reveal a Database's generated credentials (the reveal is audit-logged)")
-    .action(async (name: string, opts: { namespace?: string; output: string }, cmd: Command) => credentialsCommand(clientOf(cmd), opts.namespace, name, opts.output, io));
+    .action(async (name: string, opts: { namespace?: string; output: string }, cmd: Command) => credentialsCommand(clientFromCommand(cmd), opts.namespace, name, opts.output, io));
   db.command("backup")
     .argument("<name>", "the Database")
     .option("-n, --namespace <project>", "the Project")
@@ -147,14 +116,14 @@ export function registerDbCommands(program: Command, io: DbIo = defaultIo): void
     .option("--timeout <duration>", "how long to wait for the backup", "10m")
     .description("take a backup now with the engine's own dump tool; exit 1 if it fails")
     .action(async (name: string, opts: { namespace?: string; wait: boolean; timeout: string }, cmd: Command) => {
-      await backupCommand(clientOf(cmd), opts.namespace, name, opts, io);
+      await backupCommand(clientFromCommand(cmd), opts.namespace, name, opts, io);
     });
   db.command("backups")
     .argument("<name>", "the Database")
     .option("-n, --namespace <project>", "the Project")
     .option("-o, --output <format>", "table or json", "table")
     .description("list a Database's backups, newest first")
-    .action(async (name: string, opts: { namespace?: string; output: string }, cmd: Command) => backupsCommand(clientOf(cmd), opts.namespace, name, opts.output, io));
+    .action(async (name: string, opts: { namespace?: string; output: string }, cmd: Command) => backupsCommand(clientFromCommand(cmd), opts.namespace, name, opts.output, io));
   db.command("restore")
     .argument("<name>", "the Database")
     .option("-n, --namespace <project>", "the Project")
@@ -162,11 +131,11 @@ export function registerDbCommands(program: Command, io: DbIo = defaultIo): void
     .option("--timeout <duration>", "how long to wait for the restore", "30m")
     .description("restore a backup into the running Database; exit 1 if it fails")
     .action(async (name: string, opts: { namespace?: string; from: string; timeout: string }, cmd: Command) => {
-      await restoreCommand(clientOf(cmd), opts.namespace, name, opts.from, opts.timeout, io);
+      await restoreCommand(clientFromCommand(cmd), opts.namespace, name, opts.from, opts.timeout, io);
     });
   db.command("restores")
     .argument("<name>", "the Database")
     .option("-n, --namespace <project>", "the Project")
     .description("list a Database's restores, newest first")
-    .action(async (name: string, opts: { namespace?: string }, cmd: Command) => restoresCommand(clientOf(cmd), opts.namespace, name, io));
+    .action(async (name: string, opts: { namespace?: string }, cmd: Command) => restoresCommand(clientFromCommand(cmd), opts.namespace, name, io));
 }

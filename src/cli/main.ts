@@ -1,7 +1,8 @@
 import { Command, CommanderError, Option } from "commander";
 import { defaultDataDir } from "../config.js";
 import { routerOptionsFromFlags, type CliRouterFlags } from "../router/settings.js";
-import { BerthClient, resolveKubeconfig } from "./client.js";
+import type { BerthClient } from "./client.js";
+import { clientFromCommand, parseDuration } from "./common.js";
 import { registerDbCommands } from "./db.js";
 import { applyCommand, CommandError, deleteCommand, describeCommand, diffCommand, getCommand, type Io } from "./commands.js";
 import { summary, waitFor, type Tracked, type WaitIo } from "./progress.js";
@@ -16,22 +17,6 @@ const io: Io = {
     return Buffer.concat(chunks).toString("utf8");
   },
 };
-
-function parseDuration(text: string): number {
-  const m = /^(\d+)(ms|s|m|h)?$/.exec(text);
-  if (!m) throw new CommandError(`invalid duration "${text}" (e.g. 30s, 5m)`, 2);
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"]!;
-  return Number(m[1]) * mult;
-}
-
-function client(cmd: Command): BerthClient {
-  const g = cmd.optsWithGlobals() as { kubeconfig?: string; dataDir?: string };
-  try {
-    return new BerthClient(resolveKubeconfig(g));
-  } catch (e) {
-    throw new CommandError(`error: ${(e as Error).message}`);
-  }
-}
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -97,7 +82,7 @@ function buildProgram(): Command {
     .option("--timeout <duration>", "how long --wait waits", "5m")
     .option("--prune", "also delete what an earlier `berth apply` stored in these Projects and the manifests no longer contain")
     .action(async (opts: { filename: string[]; dryRun?: boolean; wait?: boolean; timeout: string; prune?: boolean }, cmd: Command) => {
-      const c = client(cmd);
+      const c = clientFromCommand(cmd);
       const { applied, pruned } = await applyCommand(c, opts.filename, { dryRun: opts.dryRun, prune: opts.prune }, io);
       if (!opts.wait || opts.dryRun) return;
       const deadline = Date.now() + parseDuration(opts.timeout);
@@ -111,7 +96,7 @@ function buildProgram(): Command {
     .requiredOption("-f, --filename <path>", "file, directory or - (repeatable)", collect)
     .option("--prune", "also show what apply --prune would delete")
     .action(async (opts: { filename: string[]; prune?: boolean }, cmd: Command) => {
-      process.exitCode = await diffCommand(client(cmd), opts.filename, io, { prune: opts.prune });
+      process.exitCode = await diffCommand(clientFromCommand(cmd), opts.filename, io, { prune: opts.prune });
     });
 
   program
@@ -124,7 +109,7 @@ function buildProgram(): Command {
     .option("-l, --selector <selector>", "label selector")
     .option("-o, --output <format>", "wide, yaml or json")
     .action(async (kind: string, name: string | undefined, opts: { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }, cmd: Command) => {
-      await getCommand(client(cmd), kind, name, opts, io);
+      await getCommand(clientFromCommand(cmd), kind, name, opts, io);
     });
 
   program
@@ -134,7 +119,7 @@ function buildProgram(): Command {
     .argument("<name>")
     .option("-n, --namespace <project>", "the Project")
     .action(async (kind: string, name: string, opts: { namespace?: string }, cmd: Command) => {
-      await describeCommand(client(cmd), kind, name, opts.namespace, io);
+      await describeCommand(clientFromCommand(cmd), kind, name, opts.namespace, io);
     });
 
   program
@@ -147,7 +132,7 @@ function buildProgram(): Command {
     .option("--wait", "wait until the objects are gone (finalizers done)")
     .option("--timeout <duration>", "how long --wait waits", "5m")
     .action(async (kind: string | undefined, name: string | undefined, opts: { namespace?: string; filename?: string[]; wait?: boolean; timeout: string }, cmd: Command) => {
-      await deleteCommand(client(cmd), { kind, name, files: opts.filename, namespace: opts.namespace, wait: opts.wait, timeoutMs: parseDuration(opts.timeout) }, io);
+      await deleteCommand(clientFromCommand(cmd), { kind, name, files: opts.filename, namespace: opts.namespace, wait: opts.wait, timeoutMs: parseDuration(opts.timeout) }, io);
     });
 
   const rollout = program.command("rollout").description("revisions of an Application: history, undo, status, restart");
@@ -156,27 +141,27 @@ function buildProgram(): Command {
     .argument("<app/NAME>")
     .option("-n, --namespace <project>", "the Project")
     .description("list the revisions (deployments) of an Application")
-    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => historyCommand(client(cmd), target, opts.namespace, io));
+    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => historyCommand(clientFromCommand(cmd), target, opts.namespace, io));
   rollout
     .command("undo")
     .argument("<app/NAME>")
     .option("-n, --namespace <project>", "the Project")
     .option("--to-revision <n>", "the revision to return to (default: the previous good one)")
     .description("write an earlier revision's spec back as the desired state")
-    .action(async (target: string, opts: { namespace?: string; toRevision?: string }, cmd: Command) => undoCommand(client(cmd), target, opts.namespace, opts.toRevision ? Number(opts.toRevision) : undefined, io));
+    .action(async (target: string, opts: { namespace?: string; toRevision?: string }, cmd: Command) => undoCommand(clientFromCommand(cmd), target, opts.namespace, opts.toRevision ? Number(opts.toRevision) : undefined, io));
   rollout
     .command("status")
     .argument("<app/NAME>")
     .option("-n, --namespace <project>", "the Project")
     .option("--timeout <duration>", "give up after", "10m")
     .description("follow a rollout until it is done; exit 1 if it fails")
-    .action(async (target: string, opts: { namespace?: string; timeout: string }, cmd: Command) => statusCommand(client(cmd), target, opts.namespace, parseDuration(opts.timeout), waitIo()));
+    .action(async (target: string, opts: { namespace?: string; timeout: string }, cmd: Command) => statusCommand(clientFromCommand(cmd), target, opts.namespace, parseDuration(opts.timeout), waitIo()));
   rollout
     .command("restart")
     .argument("<app/NAME>")
     .option("-n, --namespace <project>", "the Project")
     .description("replace every replica with a fresh container, one by one")
-    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => restartCommand(client(cmd), target, opts.namespace, io));
+    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => restartCommand(clientFromCommand(cmd), target, opts.namespace, io));
 
   program
     .command("logs")
@@ -188,7 +173,7 @@ function buildProgram(): Command {
     .option("--tail <n>", "only the last N lines of each replica")
     .description("container logs of every replica, each line prefixed with its container")
     .action(async (target: string, opts: { namespace?: string; replica?: string; follow?: boolean; since?: string; tail?: string }, cmd: Command) =>
-      logsCommand(client(cmd), target, opts.namespace, { replica: opts.replica, follow: opts.follow, since: opts.since ? parseDuration(opts.since) : undefined, tail: opts.tail }, (t) => process.stdout.write(t)),
+      logsCommand(clientFromCommand(cmd), target, opts.namespace, { replica: opts.replica, follow: opts.follow, since: opts.since ? parseDuration(opts.since) : undefined, tail: opts.tail }, (t) => process.stdout.write(t)),
     );
 
   program
@@ -196,7 +181,7 @@ function buildProgram(): Command {
     .argument("<app/NAME>")
     .option("-n, --namespace <project>", "the Project")
     .description("every rollout of an Application with its step-by-step log")
-    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => deploymentsCommand(client(cmd), target, opts.namespace, io));
+    .action(async (target: string, opts: { namespace?: string }, cmd: Command) => deploymentsCommand(clientFromCommand(cmd), target, opts.namespace, io));
 
   program
     .command("reconcile")
@@ -204,9 +189,9 @@ function buildProgram(): Command {
     .argument("<name>")
     .option("-n, --namespace <project>", "the Project")
     .description("ask the controller to reconcile an object now")
-    .action(async (kind: string, name: string, opts: { namespace?: string }, cmd: Command) => reconcileCommand(client(cmd), kind, name, opts.namespace, io));
+    .action(async (kind: string, name: string, opts: { namespace?: string }, cmd: Command) => reconcileCommand(clientFromCommand(cmd), kind, name, opts.namespace, io));
 
-  registerDbCommands(program);
+  registerDbCommands(program, io);
   return program;
 }
 

@@ -1,7 +1,8 @@
 import { findKind, type KindInfo } from "../api/kinds.js";
 import type { RevisionInfo } from "../api/rollouts.js";
-import { ApiCallError, BerthClient } from "./client.js";
+import { BerthClient } from "./client.js";
 import { CommandError, type Io } from "./commands.js";
+import { needNamespace, serverError } from "./common.js";
 import { judge, summary, waitFor, type WaitIo } from "./progress.js";
 
 /** `app/NAME` or `NAME` (kind defaults to application), as kubectl rollout accepts. */
@@ -13,23 +14,13 @@ export function parseTarget(text: string): { kind: KindInfo; name: string } {
   return { kind, name: b };
 }
 
-function needNamespace(ns: string | undefined): string {
-  if (!ns) throw new CommandError("error: pass -n PROJECT", 2);
-  return ns;
-}
-
 function base(ns: string, name: string): string {
   return `/berth/v1/namespaces/${encodeURIComponent(ns)}/applications/${encodeURIComponent(name)}`;
 }
 
-async function fail(e: unknown): Promise<never> {
-  if (e instanceof ApiCallError) throw new CommandError(`Error from server (${e.status.reason ?? e.code}): ${e.message}`);
-  throw e;
-}
-
 export async function historyCommand(client: BerthClient, target: string, ns: string | undefined, io: Io): Promise<void> {
   const { name } = parseTarget(target);
-  const list = await client.request<{ items: RevisionInfo[]; currentConfigHash: string | null }>("GET", `${base(needNamespace(ns), name)}/deployments`).catch(fail);
+  const list = await client.request<{ items: RevisionInfo[]; currentConfigHash: string | null }>("GET", `${base(needNamespace(ns), name)}/deployments`).catch(serverError);
   if (!list.items.length) {
     io.out(`application/${name}: no revisions yet`);
     return;
@@ -42,7 +33,7 @@ export async function historyCommand(client: BerthClient, target: string, ns: st
 
 export async function deploymentsCommand(client: BerthClient, target: string, ns: string | undefined, io: Io): Promise<void> {
   const { name } = parseTarget(target);
-  const list = await client.request<{ items: RevisionInfo[] }>("GET", `${base(needNamespace(ns), name)}/deployments?logs=true`).catch(fail);
+  const list = await client.request<{ items: RevisionInfo[] }>("GET", `${base(needNamespace(ns), name)}/deployments?logs=true`).catch(serverError);
   for (const r of list.items) {
     io.out(`revision ${r.revision}  ${r.status}  config ${r.configHash.slice(0, 8)}  started ${r.startedAt}${r.completedAt ? `  completed ${r.completedAt}` : ""}`);
     for (const l of r.logs ?? []) io.out(`  ${l.time}  ${l.level.padEnd(5)}  ${l.message}`);
@@ -52,14 +43,14 @@ export async function deploymentsCommand(client: BerthClient, target: string, ns
 export async function undoCommand(client: BerthClient, target: string, ns: string | undefined, toRevision: number | undefined, io: Io): Promise<void> {
   const { name } = parseTarget(target);
   const q = toRevision ? `?toRevision=${toRevision}` : "";
-  const r = await client.request<{ revision: number; changed: boolean }>("POST", `${base(needNamespace(ns), name)}/rollback${q}`).catch(fail);
+  const r = await client.request<{ revision: number; changed: boolean }>("POST", `${base(needNamespace(ns), name)}/rollback${q}`).catch(serverError);
   io.out(`application.berth.dev/${name} ${r.changed ? `rolled back to revision ${r.revision}` : `already at revision ${r.revision}'s spec`}`);
 }
 
 export async function restartCommand(client: BerthClient, target: string, ns: string | undefined, io: Io): Promise<void> {
   const { kind, name } = parseTarget(target);
   const path = BerthClient.itemPath(kind, needNamespace(ns), name);
-  await client.request("PATCH", path, { metadata: { annotations: { "berth.dev/restarted-at": new Date().toISOString() } } }, "application/merge-patch+json").catch(fail);
+  await client.request("PATCH", path, { metadata: { annotations: { "berth.dev/restarted-at": new Date().toISOString() } } }, "application/merge-patch+json").catch(serverError);
   io.out(`application.berth.dev/${name} restarted`);
 }
 
@@ -68,7 +59,7 @@ export async function reconcileCommand(client: BerthClient, kindName: string, na
   const kind = findKind(kindName);
   if (!kind) throw new CommandError(`error: unknown kind "${kindName}"`, 2);
   const path = BerthClient.itemPath(kind, kind.namespaced ? needNamespace(ns) : undefined, name);
-  await client.request("PATCH", path, { metadata: { annotations: { "berth.dev/reconcile-requested-at": new Date().toISOString() } } }, "application/merge-patch+json").catch(fail);
+  await client.request("PATCH", path, { metadata: { annotations: { "berth.dev/reconcile-requested-at": new Date().toISOString() } } }, "application/merge-patch+json").catch(serverError);
   io.out(`${kind.singular}.berth.dev/${name} reconcile requested`);
 }
 
@@ -94,5 +85,5 @@ export async function logsCommand(client: BerthClient, target: string, ns: strin
   if (opts.follow) q.set("follow", "true");
   if (opts.since) q.set("since", String(Math.floor(opts.since / 1000)));
   if (opts.tail) q.set("tail", opts.tail);
-  await client.stream(`${base(needNamespace(ns), name)}/logs?${q}`, write).catch(fail);
+  await client.stream(`${base(needNamespace(ns), name)}/logs?${q}`, write).catch(serverError);
 }

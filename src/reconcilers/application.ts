@@ -131,13 +131,9 @@ export class ApplicationReconciler implements Reconciler {
     const project = app.metadata.namespace!;
     if (!(await this.driver.imageExists(runtime.image))) {
       const message = `image "${runtime.image}" is not present on the Docker engine and no registry provided it`;
-      let c = setCondition(conds(app), { type: "Ready", status: "False", reason: "ImageNotFound", message });
-      c = setCondition(c, { type: "Progressing", status: "False", reason: "ImageNotFound", message });
       const id = await this.deployments.ensure(app, hash, app.metadata.generation ?? 1);
       await this.deployments.finish(id, "failed", message);
-      if (getCondition(conds(app), "Ready")?.reason !== "ImageNotFound") await this.events.record(app, "Warning", "ImageNotFound", message);
-      await this.writeStatus(app, { ...app.status, observedGeneration: app.metadata.generation, phase: "failed", conditions: c });
-      return { requeueAfter: 30_000 };
+      return this.failed(app, "ImageNotFound", message, 30_000);
     }
     await this.driver.ensureNetwork(networkName(project), { ...ownerLabels("Project", project, project, "") });
     for (const v of spec.volumes ?? []) {
@@ -146,11 +142,7 @@ export class ApplicationReconciler implements Reconciler {
         await this.driver.ensureVolume(name, ownerLabels("Application", project, app.metadata.name, app.metadata.uid!));
       } catch (e) {
         if (!(e instanceof VolumeConflictError)) throw e;
-        let c = setCondition(conds(app), { type: "Ready", status: "False", reason: "VolumeConflict", message: e.message });
-        c = setCondition(c, { type: "Progressing", status: "False", reason: "VolumeConflict", message: e.message });
-        if (getCondition(conds(app), "Ready")?.reason !== "VolumeConflict") await this.events.record(app, "Warning", "VolumeConflict", e.message);
-        await this.writeStatus(app, { ...app.status, observedGeneration: app.metadata.generation, phase: "failed", conditions: c });
-        return { requeueAfter: 60_000 };
+        return this.failed(app, "VolumeConflict", e.message, 60_000);
       }
       await this.store.dataSource.query(
         `INSERT INTO volumes (name, type, mount_path, size_gb, application_id, project_id, deletion_policy) VALUES ($1, $2, $3, $4, $5, (SELECT id FROM projects WHERE name = $6), $7)
@@ -262,6 +254,15 @@ export class ApplicationReconciler implements Reconciler {
     }));
     await this.events.record(app, "Warning", "RolledBack", `rolled back to revision ${good.revision}: ${message}`);
     return { conditions: c, rolledBack: true };
+  }
+
+  /** Ready=False and Progressing=False for `reason`, a Warning event on the first occurrence, phase failed. */
+  private async failed(app: ResourceObject, reason: string, message: string, requeueAfter: number): Promise<ReconcileResult> {
+    let c = setCondition(conds(app), { type: "Ready", status: "False", reason, message });
+    c = setCondition(c, { type: "Progressing", status: "False", reason, message });
+    if (getCondition(conds(app), "Ready")?.reason !== reason) await this.events.record(app, "Warning", reason, message);
+    await this.writeStatus(app, { ...app.status, observedGeneration: app.metadata.generation, phase: "failed", conditions: c });
+    return { requeueAfter };
   }
 
   /** Skips the write transaction (and its lock) when nothing changed since `app` was read. */
