@@ -58,12 +58,31 @@ export class ChangeFeed {
     client.on("notification", () => this.pump());
     client.on("error", () => {
       this.client = undefined;
-      if (!this.stopped) setTimeout(() => void this.connect().catch(() => undefined), 500);
+      void client.end().catch(() => undefined);
+      this.reconnect();
     });
-    await client.connect();
-    await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.client = client;
     this.pump();
+  }
+
+  /** Keeps trying while Postgres is away (every 500 ms); the poll timer covers changes meanwhile. */
+  private reconnect(): void {
+    if (this.stopped) return;
+    setTimeout(() => {
+      if (this.stopped || this.client) return;
+      this.connect().catch(() => this.reconnect());
+    }, 500).unref();
   }
 
   /** Queue a read of new changes; reads run one at a time so delivery order is the commit order. */

@@ -9,6 +9,10 @@ export interface TestPostgres {
   name: string;
   url: string;
   stop(): Promise<void>;
+  /** Stops the server but keeps its data, as an outage would (system Postgres only). */
+  down?(): void;
+  /** Starts it again on the same port after down(). */
+  up?(): void;
 }
 
 const PG15_BIN = "/usr/lib/postgresql/15/bin";
@@ -32,18 +36,23 @@ export async function startSystemPostgres(): Promise<TestPostgres> {
   const pgdata = path.join(dir, "data");
   asPostgres(path.join(PG15_BIN, "initdb"), ["-D", pgdata, "-U", "berth", "--auth=trust", "-E", "UTF8"]);
   const port = await freePort();
-  asPostgres(path.join(PG15_BIN, "pg_ctl"), [
-    "-D", pgdata, "-w", "-l", path.join(dir, "server.log"),
-    "-o", `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${dir}'`, "start",
-  ]);
+  const start = (): void =>
+    asPostgres(path.join(PG15_BIN, "pg_ctl"), [
+      "-D", pgdata, "-w", "-l", path.join(dir, "server.log"),
+      "-o", `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${dir}'`, "start",
+    ]);
+  const stopServer = (): void => asPostgres(path.join(PG15_BIN, "pg_ctl"), ["-D", pgdata, "-m", "fast", "-w", "stop"]);
+  start();
   asPostgres(path.join(PG15_BIN, "createdb"), ["-h", "127.0.0.1", "-p", String(port), "-U", "berth", "berth_test"]);
   return {
     name: "system postgres 15",
     url: `postgres://berth@127.0.0.1:${port}/berth_test`,
     stop: async () => {
-      asPostgres(path.join(PG15_BIN, "pg_ctl"), ["-D", pgdata, "-m", "fast", "-w", "stop"]);
+      stopServer();
       rmSync(dir, { recursive: true, force: true });
     },
+    down: stopServer,
+    up: start,
   };
 }
 
