@@ -105,14 +105,14 @@ function appManifest(project: string, name: string, replicas = 1): Record<string
   };
 }
 
-/** The runtime spec Berth derives from appManifest (src/reconcilers/application.ts runtimeSpec). */
+/** The runtime spec Berth derives from appManifest (src/reconcilers/application/reconciler.ts runtimeSpec). */
 function runtimeSpec(project: string, name: string): AppRuntimeSpec {
   return { project, name, uid: "00000000-0000-4000-8000-000000000000", image: BUSYBOX_IMAGE, command: COMMAND, env: {}, ports: [{ containerPort: 8080 }], volumes: [] };
 }
 
 /** Berth's exact create options for replica 0, but labelled as the benchmark's so Berth never sees them. */
 function floorCreateOptions(project: string, name: string, run: string): Docker.ContainerCreateOptions {
-  return { ...containerCreateOptions(runtimeSpec(project, name), 0, "floor", 1), Labels: { [RUN_LABEL]: run } };
+  return { ...containerCreateOptions(runtimeSpec(project, name), 0, "floor", { replicas: 1, graceSeconds: 10 }), Labels: { [RUN_LABEL]: run } };
 }
 
 async function removeFloor(run: string, network?: string): Promise<void> {

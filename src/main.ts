@@ -3,21 +3,33 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { Logger } from "winston";
+import { writeKubeconfig } from "./api/kubeconfig.js";
 import { ApiServer } from "./api/server.js";
+import { ensureServingCerts } from "./api/tls.js";
+import { GarbageCollector } from "./controller/garbage-collector.js";
 import { LeaderElector } from "./controller/leader.js";
-import { ControllerManager } from "./controller/manager.js";
+import { Manager } from "./controller/manager.js";
+import { RetentionJob, retentionFromEnv } from "./controller/retention.js";
+import { BlockedObjectsSource, ChangeFeedSource, ResyncSource, RuntimeEventSource } from "./controller/sources.js";
+import { setupApplication } from "./reconcilers/application/setup.js";
+import { setupDatabase } from "./reconcilers/database/setup.js";
+import { setupDomain } from "./reconcilers/domain/setup.js";
+import { setupProject } from "./reconcilers/project/setup.js";
+import { CLEARING_EVENTS } from "./reconcilers/shared/failures.js";
+import { createRouting } from "./router/index.js";
 import type { RouterOptions } from "./router/settings.js";
 import { DockerDriver } from "./runtime/docker.js";
-import { ensureServingCerts } from "./api/tls.js";
-import { writeKubeconfig } from "./kubeconfig.js";
+import type { RuntimeDriver } from "./runtime/driver.js";
+import { NO_TRAFFIC } from "./runtime/traffic.js";
 import { ChangeFeed } from "./store/change-feed.js";
 import { createDataSource, migrate } from "./store/data-source.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./store/embedded.js";
-import { EventStore } from "./store/events.js";
-import { ResourceStore } from "./store/resources.js";
+import { openStores, type Stores } from "./store/index.js";
+import { ensureAdminUser, installationId } from "./store/installation.js";
+import { SecretBox } from "./store/secrets.js";
+import type { ResourceStore } from "./store/resources.js";
 import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
-import { SecretBox } from "./util/secrets.js";
 
 export interface ServeOptions {
   dataDir: string;
@@ -26,7 +38,7 @@ export interface ServeOptions {
   logger?: Logger;
   /** Run the controllers (when elected leader). Default true. */
   controllers?: boolean;
-  /** Period of the full resync; default $BERTH_RESYNC_SECONDS or 30 s. */
+  /** Period of the light resync; default $BERTH_RESYNC_SECONDS or 30 s. */
   resyncMs?: number;
   /** Minimum time between full resync passes; default $BERTH_FULL_RESYNC_SECONDS or 600 s. */
   fullResyncMs?: number;
@@ -38,6 +50,8 @@ export interface ServeOptions {
   embedded?: Promise<EmbeddedDatabase>;
   /** Caddy for Domains: --caddy-admin URL or --caddy-managed, ports and ACME (src/router/settings.ts). */
   router?: RouterOptions;
+  /** The runtime driver (default: Docker on $DOCKER_SOCKET); tests may pass the fake. */
+  driver?: RuntimeDriver;
 }
 
 /** A running Berth: every long-lived part, and one stop() that ends them in reverse order. */
@@ -47,10 +61,28 @@ export interface Berth {
   token: string;
   caPem: string;
   store: ResourceStore;
+  stores: Stores;
   dataSource: DataSource;
   metrics: Metrics;
+  driver: RuntimeDriver;
   leader?: LeaderElector;
+  /** The controllers' manager while this process leads. */
+  manager(): Manager | undefined;
   stop(): Promise<void>;
+}
+
+/** What the controllers need, gathered once per process. */
+interface Wiring {
+  stores: Stores;
+  feed: ChangeFeed;
+  box: SecretBox;
+  driver: RuntimeDriver;
+  metrics: Metrics;
+  logger: Logger;
+  dataDir: string;
+  router?: RouterOptions;
+  resyncMs: number;
+  fullResyncMs: number;
 }
 
 function ensureToken(dataDir: string): string {
@@ -65,12 +97,42 @@ function parseListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
 }
 
-async function ensureAdminUser(ds: DataSource): Promise<string> {
-  await ds.query(
-    `INSERT INTO users (username, email, password_hash, role) VALUES ('admin', 'admin@berth.local', '!token-auth', 'super_admin') ON CONFLICT (username) DO NOTHING`,
+function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/**
+ * The controllers of one leadership term (controller-runtime's main: each reconciler's
+ * SetupWithManager, then the sources that feed them).
+ */
+export function buildManager(w: Wiring): Manager {
+  const { stores, driver, metrics, logger } = w;
+  const mgr = new Manager({ logger, metrics });
+  const routing = createRouting(w.router, { store: stores.resources, driver, logger });
+  for (const c of routing?.components ?? []) mgr.add(c, 0);
+  const base = { store: stores.resources, events: stores.events };
+  setupProject(mgr, { ...base, driver });
+  setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir });
+  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics });
+  setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
+  const dispatch = mgr.dispatch.bind(mgr);
+  const gc = new GarbageCollector({ store: stores.resources, driver, metrics, logger });
+  mgr.add(new ChangeFeedSource(w.feed, dispatch));
+  mgr.add(new RuntimeEventSource(driver, dispatch, logger));
+  mgr.add(new BlockedObjectsSource(driver, stores.resources, mgr.kinds(), CLEARING_EVENTS, dispatch, logger));
+  mgr.add(new RetentionJob(stores.revisions, retentionFromEnv(), logger));
+  mgr.add(
+    new ResyncSource(stores.resources, dispatch, {
+      kinds: mgr.kinds(),
+      periodMs: w.resyncMs,
+      fullPeriodMs: w.fullResyncMs,
+      observe: () => gc.listAll(),
+      settled: mgr.settled(),
+      onPass: async (containers) => void (await gc.sweep(containers)),
+    }),
   );
-  const rows = await ds.query(`SELECT id FROM users WHERE username = 'admin'`);
-  return rows[0].id;
+  return mgr;
 }
 
 /** Wires the parts of `berth serve`; each part owns its own start/stop. */
@@ -97,27 +159,37 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
     const applied = await migrate(ds);
     if (applied.length) logger.info("migrations applied", { migrations: applied });
     const adminId = await ensureAdminUser(ds);
-    const store = new ResourceStore(ds, box, () => adminId);
-    const feed = new ChangeFeed(store, url);
+    const stores = openStores(ds, box, () => adminId);
+    const feed = new ChangeFeed(stores.resources, url);
     await feed.start();
     stops.push(() => feed.stop());
-    const compaction = setInterval(() => void store.compact(3600).catch(() => undefined), 60_000);
+    const compaction = setInterval(() => void stores.resources.compact(3600).catch(() => undefined), 60_000);
     stops.push(async () => clearInterval(compaction));
     const metrics = new Metrics();
-    const events = new EventStore(ds);
-    const instance = (await ds.query(`SELECT id FROM berth_installation`))[0].id as string;
-    const driver = new DockerDriver(instance, metrics);
-    const api = new ApiServer({ host, port, tls: certs, token, store, feed, ready: () => feed.connected, events, logger, metrics: () => metrics.render(), docker: driver, box });
+    const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);
+    const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver });
     await api.start();
     stops.push(() => api.stop());
     let leader: LeaderElector | undefined;
+    let manager: Manager | undefined;
     if (opts.controllers !== false) {
       await driver.ping().catch((e) => logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
-      const resyncMs = opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000;
-      const fullResyncMs = opts.fullResyncMs ?? Number(process.env.BERTH_FULL_RESYNC_SECONDS ?? 600) * 1000;
-      const manager = new ControllerManager({ store, feed, box, driver, events, metrics, logger, resyncMs, fullResyncMs, dataDir: opts.dataDir, router: opts.router });
+      const wiring: Wiring = {
+        stores, feed, box, driver, metrics, logger, dataDir: opts.dataDir, router: opts.router,
+        resyncMs: opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000,
+        fullResyncMs: opts.fullResyncMs ?? Number(process.env.BERTH_FULL_RESYNC_SECONDS ?? 600) * 1000,
+      };
       const abort = new AbortController();
-      leader = new LeaderElector(url, { onStartedLeading: () => manager.start(abort.signal), onStoppedLeading: () => manager.stop() }, logger);
+      leader = new LeaderElector(url, {
+        onStartedLeading: async () => {
+          manager = buildManager(wiring);
+          await manager.start(abort.signal);
+        },
+        onStoppedLeading: async () => {
+          await manager?.stop();
+          manager = undefined;
+        },
+      }, logger);
       await leader.start(abort.signal);
       const l = leader;
       stops.push(() => l.stop());
@@ -127,14 +199,9 @@ export async function startBerth(opts: ServeOptions): Promise<Berth> {
     const kubeconfigPath = path.join(opts.dataDir, "kubeconfig.yaml");
     writeKubeconfig(kubeconfigPath, serverUrl, certs.caPem, token);
     logger.info("berth is serving", { url: serverUrl, kubeconfig: kubeconfigPath, dataDir: opts.dataDir, embeddedPostgres: !opts.databaseUrl });
-    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store, dataSource: ds, metrics, leader, stop: stopAll };
+    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store: stores.resources, stores, dataSource: ds, metrics, driver, leader, manager: () => manager, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;
   }
-}
-
-function ensureDir(dir: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
 }

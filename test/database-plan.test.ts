@@ -1,6 +1,7 @@
 import { expect } from "chai";
-import { dueScheduledBackup, backupRoot } from "../src/reconcilers/backups.js";
-import { envFromDependencies, scrub } from "../src/reconcilers/database.js";
+import { dueScheduledBackup, backupRoot } from "../src/reconcilers/database/backup-worker.js";
+import { envFromDependencies } from "../src/reconcilers/application/env.js";
+import { scrub } from "../src/reconcilers/shared/failures.js";
 import {
   applicationEnv,
   backupCommand,
@@ -17,8 +18,7 @@ import {
   sizeInGb,
   type Credentials,
 } from "../src/runtime/database-engines.js";
-import { databaseConfigHash, databaseContainerOptions, formatDbPlan, planDatabase, type DatabaseRuntime } from "../src/runtime/database-plan.js";
-import type { ObservedContainer } from "../src/runtime/docker.js";
+import { databaseConfigHash, databaseContainerOptions, type DatabaseRuntime } from "../src/runtime/database-spec.js";
 
 const PW = "S3cretS3cretS3cretS3cretS3cret12";
 
@@ -31,10 +31,6 @@ function creds(engine: Credentials["engine"]): Credentials {
 
 function runtime(engine: Credentials["engine"], over: Partial<DatabaseRuntime> = {}): DatabaseRuntime {
   return { project: "shop", name: "app-db", uid: "00000000-0000-0000-0000-000000000001", engine, image: resolveImage({ engine, version: "7" }, {}), credentials: creds(engine), ...over };
-}
-
-function container(name: string, hash: string, state = "running", created = 1): ObservedContainer {
-  return { id: `id-${name}-${hash}`, name, labels: { "berth.dev/config-hash": hash, "berth.dev/replica": "0" }, state, health: "none", ports: [], created };
 }
 
 describe("databases: engines, container definitions and plans (no Docker)", () => {
@@ -117,18 +113,6 @@ describe("databases: engines, container definitions and plans (no Docker)", () =
     expect(databaseConfigHash(runtime("postgresql", { credentials: { ...creds("postgresql"), password: "x" } }))).to.not.equal(h);
   });
 
-  it("plans create, keep, start, recreate, de-duplicate and suspend", () => {
-    expect(formatDbPlan(planDatabase({ hash: "aaaaaaaa11", suspend: false }, []))).to.equal("create  missing container");
-    expect(planDatabase({ hash: "aaaaaaaa11", suspend: false }, [container("p-db-0", "aaaaaaaa11")])).to.deep.equal([]);
-    expect(formatDbPlan(planDatabase({ hash: "aaaaaaaa11", suspend: false }, [container("p-db-0", "aaaaaaaa11", "exited")]))).to.equal("start   p-db-0: container exited (drift)");
-    expect(formatDbPlan(planDatabase({ hash: "bbbbbbbb22", suspend: false }, [container("p-db-0", "aaaaaaaa11")]))).to.equal(
-      ["remove  p-db-0: config-hash changed aaaaaaaa → bbbbbbbb", "create  config changed (recreate)"].join("\n"),
-    );
-    expect(formatDbPlan(planDatabase({ hash: "aaaaaaaa11", suspend: false }, [container("p-db-0", "aaaaaaaa11", "running", 2), container("p-db-0-x", "aaaaaaaa11", "exited", 3)]))).to.equal("remove  p-db-0-x: duplicate container");
-    expect(formatDbPlan(planDatabase({ hash: "aaaaaaaa11", suspend: true }, [container("p-db-0", "aaaaaaaa11")]))).to.equal("stop    p-db-0: suspended (spec.suspend: true)");
-    expect(planDatabase({ hash: "aaaaaaaa11", suspend: true }, [container("p-db-0", "aaaaaaaa11", "exited")])).to.deep.equal([]);
-  });
-
   it("injects DATABASE_URL and the engine's variables for envFrom", () => {
     expect(applicationEnv(creds("postgresql"), "shop-app-db-0", 5432)).to.deep.equal({
       DATABASE_URL: `postgresql://app_db:${PW}@shop-app-db-0:5432/app_db`,
@@ -143,7 +127,7 @@ describe("databases: engines, container definitions and plans (no Docker)", () =
     expect(connectionUrl(creds("postgresql"), "h", 5432, true)).to.equal("postgresql://app_db:<redacted>@h:5432/app_db");
     expect(envFromDependencies({ envFrom: [{ databaseRef: "a" }, { databaseRef: "b" }] })).to.deep.equal([{ kind: "Database", name: "a" }, { kind: "Database", name: "b" }]);
     expect(envFromDependencies({})).to.deep.equal([]);
-    expect(scrub(`FATAL: password ${PW} rejected`, creds("postgresql"))).to.equal("FATAL: password <redacted> rejected");
+    expect(scrub(`FATAL: password ${PW} rejected`, [PW])).to.equal("FATAL: password <redacted> rejected");
   });
 
   it("records storage sizes in whole GiB, rounded up", () => {

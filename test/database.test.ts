@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import pg from "pg";
 import winston from "winston";
 import { startBerth, type Berth } from "../src/main.js";
-import { BackupWorker } from "../src/reconcilers/backups.js";
+import { BackupWorker } from "../src/reconcilers/database/backup-worker.js";
 import { call, runBerth, tempDir } from "./helpers/berth.js";
 import { cleanupProject, docker, requireDocker, waitFor } from "./helpers/docker.js";
 import { ENGINE_IMAGE_ENV, ENGINE_IMAGES, ensureEngineImages } from "./helpers/engine-images.js";
@@ -153,9 +153,9 @@ describe("databases on a real Docker engine (engine images built from Debian pac
     });
     const waiting = await waitFor("api waiting for app-db", async () => {
       const a = await get("applications", "api");
-      return cond(a, "Progressing")?.reason === "WaitingForDependency" ? a : undefined;
+      return cond(a, "Ready")?.reason === "DependencyNotReady" ? a : undefined;
     }, 30_000, 100);
-    expect(cond(waiting, "Progressing")!.message).to.include("Database/app-db");
+    expect(cond(waiting, "Ready")!.message).to.include("Database/app-db");
     const phases = new Set<string>();
     const t0 = Date.now();
     const db = await waitFor("app-db Ready", async () => {
@@ -333,7 +333,7 @@ describe("databases on a real Docker engine (engine images built from Debian pac
     const fire = new Date(Date.UTC(created.getUTCFullYear(), created.getUTCMonth(), created.getUTCDate() + (created.getUTCHours() >= 3 ? 1 : 0), 3, 0, 0));
     const clock = new Date(fire.getTime() + 5000);
     const noop = (): void => undefined;
-    const scheduler = new BackupWorker({ store: berth.store, box: undefined as never, driver: undefined as never, events: undefined as never, metrics: undefined as never, logger: winston.createLogger({ silent: true }), maintenance: undefined as never, enqueue: noop, backupDir, timeZone: "UTC", now: () => clock });
+    const scheduler = new BackupWorker({ store: berth.store, backups: berth.stores.backups, credentials: undefined as never, driver: undefined as never, events: undefined as never, metrics: undefined as never, logger: winston.createLogger({ silent: true }), maintenance: undefined as never, enqueue: noop, backupDir, timeZone: "UTC", now: () => clock });
     expect(await scheduler.schedulePass()).to.equal(1);
     expect(await scheduler.schedulePass()).to.equal(0);
     const row = await waitFor("the scheduled backup to finish", async () => {

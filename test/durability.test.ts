@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { QueryRunner } from "typeorm";
-import { DeploymentRecorder } from "../src/reconcilers/deployments.js";
+import { RevisionStore } from "../src/store/revisions.js";
 import { call, startTestBerth } from "./helpers/berth.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -66,7 +66,7 @@ describe("commit durability", () => {
     expect(created.status, created.text).to.equal(201);
     const appRow = { id: created.body.metadata.uid as string };
     transactions.length = 0;
-    const recorder = new DeploymentRecorder(ds);
+    const recorder = new RevisionStore(ds);
     const id = await recorder.ensure({ apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "web", namespace: "durable", uid: appRow.id }, spec: {} }, "h1", 1);
     expect(id).to.be.a("string");
     const inserts = writing(/INSERT INTO deployments/i);

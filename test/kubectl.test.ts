@@ -17,7 +17,7 @@ import path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import pg from "pg";
 import YAML from "yaml";
-import { findKind } from "../src/api/kinds.js";
+import { findKind } from "../src/core/kinds.js";
 import { LEADER_LOCK_KEY } from "../src/controller/leader.js";
 import { createDataSource } from "../src/store/data-source.js";
 import { EventStore } from "../src/store/events.js";

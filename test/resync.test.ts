@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import type { ObjectKey } from "../src/controller/controller.js";
 import { ResyncSource } from "../src/controller/sources.js";
-import { applicationSettled } from "../src/reconcilers/application-settled.js";
-import type { ObservedContainer } from "../src/runtime/docker.js";
+import { applicationSettled } from "../src/reconcilers/application/settled.js";
+import type { ObservedContainer } from "../src/runtime/driver.js";
 import { LABEL } from "../src/runtime/labels.js";
 import type { ResourceStore } from "../src/store/resources.js";
-import type { ResourceObject } from "../src/store/types.js";
+import type { ResourceObject } from "../src/core/types.js";
 
 function app(name: string, over: { replicas?: number; generation?: number; observed?: number; ready?: "True" | "False"; readyReplicas?: number; hash?: string; suspend?: boolean; deleting?: boolean; reason?: string } = {}): ResourceObject {
   const replicas = over.replicas ?? 2;
@@ -71,7 +71,7 @@ describe("resync", () => {
         if (containers instanceof Error) throw containers;
         return containers;
       };
-      const s = new ResyncSource(store, (k) => queued.push(k), { periodMs: 1000, fullPeriodMs, observe, settled: { Application: applicationSettled }, onPass: async (c) => void swept.push(c.length) });
+      const s = new ResyncSource(store, (e) => queued.push(e.key), { kinds: ["Project", "Database", "Application", "Domain"], periodMs: 1000, fullPeriodMs, observe, settled: { Application: applicationSettled }, onPass: async (c) => void swept.push(c.length) });
       return { source: s, queued, swept };
     }
     const project: ResourceObject = { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "shop", uid: "uid-shop" } };

@@ -1,4 +1,4 @@
-import { GROUP, KINDS, VERSION } from "./kinds.js";
+import { GROUP, KINDS, VERSION } from "../core/kinds.js";
 
 /** /usr/bin/kubectl picks its bundled client by this minor version (see KUBECTL.md). */
 export function versionInfo(): Record<string, string> {

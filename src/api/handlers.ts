@@ -3,12 +3,12 @@ import jsonpatch from "fast-json-patch";
 import YAML from "yaml";
 import type { ChangeFeed } from "../store/change-feed.js";
 import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
-import type { Change, RequestContext, ResourceObject } from "../store/types.js";
-import { ApiError, badRequest, invalid, notFound } from "./errors.js";
-import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, findKind, KINDS, type KindInfo } from "./kinds.js";
+import type { Change, RequestContext, ResourceObject } from "../core/types.js";
+import { ApiError, badRequest, invalid, notFound } from "../core/errors.js";
+import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, findKind, KINDS, type KindInfo } from "../core/kinds.js";
 import { mergePatch } from "./merge-patch.js";
-import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "./schemas.js";
-import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
+import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "../schema/crds.js";
+import { parseFieldSelector, parseLabelSelector } from "../core/selectors.js";
 import { serverSideApply } from "./server-side-apply.js";
 import { toTable, wantsTable } from "./table.js";
 

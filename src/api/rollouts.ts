@@ -1,22 +1,15 @@
 import type { ServerResponse } from "node:http";
-import type { DockerDriver } from "../runtime/docker.js";
+import { ApiError, badRequest, notFound } from "../core/errors.js";
+import type { RevisionInfo } from "../core/records.js";
+import type { RequestContext, ResourceObject } from "../core/types.js";
+import type { RuntimeDriver } from "../runtime/driver.js";
 import { LABEL } from "../runtime/labels.js";
-import { redactObject } from "../store/sealing.js";
 import type { ResourceStore } from "../store/resources.js";
-import type { RequestContext, ResourceObject } from "../store/types.js";
-import { ApiError, badRequest, notFound } from "./errors.js";
+import type { RevisionRow, RevisionStore } from "../store/revisions.js";
+import { redactObject } from "../store/secrets.js";
 import type { Reply } from "./handlers.js";
 
-export interface RevisionInfo {
-  revision: number;
-  status: string;
-  configHash: string;
-  generation: number;
-  startedAt: string;
-  completedAt: string | null;
-  spec?: Record<string, unknown>;
-  logs?: { level: string; message: string; time: string }[];
-}
+export type { RevisionInfo };
 
 /**
  * Berth's rollout endpoints (outside the Kubernetes groups, under /berth/v1): revision history
@@ -26,7 +19,8 @@ export interface RevisionInfo {
 export class RolloutEndpoints {
   constructor(
     private readonly store: ResourceStore,
-    private readonly driver: DockerDriver | undefined,
+    private readonly revisions: RevisionStore,
+    private readonly driver: RuntimeDriver | undefined,
   ) {}
 
   private async app(ns: string, name: string): Promise<ResourceObject> {
@@ -35,49 +29,38 @@ export class RolloutEndpoints {
     return app;
   }
 
+  private async info(name: string, r: RevisionRow, withLogs: boolean): Promise<RevisionInfo> {
+    const info: RevisionInfo = {
+      revision: r.revision,
+      status: r.status,
+      configHash: r.hash,
+      generation: r.generation,
+      startedAt: new Date(r.startedAt).toISOString(),
+      completedAt: r.completedAt ? new Date(r.completedAt).toISOString() : null,
+      spec: redactObject({ apiVersion: "", kind: "Application", metadata: { name }, spec: r.spec }).spec,
+    };
+    if (withLogs) info.logs = (await this.revisions.logs(r.id)).map((l) => ({ level: l.level, message: l.message, time: new Date(l.time).toISOString() }));
+    return info;
+  }
+
   async history(ns: string, name: string, withLogs: boolean): Promise<Reply> {
     const app = await this.app(ns, name);
-    const rows = await this.store.dataSource.query(
-      `SELECT id, status, metadata, started_at, completed_at FROM deployments WHERE application_id = $1 ORDER BY started_at, id`,
-      [app.metadata.uid],
-    );
     const items: RevisionInfo[] = [];
-    for (const r of rows) {
-      const info: RevisionInfo = {
-        revision: Number(r.metadata.revision),
-        status: r.status,
-        configHash: r.metadata.configHash,
-        generation: Number(r.metadata.generation),
-        startedAt: new Date(r.started_at).toISOString(),
-        completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
-        spec: redactObject({ apiVersion: "", kind: "Application", metadata: { name }, spec: r.metadata.spec }).spec,
-      };
-      if (withLogs) {
-        const logs = await this.store.dataSource.query(`SELECT level, message, created_at FROM deployment_logs WHERE deployment_id = $1 ORDER BY id`, [r.id]);
-        info.logs = logs.map((l: { level: string; message: string; created_at: Date }) => ({ level: l.level, message: l.message, time: new Date(l.created_at).toISOString() }));
-      }
-      items.push(info);
-    }
+    for (const r of await this.revisions.history(app.metadata.uid!)) items.push(await this.info(name, r, withLogs));
     return { status: 200, body: { kind: "RevisionList", apiVersion: "berth.dev/v1", currentConfigHash: app.status?.configHash ?? null, items } };
   }
 
   /** Undo: the chosen revision's spec (default: the newest good one of another config) becomes the desired state. */
   async undo(ns: string, name: string, toRevision: number | undefined, ctx: RequestContext): Promise<Reply> {
     const app = await this.app(ns, name);
-    const rows = await this.store.dataSource.query(
-      toRevision
-        ? `SELECT metadata FROM deployments WHERE application_id = $1 AND (metadata->>'revision')::int = $2`
-        : `SELECT metadata FROM deployments WHERE application_id = $1 AND status = 'success' AND metadata->>'configHash' <> coalesce($2, '') ORDER BY started_at DESC LIMIT 1`,
-      [app.metadata.uid, toRevision ?? (app.status?.configHash as string | undefined) ?? null],
-    );
-    if (!rows[0]) throw new ApiError(404, "NotFound", toRevision ? `revision ${toRevision} of application ${name} not found` : `application ${name} has no earlier good revision to return to`);
-    const revision = Number(rows[0].metadata.revision);
+    const target = toRevision ? await this.revisions.byNumber(app.metadata.uid!, toRevision) : await this.revisions.lastGood(app.metadata.uid!, (app.status?.configHash as string | undefined) ?? "");
+    if (!target) throw new ApiError(404, "NotFound", toRevision ? `revision ${toRevision} of application ${name} not found` : `application ${name} has no earlier good revision to return to`);
     const result = await this.store.update("Application", ns, name, ctx, "rollout-undo", (cur) => ({
       ...cur!,
-      metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/undo-to-revision": String(revision) } },
-      spec: rows[0].metadata.spec,
+      metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/undo-to-revision": String(target.revision) } },
+      spec: target.spec,
     }));
-    return { status: 200, body: { revision, object: result.object, changed: result.changed } };
+    return { status: 200, body: { revision: target.revision, object: result.object, changed: result.changed } };
   }
 
   /** Streams the logs of every replica (or one), each line prefixed with its replica. */
@@ -89,53 +72,29 @@ export class RolloutEndpoints {
     if (replica !== null) containers = containers.filter((c) => c.labels[LABEL.replica] === replica);
     containers.sort((a, b) => Number(a.labels[LABEL.replica]) - Number(b.labels[LABEL.replica]) || a.created - b.created);
     if (!containers.length) throw badRequest(`application ${name} has no containers${replica !== null ? ` for replica ${replica}` : ""}`);
-    const follow = q.get("follow") === "true";
     const since = q.get("since") ? Math.floor(Date.now() / 1000 - Number(q.get("since"))) : 0;
     const tail = q.get("tail");
+    const opts = { follow: q.get("follow") === "true", since, ...(tail ? { tail: Number(tail) } : {}) };
+    const streams = await Promise.all(containers.map(async (c) => ({ prefix: containers.length > 1 || replica === null ? `[${c.name}] ` : "", stream: await this.driver!.logs(c.id, opts) })));
     res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache" });
     res.flushHeaders();
-    const streams = await Promise.all(
-      containers.map(async (c) => {
-        const prefix = containers.length > 1 || replica === null ? `[${c.name}] ` : "";
-        const raw = (await this.driver!.docker.getContainer(c.id).logs({ follow: follow as true, stdout: true, stderr: true, since, tail: tail ? Number(tail) : "all", timestamps: false } as never)) as unknown;
-        return { prefix, raw };
-      }),
-    );
     let open = streams.length;
     const done = (): void => {
-      open--;
-      if (open === 0) res.end();
+      if (--open === 0) res.end();
     };
     for (const s of streams) {
-      if (Buffer.isBuffer(s.raw)) {
-        writeFrames(s.raw, s.prefix, res);
-        done();
-        continue;
-      }
-      const stream = s.raw as NodeJS.ReadableStream & { destroy?: () => void };
-      let pending: Buffer = Buffer.alloc(0);
-      stream.on("data", (chunk: Buffer) => {
-        pending = writeFrames(Buffer.concat([pending, chunk]), s.prefix, res);
+      let pending = "";
+      s.stream.on("data", (chunk: Buffer) => {
+        const lines = (pending + chunk.toString("utf8")).split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) if (line.length) res.write(s.prefix + line + "\n");
       });
-      stream.on("end", done);
-      stream.on("error", done);
-      res.on("close", () => stream.destroy?.());
+      s.stream.on("end", () => {
+        if (pending) res.write(s.prefix + pending + "\n");
+        done();
+      });
+      s.stream.on("error", done);
+      res.on("close", () => s.stream.destroy());
     }
   }
-}
-
-/**
- * Docker multiplexes stdout and stderr in frames (8-byte header: stream, 0, 0, 0, big-endian
- * length). Writes complete frames as prefixed lines; returns an incomplete tail for later.
- */
-function writeFrames(buf: Buffer, prefix: string, res: ServerResponse): Buffer {
-  let offset = 0;
-  while (buf.length - offset >= 8) {
-    const len = buf.readUInt32BE(offset + 4);
-    if (buf.length - offset - 8 < len) break;
-    const text = buf.subarray(offset + 8, offset + 8 + len).toString("utf8");
-    for (const line of text.split("\n")) if (line.length) res.write(prefix + line + "\n");
-    offset += 8 + len;
-  }
-  return buf.subarray(offset);
 }

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
-import type { ResourceObject } from "../store/types.js";
-import { ApiError } from "./errors.js";
-import { API_VERSION, type KindInfo } from "./kinds.js";
+import type { ResourceObject } from "../core/types.js";
+import { ApiError } from "../core/errors.js";
+import { API_VERSION, type KindInfo } from "../core/kinds.js";
 
 /**
  * Server-side apply, simplified: each Apply manager owns the leaf fields it applied last time

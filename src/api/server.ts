@@ -4,17 +4,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "winston";
 import type { ChangeFeed } from "../store/change-feed.js";
-import type { ResourceStore } from "../store/resources.js";
-import type { EventStore } from "../store/events.js";
+import type { Stores } from "../store/index.js";
 import { apiGroup, apiGroupList, apiResourceList, coreResourceList, coreVersions, versionInfo } from "./discovery.js";
-import { ApiError, badRequest, namespaceNotFound } from "./errors.js";
+import { ApiError, badRequest, namespaceNotFound } from "../core/errors.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
-import { findKind, GROUP, VERSION } from "./kinds.js";
-import { openApiIndex, openApiGroupVersion } from "./openapi.js";
+import { findKind, GROUP, VERSION } from "../core/kinds.js";
+import { openApiIndex, openApiGroupVersion } from "../schema/openapi.js";
 import { RolloutEndpoints } from "./rollouts.js";
 import { DatabaseEndpoints } from "./databases.js";
-import type { SecretBox } from "../util/secrets.js";
-import type { DockerDriver } from "../runtime/docker.js";
+import type { RuntimeDriver } from "../runtime/driver.js";
 import { eventTable, namespaceTable, wantsTable } from "./table.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
@@ -24,16 +22,13 @@ export interface ApiServerOptions {
   port: number;
   tls: { certPem: string; keyPem: string };
   token: string;
-  store: ResourceStore;
+  stores: Pick<Stores, "resources" | "events" | "revisions" | "credentials" | "backups" | "audit">;
   feed: ChangeFeed;
-  events: EventStore;
   logger: Logger;
   metrics?: () => Promise<{ contentType: string; body: string }>;
   ready?: () => boolean;
   /** For container logs; without it the logs endpoint answers 503. */
-  docker?: DockerDriver;
-  /** Decrypts database credentials for `berth db credentials` (default: the store's key). */
-  box?: SecretBox;
+  driver?: RuntimeDriver;
 }
 
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
@@ -52,9 +47,10 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly opts: ApiServerOptions) {
-    this.handlers = new ResourceHandlers(opts.store, opts.feed);
-    this.rollouts = new RolloutEndpoints(opts.store, opts.docker);
-    this.databases = new DatabaseEndpoints(opts.store, opts.box);
+    const st = opts.stores;
+    this.handlers = new ResourceHandlers(st.resources, opts.feed);
+    this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
+    this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
   }
 
@@ -213,25 +209,25 @@ export class ApiServer {
   private async core(method: string, url: URL, ns: string | undefined, events: string | undefined, accept: string | undefined): Promise<Reply> {
     if (method !== "GET") throw new ApiError(405, "MethodNotAllowed", "namespaces are managed as berth.dev Projects");
     if (events) {
-      const list = (await this.opts.events.list(ns, url.searchParams.get("fieldSelector") ?? undefined)) as { items: Record<string, any>[] };
+      const list = (await this.opts.stores.events.list(ns, url.searchParams.get("fieldSelector") ?? undefined)) as { items: Record<string, any>[] };
       // An Event is created when it is first seen; kubectl's AGE and `-o yaml` read this.
       for (const e of list.items) e.metadata.creationTimestamp ??= e.firstTimestamp;
       return { status: 200, body: wantsTable(accept) ? eventTable(list.items) : list };
     }
     if (ns) {
-      const project = await this.opts.store.get("Project", undefined, ns);
+      const project = await this.opts.stores.resources.get("Project", undefined, ns);
       if (!project) throw namespaceNotFound(ns);
       const namespace = toNamespace(project);
       return { status: 200, body: wantsTable(accept) ? namespaceTable([namespace], project.metadata.resourceVersion) : namespace };
     }
-    const { items, resourceVersion } = await this.opts.store.list("Project");
+    const { items, resourceVersion } = await this.opts.stores.resources.list("Project");
     const namespaces = items.map(toNamespace);
     if (wantsTable(accept)) return { status: 200, body: namespaceTable(namespaces, resourceVersion) };
     return { status: 200, body: { kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion }, items: namespaces } };
   }
 }
 
-function toNamespace(project: import("../store/types.js").ResourceObject): Record<string, unknown> {
+function toNamespace(project: import("../core/types.js").ResourceObject): Record<string, unknown> {
   const { name, uid, creationTimestamp, labels, resourceVersion, deletionTimestamp } = project.metadata;
   return {
     kind: "Namespace",

@@ -1,5 +1,5 @@
-import type { ResourceObject } from "../store/types.js";
-import { crdFor } from "./schemas.js";
+import type { ResourceObject } from "../core/types.js";
+import { crdFor } from "../schema/crds.js";
 
 /** A CRD additionalPrinterColumns entry: the CRDs in crds/ decide what `kubectl get` shows. */
 interface PrinterColumn {

@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { defaultDataDir } from "../config.js";
-import { API_VERSION, GROUP, VERSION, type KindInfo } from "../api/kinds.js";
+import { defaultDataDir } from "../core/config.js";
+import { API_VERSION, GROUP, VERSION, type KindInfo } from "../core/kinds.js";
 
 /** A metav1.Status error from the server, with its HTTP code. */
 export class ApiCallError extends Error {

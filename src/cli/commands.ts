@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from "diff";
 import YAML from "yaml";
-import { findKind, KINDS, type KindInfo } from "../api/kinds.js";
+import { findKind, KINDS, type KindInfo } from "../core/kinds.js";
 import { ApiCallError, BerthClient } from "./client.js";
 import { loadManifests, ManifestError, sortForApply, sortForDelete, type ManifestDoc } from "./manifest.js";
 import { printTable, type Table } from "./output.js";

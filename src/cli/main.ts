@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { defaultDataDir } from "../config.js";
+import { defaultDataDir } from "../core/config.js";
 import { routerOptionsFromFlags, type CliRouterFlags } from "../router/settings.js";
 import type { BerthClient } from "./client.js";
 import { clientFromCommand, parseDuration } from "./common.js";

@@ -7,8 +7,8 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node, type YAMLError } from "yaml";
-import { API_VERSION, KINDS, type KindInfo } from "../api/kinds.js";
-import { parseFieldPath, unknownFields, validateObject, type PathSegment } from "../api/schemas.js";
+import { API_VERSION, KINDS, type KindInfo } from "../core/kinds.js";
+import { parseFieldPath, unknownFields, validateObject, type PathSegment } from "../schema/crds.js";
 
 /** One object read from a manifest. */
 export interface ManifestDoc {

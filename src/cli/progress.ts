@@ -1,4 +1,4 @@
-import type { KindInfo } from "../api/kinds.js";
+import type { KindInfo } from "../core/kinds.js";
 import type { BerthClient } from "./client.js";
 
 export interface Tracked {
@@ -17,7 +17,7 @@ interface Condition {
 }
 
 /** Reasons after which waiting longer will not help: the user has to change something. */
-const TERMINAL = new Set(["ImageNotFound", "SourceNotSupported", "ProgressDeadlineExceeded", "InvalidSpec", "BackupFailed"]);
+const TERMINAL = new Set(["ImageNotFound", "SourceNotSupported", "ProgressDeadlineExceeded", "RolloutFailed", "InvalidSpec", "BackupFailed"]);
 
 export interface Verdict {
   outcome: Outcome;
@@ -34,12 +34,15 @@ export function judge(obj: Record<string, any> | undefined, deleting: boolean): 
   const progressing = conds.find((c) => c.type === "Progressing");
   const observed = (st.observedGeneration ?? 0) >= (obj.metadata.generation ?? 1);
   if (!observed) return { outcome: "waiting", text: "waiting for the controller to observe generation " + obj.metadata.generation };
-  const failure = [ready, progressing].find((c) => c && c.status === "False" && c.reason && TERMINAL.has(c.reason));
+  // kstatus: Stalled=True is a failure no wait will fix; some Ready reasons are, too.
+  const stalled = conds.find((c) => c.type === "Stalled" && c.status === "True");
+  const failure = stalled ?? [ready, progressing].find((c) => c && c.status === "False" && c.reason && TERMINAL.has(c.reason));
   if (failure) return { outcome: "failed", text: `failed: ${failure.reason}: ${failure.message ?? ""}` };
-  if (ready?.status === "True") return { outcome: "done", text: `ready${st.replicas !== undefined ? ` (${st.readyReplicas ?? 0}/${st.replicas} replicas)` : ""}` };
-  if (ready?.reason === "WaitingForDependency" || progressing?.reason === "WaitingForDependency") return { outcome: "waiting", text: (progressing ?? ready)!.message ?? "waiting on a dependency" };
+  const desired = obj.spec?.replicas ?? st.replicas;
+  if (ready?.status === "True") return { outcome: "done", text: `ready${desired !== undefined ? ` (${st.readyReplicas ?? 0}/${desired} replicas)` : ""}` };
+  if (ready?.reason === "DependencyNotReady") return { outcome: "waiting", text: ready.message ?? "waiting on a dependency" };
   if (st.replicas !== undefined) {
-    return { outcome: "waiting", text: `${st.updatedReplicas ?? 0} of ${st.replicas} replicas updated, ${st.readyReplicas ?? 0} healthy${progressing?.message ? ` — ${progressing.message}` : ""}` };
+    return { outcome: "waiting", text: `${st.updatedReplicas ?? 0} of ${desired} replicas updated, ${st.readyReplicas ?? 0} healthy${progressing?.message ? ` — ${progressing.message}` : ""}` };
   }
   return { outcome: "waiting", text: ready?.message || progressing?.message || st.phase || "waiting for the controller" };
 }

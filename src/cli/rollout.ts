@@ -1,4 +1,4 @@
-import { findKind, type KindInfo } from "../api/kinds.js";
+import { findKind, type KindInfo } from "../core/kinds.js";
 import type { RevisionInfo } from "../api/rollouts.js";
 import { BerthClient } from "./client.js";
 import { CommandError, type Io } from "./commands.js";

@@ -35,22 +35,30 @@ export interface Reconciler {
   reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult>;
 }
 
+export interface ControllerOptions {
+  name: string;
+  reconciler: Reconciler;
+  logger: Logger;
+  metrics: Metrics;
+  concurrency?: number;
+  queue?: ConstructorParameters<typeof WorkQueue>[1];
+}
+
 /**
- * Runs a reconciler over a work queue with N workers. reconcile() returns a requeue delay or
- * throws; a TerminalError is not retried, other errors back off per key, success resets it.
+ * Runs a reconciler over a work queue with N workers (controller-runtime's controller).
+ * reconcile() returns a requeue delay or throws; a TerminalError is not retried, other errors
+ * back off per key, success resets the backoff. A stopped controller stays stopped.
  */
 export class Controller {
+  readonly name: string;
   readonly queue: WorkQueue;
   private workers: Promise<void>[] = [];
+  private readonly concurrency: number;
 
-  constructor(
-    readonly name: string,
-    private readonly reconciler: Reconciler,
-    private readonly logger: Logger,
-    private readonly metrics: Metrics,
-    private readonly concurrency = 4,
-  ) {
-    this.queue = new WorkQueue(name, { metrics });
+  constructor(private readonly opts: ControllerOptions) {
+    this.name = opts.name;
+    this.concurrency = opts.concurrency ?? 4;
+    this.queue = new WorkQueue(opts.name, { metrics: opts.metrics, ...(opts.queue ?? {}) });
   }
 
   enqueue(key: ObjectKey): void {
@@ -59,6 +67,7 @@ export class Controller {
 
   async start(signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", () => this.queue.shutDown());
+    this.opts.metrics.maxConcurrentReconciles.set({ controller: this.name }, this.concurrency);
     this.workers = Array.from({ length: this.concurrency }, () => this.work());
   }
 
@@ -71,9 +80,11 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      this.opts.metrics.activeWorkers.inc({ controller: this.name });
       try {
         await this.process(key);
       } finally {
+        this.opts.metrics.activeWorkers.dec({ controller: this.name });
         this.queue.done(key);
       }
     }
@@ -82,29 +93,38 @@ export class Controller {
   private async process(key: string): Promise<void> {
     const objectKey = parseKey(key);
     const reconcileId = randomUUID();
-    const logger = this.logger.child({ controller: this.name, kind: objectKey.kind, namespace: objectKey.namespace, name: objectKey.name, reconcileID: reconcileId });
-    const end = this.metrics.reconcileTime.startTimer({ controller: this.name });
+    const logger = this.opts.logger.child({ controller: this.name, kind: objectKey.kind, namespace: objectKey.namespace, name: objectKey.name, reconcileID: reconcileId });
+    const end = this.opts.metrics.reconcileTime.startTimer({ controller: this.name });
     try {
-      const result = await this.reconciler.reconcile(objectKey, { logger, reconcileId });
+      const result = await this.opts.reconciler.reconcile(objectKey, { logger, reconcileId });
       this.queue.forget(key);
-      if (result.requeueAfter !== undefined) {
-        this.metrics.reconcileTotal.inc({ controller: this.name, result: "requeue_after" });
-        this.queue.addAfter(key, result.requeueAfter);
-      } else {
-        this.metrics.reconcileTotal.inc({ controller: this.name, result: "success" });
-      }
+      this.succeeded(key, result);
     } catch (e) {
-      this.metrics.reconcileErrors.inc({ controller: this.name });
-      this.metrics.reconcileTotal.inc({ controller: this.name, result: "error" });
-      if (e instanceof TerminalError) {
-        logger.error("reconcile failed terminally; not retrying", { error: e.message });
-        this.queue.forget(key);
-      } else {
-        logger.warn("reconcile failed; backing off", { error: (e as Error).message, retries: this.queue.retries(key) });
-        this.queue.addRateLimited(key);
-      }
+      this.failed(key, e, logger);
     } finally {
       end();
     }
+  }
+
+  private succeeded(key: string, result: ReconcileResult): void {
+    const m = this.opts.metrics;
+    if (result.requeueAfter !== undefined) {
+      m.reconcileTotal.inc({ controller: this.name, result: "requeue_after" });
+      this.queue.addAfter(key, result.requeueAfter);
+    } else m.reconcileTotal.inc({ controller: this.name, result: "success" });
+  }
+
+  private failed(key: string, e: unknown, logger: Logger): void {
+    const m = this.opts.metrics;
+    m.reconcileErrors.inc({ controller: this.name });
+    m.reconcileTotal.inc({ controller: this.name, result: "error" });
+    if (e instanceof TerminalError) {
+      m.terminalReconcileErrors.inc({ controller: this.name });
+      logger.error("reconcile failed terminally; not retrying", { error: e.message });
+      this.queue.forget(key);
+      return;
+    }
+    const delay = this.queue.addRateLimited(key);
+    logger.warn("reconcile failed; backing off", { error: (e as Error).message, retries: this.queue.retries(key), retryInMs: delay });
   }
 }

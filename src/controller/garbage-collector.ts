@@ -1,44 +1,41 @@
 import type { Logger } from "winston";
-import type { DockerDriver, ObservedContainer } from "../runtime/docker.js";
+import type { ObservedContainer, RuntimeDriver } from "../runtime/driver.js";
 import { LABEL, MANAGED_BY } from "../runtime/labels.js";
 import type { ResourceStore } from "../store/resources.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
-const OWNER_TABLES: Record<string, string> = { Application: "applications", Database: "databases" };
-
 /**
  * Orphans: containers labelled as Berth's whose owner no longer exists in the store (deleted
- * while Berth was down, or left by a crash). One list call, one query, then removals.
+ * while Berth was down, or left by a crash). One list call, one query per owner kind, then removals.
  */
 export class GarbageCollector {
   constructor(
-    private readonly store: ResourceStore,
-    private readonly driver: DockerDriver,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
+    private readonly deps: { store: ResourceStore; driver: RuntimeDriver; metrics: Metrics; logger: Logger },
+    /** Kinds whose objects own containers. */
+    private readonly ownerKinds: readonly string[] = ["Application", "Database"],
   ) {}
 
   /** Removes orphans among `observed` (every container of this installation), or a fresh list. */
   async sweep(observed?: readonly ObservedContainer[]): Promise<number> {
     const containers = observed ?? (await this.listAll());
     let removed = 0;
-    for (const [kind, table] of Object.entries(OWNER_TABLES)) {
-      const mine = containers.filter((c) => c.labels[LABEL.kind] === kind);
-      const uids = [...new Set(mine.map((c) => c.labels[LABEL.ownerUid]).filter((u) => /^[0-9a-f-]{36}$/.test(u ?? "")))];
-      const rows: { id: string }[] = uids.length ? await this.store.dataSource.query(`SELECT id FROM ${table} WHERE id = ANY($1::uuid[])`, [uids]) : [];
-      const alive = new Set(rows.map((r) => r.id));
-      for (const c of mine) {
-        if (alive.has(c.labels[LABEL.ownerUid])) continue;
-        this.logger.info("removing orphan container", { container: c.name, owner: c.labels[LABEL.ownerUid], kind });
-        await this.driver.removeContainer(c.id);
-        this.metrics.driftRepairs.inc({ kind, cause: "orphan" });
-        removed++;
-      }
+    for (const kind of this.ownerKinds) removed += await this.sweepKind(kind, containers.filter((c) => c.labels[LABEL.kind] === kind));
+    return removed;
+  }
+
+  private async sweepKind(kind: string, mine: readonly ObservedContainer[]): Promise<number> {
+    const alive = await this.deps.store.existingUids(kind, [...new Set(mine.map((c) => c.labels[LABEL.ownerUid] ?? ""))]);
+    let removed = 0;
+    for (const c of mine.filter((x) => !alive.has(x.labels[LABEL.ownerUid]))) {
+      this.deps.logger.info("removing orphan container", { container: c.name, owner: c.labels[LABEL.ownerUid], kind });
+      await this.deps.driver.removeContainer(c.id);
+      this.deps.metrics.driftRepairs.inc({ kind, cause: "orphan" });
+      removed++;
     }
     return removed;
   }
 
   listAll(): Promise<ObservedContainer[]> {
-    return this.driver.listContainers({ [LABEL.managedBy]: MANAGED_BY });
+    return this.deps.driver.listContainers({ [LABEL.managedBy]: MANAGED_BY });
   }
 }

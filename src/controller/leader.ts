@@ -1,25 +1,33 @@
-import pg from "pg";
 import type { Logger } from "winston";
+import { SessionLock } from "../store/session-lock.js";
 
 /** Advisory-lock key for "runs the controllers"; distinct from the migration lock. */
 export const LEADER_LOCK_KEY = "108187851450370";
 
+export interface LeaderCallbacks {
+  onStartedLeading: () => Promise<void>;
+  onStoppedLeading: () => Promise<void>;
+}
+
 /**
  * Leader election on a Postgres session advisory lock: the holder's connection owns the lock,
  * so when that process dies its session ends and another candidate takes over within one poll.
+ * A stopped elector stays stopped: it never polls or leads again.
  */
 export class LeaderElector {
-  private client: pg.Client | undefined;
+  private readonly lock: SessionLock;
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
   private stopped = false;
 
   constructor(
-    private readonly url: string,
-    private readonly callbacks: { onStartedLeading: () => Promise<void>; onStoppedLeading: () => Promise<void> },
+    url: string,
+    private readonly callbacks: LeaderCallbacks,
     private readonly logger: Logger,
     private readonly pollMs = 1000,
-  ) {}
+  ) {
+    this.lock = new SessionLock(url, LEADER_LOCK_KEY, () => void this.lost("leader connection failed"));
+  }
 
   get isLeader(): boolean {
     return this.leading;
@@ -36,22 +44,13 @@ export class LeaderElector {
   }
 
   private async tryAcquire(): Promise<void> {
+    if (this.stopped) return;
     try {
-      if (!this.client) {
-        const client = new pg.Client({ connectionString: this.url });
-        client.on("error", () => void this.lost("leader connection failed"));
-        await client.connect();
-        this.client = client;
-      }
-      if (!this.leading) {
-        const rows = await this.client.query(`SELECT pg_try_advisory_lock($1::bigint) AS ok`, [LEADER_LOCK_KEY]);
-        if (rows.rows[0].ok) {
-          this.leading = true;
-          this.logger.info("acquired leadership; starting controllers");
-          await this.callbacks.onStartedLeading();
-        }
-      } else {
-        await this.client.query("SELECT 1");
+      if (this.leading) await this.lock.check();
+      else if (await this.lock.tryAcquire()) {
+        this.leading = true;
+        this.logger.info("acquired leadership; starting controllers");
+        await this.callbacks.onStartedLeading();
       }
     } catch (e) {
       await this.lost(`leader election check failed: ${(e as Error).message}`);
@@ -60,9 +59,7 @@ export class LeaderElector {
   }
 
   private async lost(why: string): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    await c?.end().catch(() => undefined);
+    await this.lock.close();
     if (this.leading) {
       this.leading = false;
       this.logger.error("lost leadership; stopping controllers", { reason: why });
@@ -77,7 +74,6 @@ export class LeaderElector {
       this.leading = false;
       await this.callbacks.onStoppedLeading();
     }
-    await this.client?.end().catch(() => undefined);
-    this.client = undefined;
+    await this.lock.close();
   }
 }

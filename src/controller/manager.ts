@@ -1,98 +1,100 @@
 import type { Logger } from "winston";
-import { ApplicationReconciler } from "../reconcilers/application.js";
-import { BackupWorker, DatabaseMaintenance, backupRoot } from "../reconcilers/backups.js";
-import { applicationSettled } from "../reconcilers/application-settled.js";
-import { DatabaseReconciler } from "../reconcilers/database.js";
-import { DomainReconciler, domainWatchMapper } from "../reconcilers/domain.js";
-import { createRouting, type RouterOptions } from "../router/index.js";
-import { ProjectReconciler } from "../reconcilers/project.js";
-import type { DockerDriver } from "../runtime/docker.js";
-import type { ChangeFeed } from "../store/change-feed.js";
-import type { EventStore } from "../store/events.js";
-import type { ResourceStore } from "../store/resources.js";
 import type { Metrics } from "../telemetry/metrics.js";
-import type { SecretBox } from "../util/secrets.js";
-import { Controller, type ObjectKey } from "./controller.js";
-import { GarbageCollector } from "./garbage-collector.js";
-import { RetentionJob, retentionFromEnv } from "./retention.js";
-import { ChangeFeedSource, DockerEventSource, ResyncSource } from "./sources.js";
+import { Controller, type ControllerOptions, type ObjectKey } from "./controller.js";
+import type { SettledCheck, SourceEvent } from "./sources.js";
 
-/** Every long-lived part has this shape; main.ts only wires them. */
+/** Every long-lived part has this shape; a stopped one stays stopped. */
 export interface Component {
   start(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
 }
 
-export interface ManagerDeps {
-  store: ResourceStore;
-  feed: ChangeFeed;
-  box: SecretBox;
-  driver: DockerDriver;
-  events: EventStore;
-  metrics: Metrics;
-  logger: Logger;
-  resyncMs: number;
-  /** Minimum time between full resync passes (every object reconciled); default 10 min. */
-  fullResyncMs?: number;
-  concurrency?: number;
-  /** Where backups go by default (`<data-dir>/backups`; BERTH_BACKUP_DIR overrides). */
-  dataDir?: string;
-  /** Caddy for Domains (--caddy-admin / --caddy-managed); without it Domains report RouterNotConfigured. */
-  router?: RouterOptions;
+/** Keys of `watcher` objects to reconcile when an object of the watched kind changes. */
+export type MapFunc = (key: ObjectKey) => ObjectKey[] | Promise<ObjectKey[]>;
+
+export interface ControllerRegistration extends Omit<ControllerOptions, "logger" | "metrics"> {
+  kind: string;
+  /** Objects a light resync pass may skip (see ResyncSource). */
+  settled?: SettledCheck;
 }
 
-/** Runs the controllers and their sources while this process leads. */
-export class ControllerManager implements Component {
+/**
+ * controller-runtime's manager: controllers register with it (each reconciler folder's
+ * `setup`), sources hand it events, and it routes each key to the controller of its kind and
+ * through the watches of other kinds. It starts its parts in order and stops them in reverse.
+ * It knows no concrete reconciler. One manager runs per leadership term: a stopped one stays
+ * stopped, and a new term gets a new manager.
+ */
+export class Manager implements Component {
+  private readonly controllers = new Map<string, Controller>();
+  private readonly watches: { kind: string; map: MapFunc }[] = [];
+  private readonly components: { component: Component; phase: number }[] = [];
+  private readonly settledChecks: Record<string, SettledCheck> = {};
   private running: Component[] = [];
   private abort: AbortController | undefined;
-  readonly gc: GarbageCollector;
+  private stopped = false;
 
-  constructor(private readonly deps: ManagerDeps) {
-    this.gc = new GarbageCollector(deps.store, deps.driver, deps.metrics, deps.logger);
+  constructor(private readonly deps: { logger: Logger; metrics: Metrics }) {}
+
+  addController(r: ControllerRegistration): Controller {
+    const c = new Controller({ ...r, logger: this.deps.logger, metrics: this.deps.metrics });
+    this.controllers.set(r.kind, c);
+    if (r.settled) this.settledChecks[r.kind] = r.settled;
+    this.components.push({ component: c, phase: 1 });
+    return c;
+  }
+
+  /** Reconcile the keys `map` gives whenever an object of `kind` changes (status included). */
+  watch(kind: string, map: MapFunc): void {
+    this.watches.push({ kind, map });
+  }
+
+  /** A part started before the controllers (phase 0: e.g. the router), or after them (2: sources, workers). */
+  add(component: Component, phase: 0 | 2 = 2): void {
+    this.components.push({ component, phase });
+  }
+
+  /** The kinds that have a controller, in registration order. */
+  kinds(): string[] {
+    return [...this.controllers.keys()];
+  }
+
+  settled(): Record<string, SettledCheck> {
+    return this.settledChecks;
+  }
+
+  /** Queues a key with the controller of its kind. */
+  enqueue(key: ObjectKey): void {
+    this.controllers.get(key.kind)?.enqueue(key);
+  }
+
+  /** An event from a source: the object's own controller (unless only status changed), then the watches. */
+  dispatch(e: SourceEvent): void {
+    if (!e.statusOnly) this.enqueue(e.key);
+    for (const w of this.watches) {
+      if (w.kind !== e.key.kind) continue;
+      void Promise.resolve()
+        .then(() => w.map(e.key))
+        .then((keys) => keys.forEach((k) => this.enqueue(k)))
+        .catch((err) => this.deps.logger.warn("watch mapping failed", { kind: e.key.kind, name: e.key.name, error: (err as Error).message }));
+    }
   }
 
   async start(_signal: AbortSignal): Promise<void> {
-    const d = this.deps;
+    if (this.stopped) return;
     this.abort = new AbortController();
-    const maintenance = new DatabaseMaintenance();
-    const controllers: Record<string, Controller> = {
-      Project: new Controller("project", new ProjectReconciler(d.store, d.driver), d.logger, d.metrics, 2),
-      Application: new Controller("application", new ApplicationReconciler(d.store, d.box, d.driver, d.events, d.metrics), d.logger, d.metrics, d.concurrency ?? 8),
-      Database: new Controller("database", new DatabaseReconciler(d.store, d.box, d.driver, d.events, d.metrics, maintenance), d.logger, d.metrics, 4),
-    };
-    const routing = createRouting(d.router, d);
-    controllers.Domain = new Controller("domain", new DomainReconciler(d.store, routing?.router, d.events), d.logger, d.metrics, 4);
-    const domainsOf = domainWatchMapper(d.store, (k) => controllers.Domain.enqueue(k));
-    const enqueue = (key: ObjectKey): void => {
-      controllers[key.kind]?.enqueue(key);
-      domainsOf(key);
-    };
-    const components: Component[] = [
-      ...(routing?.components ?? []),
-      ...Object.values(controllers),
-      new ChangeFeedSource(d.feed, enqueue),
-      new DockerEventSource(d.driver, enqueue, d.logger),
-      new BackupWorker({ store: d.store, box: d.box, driver: d.driver, events: d.events, metrics: d.metrics, logger: d.logger, maintenance, enqueue, backupDir: backupRoot(d.dataDir) }),
-      new RetentionJob(d.store.dataSource, retentionFromEnv(), d.logger),
-      new ResyncSource(d.store, enqueue, {
-        periodMs: d.resyncMs,
-        fullPeriodMs: d.fullResyncMs ?? 600_000,
-        observe: () => this.gc.listAll(),
-        settled: { Application: applicationSettled },
-        onPass: async (containers) => {
-          await this.gc.sweep(containers);
-        },
-      }),
-    ];
-    for (const c of components) {
-      await c.start(this.abort.signal);
-      this.running.push(c);
+    const ordered = [...this.components].sort((a, b) => a.phase - b.phase);
+    for (const { component } of ordered) {
+      if (this.stopped) return;
+      await component.start(this.abort.signal);
+      this.running.push(component);
     }
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.abort?.abort();
-    for (const c of this.running.reverse()) await c.stop().catch(() => undefined);
+    for (const c of this.running.reverse()) await c.stop().catch((e) => this.deps.logger.warn("stop failed", { error: (e as Error).message }));
     this.running = [];
   }
 }

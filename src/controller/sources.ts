@@ -1,96 +1,172 @@
 import type { Logger } from "winston";
-import { KINDS } from "../api/kinds.js";
-import type { DockerDriver, ObservedContainer } from "../runtime/docker.js";
-import { LABEL, MANAGED_BY } from "../runtime/labels.js";
+import type { EventFilter, ObservedContainer, RuntimeDriver, RuntimeEvent } from "../runtime/driver.js";
+import { LABEL } from "../runtime/labels.js";
 import type { ChangeFeed } from "../store/change-feed.js";
 import type { ResourceStore } from "../store/resources.js";
-import type { ResourceObject } from "../store/types.js";
+import type { ResourceObject } from "../core/types.js";
 import type { ObjectKey } from "./controller.js";
 
-export type Enqueue = (key: ObjectKey) => void;
+/** What a source hands the manager: a key, and whether the change touched status only. */
+export interface SourceEvent {
+  key: ObjectKey;
+  /** A status-only write does not wake the object's own reconciler (it wrote it), only watchers. */
+  statusOnly?: boolean;
+}
+
+export type Dispatch = (e: SourceEvent) => void;
 
 /** Keys from the store's change feed: every committed write of a kind wakes its reconciler. */
 export class ChangeFeedSource {
   private unsubscribe: (() => void) | undefined;
+  private stopped = false;
 
   constructor(
     private readonly feed: ChangeFeed,
-    private readonly enqueue: Enqueue,
+    private readonly dispatch: Dispatch,
   ) {}
 
   async start(_signal: AbortSignal): Promise<void> {
-    this.unsubscribe = await this.feed.subscribe(this.feed.position, (c) => this.enqueue({ kind: c.kind, namespace: c.namespace ?? undefined, name: c.name }));
+    if (this.stopped) return;
+    this.unsubscribe = await this.feed.subscribe(this.feed.position, (c) => {
+      if (!this.stopped) this.dispatch({ key: { kind: c.kind, namespace: c.namespace ?? undefined, name: c.name }, statusOnly: c.statusOnly });
+    });
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
   }
 }
 
 /**
- * Keys from Docker's event stream: a container of Berth's that dies, stops, is removed or
- * changes health wakes its owner's reconciler at once, without waiting for a resync.
+ * One engine event stream that reconnects by itself (every second while the engine is away)
+ * until stopped; `onConnect` runs on every (re)connection.
  */
-export class DockerEventSource {
-  private stream: NodeJS.ReadableStream | undefined;
+class EventStream {
+  private cancel: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
-    private readonly driver: DockerDriver,
-    private readonly enqueue: Enqueue,
+    private readonly driver: RuntimeDriver,
+    private readonly filter: EventFilter,
+    private readonly onEvent: (e: RuntimeEvent) => void,
     private readonly logger: Logger,
+    private readonly onConnect: () => void = () => undefined,
   ) {}
 
-  async start(_signal: AbortSignal): Promise<void> {
-    await this.connect();
+  async start(): Promise<void> {
+    await this.connect().catch((e) => this.retry(e as Error));
   }
 
   private async connect(): Promise<void> {
-    // Only this installation's containers: another Berth on the same engine must not wake ours.
-    const filters = { type: ["container"], label: [`${LABEL.managedBy}=${MANAGED_BY}`, `${LABEL.instance}=${this.driver.instance}`] };
-    const stream = (await this.driver.docker.getEvents({ filters: JSON.stringify(filters) } as never)) as unknown as NodeJS.ReadableStream;
-    this.stream = stream;
-    let buf = "";
-    stream.on("data", (chunk: Buffer) => {
-      buf += chunk.toString();
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.handle(line);
-      }
-    });
-    stream.on("end", () => this.reconnect());
-    stream.on("error", () => this.reconnect());
-  }
-
-  private reconnect(): void {
     if (this.stopped) return;
-    setTimeout(() => void this.connect().catch((e) => {
-      this.logger.warn("docker event stream unavailable; retrying", { error: String(e) });
-      this.reconnect();
-    }), 1000).unref();
+    const cancel = await this.driver.watchEvents(this.filter, this.onEvent, (e) => this.retry(e));
+    if (this.stopped) return cancel();
+    this.cancel = cancel;
+    this.onConnect();
   }
 
-  private handle(line: string): void {
-    if (!line.trim()) return;
-    try {
-      const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> }; Action?: string };
+  private retry(e?: Error): void {
+    this.cancel = undefined;
+    if (this.stopped) return;
+    if (e) this.logger.warn("runtime event stream unavailable; retrying", { error: e.message });
+    this.timer = setTimeout(() => void this.connect().catch((err) => this.retry(err as Error)), 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.cancel?.();
+  }
+}
+
+/**
+ * Keys from the engine's events about Berth's own containers: one that dies, stops, is removed
+ * or changes health wakes its owner's reconciler at once, without waiting for a resync.
+ */
+export class RuntimeEventSource {
+  private readonly stream: EventStream;
+
+  constructor(driver: RuntimeDriver, dispatch: Dispatch, logger: Logger) {
+    this.stream = new EventStream(driver, { ownOnly: true, types: ["container"] }, (e) => {
       // Every `docker exec` (healthchecks, database probes) emits exec_* events; they change
       // nothing a reconciler looks at, and following them would make probes wake themselves.
-      if (ev.Action?.startsWith("exec_")) return;
-      const a = ev.Actor?.Attributes ?? {};
-      const kind = a[LABEL.kind];
-      if (!kind || !a[LABEL.name]) return;
-      this.enqueue({ kind, namespace: kind === "Project" ? undefined : a[LABEL.project], name: a[LABEL.name] });
-    } catch {
-      // a partial or foreign line: the periodic resync covers anything missed
+      if (e.action.startsWith("exec_")) return;
+      const kind = e.labels[LABEL.kind];
+      if (!kind || !e.labels[LABEL.name]) return;
+      dispatch({ key: { kind, namespace: kind === "Project" ? undefined : e.labels[LABEL.project], name: e.labels[LABEL.name] } });
+    }, logger);
+  }
+
+  async start(_signal: AbortSignal): Promise<void> {
+    await this.stream.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stream.stop();
+  }
+}
+
+/** Which engine events can clear which Ready reasons (reconcilers/shared/failures.ts lists them). */
+export interface ClearingEvent {
+  filter: Omit<EventFilter, "ownOnly">;
+  reasons: string[];
+}
+
+/**
+ * Wakes objects blocked by something outside Berth the moment the engine reports that thing
+ * gone: a container of someone else's that held a name or a port is removed, renamed or stops;
+ * an image arrives; a volume is removed; the engine itself comes back. The objects are found
+ * by the reason of their Ready condition, so nothing is remembered in memory.
+ */
+export class BlockedObjectsSource {
+  private readonly streams: EventStream[];
+  private pending = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    driver: RuntimeDriver,
+    private readonly store: ResourceStore,
+    private readonly kinds: readonly string[],
+    events: ClearingEvent[],
+    private readonly dispatch: Dispatch,
+    private readonly logger: Logger,
+    private readonly reconnectReasons: string[] = ["DockerUnavailable"],
+  ) {
+    this.streams = events.map((ev, i) =>
+      new EventStream(driver, { ...ev.filter, ownOnly: false }, () => this.wake(ev.reasons), logger, i === 0 ? () => this.wake(this.reconnectReasons) : undefined),
+    );
+  }
+
+  async start(_signal: AbortSignal): Promise<void> {
+    for (const s of this.streams) await s.start();
+  }
+
+  /** Coalesces a burst of events into one store query. */
+  private wake(reasons: string[]): void {
+    if (this.stopped) return;
+    for (const r of reasons) this.pending.add(r);
+    this.timer ??= setTimeout(() => void this.flush(), 50);
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = undefined;
+    const reasons = [...this.pending];
+    this.pending = new Set();
+    try {
+      for (const key of await this.store.keysWithReadyReason(this.kinds, reasons)) this.dispatch({ key });
+    } catch (e) {
+      this.logger.warn("could not look up blocked objects", { error: (e as Error).message });
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    (this.stream as unknown as { destroy?: () => void })?.destroy?.();
+    if (this.timer) clearTimeout(this.timer);
+    for (const s of this.streams) s.stop();
   }
 }
 
@@ -98,6 +174,7 @@ export class DockerEventSource {
 export type SettledCheck = (object: ResourceObject, containers: readonly ObservedContainer[]) => boolean;
 
 export interface ResyncOptions {
+  kinds: readonly string[];
   /** Period of a pass, jittered ±10 %. */
   periodMs: number;
   /** At least this long between full passes, which reconcile every object whatever it looks like. */
@@ -115,24 +192,27 @@ export interface ResyncOptions {
  * lists the runtime once and queues only the objects that list contradicts (or kinds that have
  * no cheap check), so its Docker cost does not grow with the number of Applications; a full
  * pass (the first one, then every fullPeriodMs) queues every object, like controller-runtime's
- * SyncPeriod.
+ * SyncPeriod. A stopped source never schedules another pass.
  */
 export class ResyncSource {
   private timer: NodeJS.Timeout | undefined;
   private lastFull = 0;
+  private stopped = false;
 
   constructor(
     private readonly store: ResourceStore,
-    private readonly enqueue: Enqueue,
+    private readonly dispatch: Dispatch,
     private readonly opts: ResyncOptions,
   ) {}
 
   async start(_signal: AbortSignal): Promise<void> {
+    if (this.stopped) return;
     await this.pass();
     this.schedule();
   }
 
   private schedule(): void {
+    if (this.stopped) return;
     const jitter = this.opts.periodMs * (0.9 + Math.random() * 0.2);
     this.timer = setTimeout(() => void this.pass().finally(() => this.schedule()), jitter);
     this.timer.unref();
@@ -140,26 +220,29 @@ export class ResyncSource {
 
   /** Queues the keys of one pass; returns how many were queued and whether it was full. */
   async pass(): Promise<{ queued: number; full: boolean }> {
-    const full = Date.now() - this.lastFull >= this.opts.fullPeriodMs;
+    if (this.stopped) return { queued: 0, full: false };
+    const wantFull = Date.now() - this.lastFull >= this.opts.fullPeriodMs;
     // Without a container list nothing can be judged settled: the pass becomes a full one.
     const containers = await this.opts.observe().catch(() => undefined);
+    const full = wantFull || !containers;
     const byOwner = groupByOwner(containers ?? []);
     let queued = 0;
-    for (const k of KINDS) {
-      const { items } = await this.store.list(k.kind).catch(() => ({ items: [] as ResourceObject[] }));
-      const settled = full || !containers ? undefined : this.opts.settled?.[k.kind];
+    for (const kind of this.opts.kinds) {
+      const { items } = await this.store.list(kind, {}, true).catch(() => ({ items: [] as ResourceObject[] }));
+      const settled = full ? undefined : this.opts.settled?.[kind];
       for (const o of items) {
         if (settled?.(o, byOwner.get(o.metadata.uid ?? "") ?? [])) continue;
-        this.enqueue({ kind: k.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+        this.dispatch({ key: { kind, namespace: o.metadata.namespace, name: o.metadata.name } });
         queued++;
       }
     }
-    if (full && containers) this.lastFull = Date.now();
+    if (wantFull && containers) this.lastFull = Date.now();
     if (containers) await this.opts.onPass?.(containers).catch(() => undefined);
-    return { queued, full: full || !containers };
+    return { queued, full };
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
   }
 }

@@ -11,7 +11,8 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Pending delayed adds: the timer and when it fires. */
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
   private tokens: number;
@@ -30,6 +31,12 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
+    const pending = this.timers.get(key);
+    if (pending) {
+      // Added now, so the delayed add is moot.
+      clearTimeout(pending.timer);
+      this.timers.delete(key);
+    }
     this.opts.metrics?.queueAdds.inc({ name: this.name });
     this.dirty.add(key);
     if (this.processing.has(key)) return;
@@ -39,27 +46,42 @@ export class WorkQueue {
     this.updateDepth();
   }
 
-  /** Adds the key after `ms`; an earlier pending delay for the same key wins. */
+  /**
+   * Adds the key after `ms`. Of several pending delays for one key the earliest wins, as in
+   * controller-runtime: a 1 s requeue is not swallowed by a pending 30 s one.
+   */
   addAfter(key: string, ms: number): void {
     if (this.shuttingDown) return;
     if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
     const existing = this.timers.get(key);
-    if (existing) return;
-    const t = setTimeout(() => {
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, ms);
-    t.unref();
-    this.timers.set(key, t);
+    timer.unref();
+    this.timers.set(key, { timer, at });
   }
 
-  /** Requeue after a failure: per-key exponential backoff, then the global token bucket. */
-  addRateLimited(key: string): void {
+  /** When a delayed add of `key` is due (ms since the epoch), if one is pending. */
+  pendingAt(key: string): number | undefined {
+    return this.timers.get(key)?.at;
+  }
+
+  /**
+   * Requeue after a failure: per-key exponential backoff (base · 2^failures, capped), then the
+   * global token bucket. Returns the delay chosen.
+   */
+  addRateLimited(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     this.opts.metrics?.queueRetries.inc({ name: this.name });
     const perKey = Math.min((this.opts.baseDelayMs ?? 100) * 2 ** n, this.opts.maxDelayMs ?? 300_000);
-    this.addAfter(key, Math.max(perKey, this.bucketDelay()));
+    const delay = Math.max(perKey, this.bucketDelay());
+    this.addAfter(key, delay);
+    return delay;
   }
 
   private bucketDelay(): number {
@@ -108,7 +130,7 @@ export class WorkQueue {
 
   shutDown(): void {
     this.shuttingDown = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     for (const w of this.waiters) w(undefined);
     this.waiters = [];

@@ -51,6 +51,18 @@ export class CaddyAdmin {
     if (r.status !== 200) throw new CaddyError(`POST /load answered ${r.status}: ${errorText(r.text)}`, r.status);
   }
 
+  /**
+   * Requests Caddy has in flight to any of `addresses` (GET /reverse_proxy/upstreams, Caddy's
+   * global upstream pool); an address Caddy no longer has counts 0.
+   */
+  async upstreamRequests(addresses: string[]): Promise<number> {
+    const r = await this.request("GET", "/reverse_proxy/upstreams");
+    if (r.status !== 200) throw new CaddyError(`GET /reverse_proxy/upstreams answered ${r.status}: ${errorText(r.text)}`, r.status);
+    const list = (JSON.parse(r.text || "[]") as { address: string; num_requests?: number }[] | null) ?? [];
+    const wanted = new Set(addresses);
+    return list.filter((u) => wanted.has(u.address)).reduce((n, u) => n + (u.num_requests ?? 0), 0);
+  }
+
   /** The root certificate (PEM) of Caddy's local CA, which signs issuer "internal" certificates. */
   async localCaRoot(): Promise<string> {
     const r = await this.request("GET", "/pki/ca/local");

@@ -52,7 +52,9 @@ function handler(e: RouteEntry): Record<string, unknown> {
   return {
     handler: "reverse_proxy",
     upstreams: e.upstreams.map((dial) => ({ dial })),
-    load_balancing: { selection_policy: { policy: "round_robin" }, try_duration: "3s", try_interval: "250ms" },
+    // A connection refused (a replica that died unasked) is retried on another upstream; so is a
+    // safe request whose connection broke, which the upstream cannot have acted on.
+    load_balancing: { selection_policy: { policy: "round_robin" }, try_duration: "3s", try_interval: "100ms", retry_match: [{ method: ["GET", "HEAD", "OPTIONS"] }] },
     health_checks: {
       // A replica that refuses a connection is skipped for 10 s (the next route update removes it for good).
       passive: { fail_duration: "10s", max_fails: 1 },

@@ -1,21 +1,17 @@
 import type { Logger } from "winston";
-import type { DockerDriver, ObservedContainer } from "../runtime/docker.js";
-import { parseDurationMs } from "../runtime/container-spec.js";
+import { parseDurationMs } from "../core/duration.js";
+import type { ApplicationSpec, DomainSpec } from "../core/specs.js";
+import type { ResourceObject } from "../core/types.js";
+import type { ObservedContainer, RuntimeDriver } from "../runtime/driver.js";
 import { LABEL } from "../runtime/labels.js";
-import { isReady } from "../runtime/plan.js";
+import { servingEndpoints } from "../runtime/serving.js";
+import type { TrafficSwitch } from "../runtime/traffic.js";
 import type { ResourceStore } from "../store/resources.js";
-import type { ResourceObject } from "../store/types.js";
 import { CaddyAdmin } from "./caddy-admin.js";
 import { buildCaddyConfig, hashConfig, type CaddyConfig, type RouteEntry } from "./caddy-config.js";
 import type { RouterSettings } from "./settings.js";
 
-export interface DomainSpec {
-  host: string;
-  path?: string;
-  target: { application: string; port: number };
-  tls?: { enabled?: boolean; issuer?: "acme" | "internal" };
-  suspend?: boolean;
-}
+export type { DomainSpec };
 
 /** What one sync did: the table it built (by Domain namespace/name) and whether it loaded it. */
 export interface SyncResult {
@@ -35,13 +31,12 @@ export function domainKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ""}/${name}`;
 }
 
-function endpoint(hostIp: string, hostPort: number): string {
-  const ip = hostIp === "" || hostIp === "0.0.0.0" || hostIp === "::" ? "127.0.0.1" : hostIp.includes(":") ? `[${hostIp}]` : hostIp;
-  return `${ip}:${hostPort}`;
-}
-
-/** The Domain's route from the store's Domains and Applications and the containers running now. */
-export function routeEntry(domain: ResourceObject, app: ResourceObject | undefined, containers: ObservedContainer[]): RouteEntry {
+/**
+ * The Domain's route from the store's Domains and Applications and the containers running now.
+ * Its upstreams are the target's serving replicas on the target port: the same set the
+ * Application reports in status.endpoints (servingEndpoints), withdrawn ones left out.
+ */
+export function routeEntry(domain: ResourceObject, app: ResourceObject | undefined, containers: ObservedContainer[], withdrawn: (id: string) => boolean = () => false): RouteEntry {
   const spec = domain.spec as unknown as DomainSpec;
   const ns = domain.metadata.namespace;
   const base = {
@@ -55,17 +50,11 @@ export function routeEntry(domain: ResourceObject, app: ResourceObject | undefin
   const target = `Application ${ns}/${spec.target.application}`;
   if (spec.suspend) return { ...base, state: "Suspended", message: "spec.suspend is true; the route is removed" };
   if (!app || app.metadata.deletionTimestamp) return { ...base, state: "TargetNotFound", message: `${target} ${app ? "is being deleted" : "does not exist"}` };
-  const appSpec = (app.spec ?? {}) as { ports?: { containerPort: number }[]; healthcheck?: { http?: { path?: string; port: number }; interval?: string; timeout?: string } };
+  const appSpec = (app.spec ?? {}) as ApplicationSpec;
   if (!(appSpec.ports ?? []).some((p) => p.containerPort === spec.target.port)) {
     return { ...base, state: "TargetPortNotExposed", message: `${target} has no port ${spec.target.port} in spec.ports` };
   }
-  const upstreams = [
-    ...new Set(
-      containers
-        .filter((c) => c.labels[LABEL.ownerUid] === app.metadata.uid && isReady(c))
-        .flatMap((c) => c.ports.filter((p) => p.containerPort === spec.target.port && p.hostPort).map((p) => endpoint(p.hostIp, p.hostPort))),
-    ),
-  ].sort();
+  const upstreams = servingEndpoints(containers.filter((c) => c.labels[LABEL.ownerUid] === app.metadata.uid), withdrawn, spec.target.port);
   if (!upstreams.length) return { ...base, state: "NoReadyReplicas", message: `${target} has no ready replica serving port ${spec.target.port}` };
   const hc = appSpec.healthcheck;
   // Every route has its own checker in Caddy, so many Domains on one Application multiply the
@@ -82,8 +71,10 @@ export function routeEntry(domain: ResourceObject, app: ResourceObject | undefin
  * coalesced: a caller that arrives while one runs waits for the next, which starts after it and
  * so sees its change. Only the leader runs controllers, so there is one writer in the cluster.
  */
-export class CaddyRouter {
+export class CaddyRouter implements TrafficSwitch {
   readonly admin: CaddyAdmin;
+  /** Containers on their way out (container id → upstream addresses they had): never routed again. */
+  private readonly withdrawn = new Map<string, string[]>();
   private running: Promise<SyncResult> | undefined;
   private pending: Promise<SyncResult> | undefined;
   private lastLoadedHash: string | undefined;
@@ -95,10 +86,40 @@ export class CaddyRouter {
   constructor(
     readonly settings: RouterSettings,
     private readonly store: ResourceStore,
-    private readonly driver: DockerDriver,
+    private readonly driver: RuntimeDriver,
     private readonly logger: Logger,
   ) {
     this.admin = new CaddyAdmin(settings.adminUrl);
+  }
+
+  isWithdrawn(containerId: string): boolean {
+    return this.withdrawn.has(containerId);
+  }
+
+  /**
+   * Takes containers out of every route before Berth stops them: marks them withdrawn, loads a
+   * table without them (confirmed by Caddy's answer to POST /load), then waits until Caddy has
+   * no request in flight to their addresses (at most `drainMs`), so a stop cuts off nobody.
+   */
+  async withdraw(containerIds: string[], drainMs = 5000): Promise<void> {
+    const containers = await this.driver.listContainers({ [LABEL.kind]: "Application" });
+    for (const id of containerIds) {
+      const c = containers.find((x) => x.id === id);
+      this.withdrawn.set(id, servingEndpoints(c ? [c] : [], () => false));
+    }
+    const r = await this.sync();
+    const addresses = containerIds.flatMap((id) => this.withdrawn.get(id) ?? []);
+    if (r.loaded && addresses.length) await this.drained(addresses, drainMs);
+  }
+
+  /** Until Caddy reports no request in flight to any of `addresses` (or the time is up). */
+  private async drained(addresses: string[], drainMs: number): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    for (;;) {
+      const busy = await this.admin.upstreamRequests(addresses).catch(() => 0);
+      if (busy === 0 || Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   sync(): Promise<SyncResult> {
@@ -124,9 +145,12 @@ export class CaddyRouter {
   async table(): Promise<RouteEntry[]> {
     const [{ items: domains }, { items: apps }] = await Promise.all([this.store.list("Domain", {}, true), this.store.list("Application", {}, true)]);
     const live = domains.filter((d) => !d.metadata.deletionTimestamp);
-    const containers = live.length ? await this.driver.listContainers({ [LABEL.kind]: "Application" }) : [];
+    const containers = live.length || this.withdrawn.size ? await this.driver.listContainers({ [LABEL.kind]: "Application" }) : [];
+    // A withdrawn container that is gone has nothing left to leave.
+    for (const id of this.withdrawn.keys()) if (!containers.some((c) => c.id === id)) this.withdrawn.delete(id);
     const byName = new Map(apps.map((a) => [domainKey(a.metadata.namespace, a.metadata.name), a]));
-    return live.map((d) => routeEntry(d, byName.get(domainKey(d.metadata.namespace, (d.spec as unknown as DomainSpec).target.application)), containers));
+    const withdrawn = (id: string): boolean => this.withdrawn.has(id);
+    return live.map((d) => routeEntry(d, byName.get(domainKey(d.metadata.namespace, (d.spec as unknown as DomainSpec).target.application)), containers, withdrawn));
   }
 
   private async run(): Promise<SyncResult> {

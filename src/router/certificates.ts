@@ -1,6 +1,5 @@
 import { X509Certificate } from "node:crypto";
 import tls from "node:tls";
-import type { DataSource } from "typeorm";
 
 /** The certificate Caddy serves for a host, as a TLS client sees it. */
 export interface ServedCertificate {
@@ -72,21 +71,4 @@ export function issuedByCaddyLocalCa(c: ServedCertificate): boolean {
 /** What the Domain's status shows of its certificate. */
 export function certificateStatus(c: ServedCertificate, issuerType: string): Record<string, unknown> {
   return { issuer: c.issuer, issuerType, serialNumber: c.serialNumber, fingerprint: c.fingerprint, notBefore: iso(c.notBefore), notAfter: iso(c.notAfter) };
-}
-
-/**
- * One `certificates` row per certificate a Domain has been seen serving (by fingerprint), with
- * its issuer and validity; renewals add rows. The private key stays with Caddy (its storage),
- * so `private_key` is NULL: Berth never holds it. Returns true when the row is new.
- */
-export async function recordCertificate(ds: DataSource, domainId: string, c: ServedCertificate): Promise<boolean> {
-  if (c.notAfter.getTime() <= Date.now()) return false; // an expired one cannot satisfy expires_at > created_at
-  const rows: { inserted: boolean }[] = await ds.query(
-    `INSERT INTO certificates (domain_id, issuer, certificate, private_key, expires_at, not_before, serial_number, fingerprint, last_seen_at)
-     VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, now())
-     ON CONFLICT (domain_id, fingerprint) DO UPDATE SET last_seen_at = now()
-     RETURNING (xmax = 0) AS inserted`,
-    [domainId, c.issuer.slice(0, 255), c.pem, c.notAfter, c.notBefore, c.serialNumber.slice(0, 128), c.fingerprint],
-  );
-  return !!rows[0]?.inserted;
 }

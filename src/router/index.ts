@@ -1,5 +1,5 @@
 import type { Logger } from "winston";
-import type { DockerDriver } from "../runtime/docker.js";
+import type { RuntimeDriver } from "../runtime/driver.js";
 import type { ResourceStore } from "../store/resources.js";
 import { CaddyRouter } from "./caddy-router.js";
 import { ManagedCaddy } from "./managed.js";
@@ -16,7 +16,7 @@ export interface Routing {
 }
 
 /** The router for the controllers, or undefined when `berth serve` was given no Caddy. */
-export function createRouting(opts: RouterOptions | undefined, deps: { store: ResourceStore; driver: DockerDriver; logger: Logger }): Routing | undefined {
+export function createRouting(opts: RouterOptions | undefined, deps: { store: ResourceStore; driver: RuntimeDriver; logger: Logger }): Routing | undefined {
   const settings = resolveRouterSettings(opts);
   if (!settings) return undefined;
   const router = new CaddyRouter(settings, deps.store, deps.driver, deps.logger);

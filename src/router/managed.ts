@@ -1,5 +1,5 @@
 import type { Logger } from "winston";
-import type { DockerDriver } from "../runtime/docker.js";
+import type { RuntimeDriver } from "../runtime/driver.js";
 import { LABEL, MANAGED_BY } from "../runtime/labels.js";
 import { adminListenAddress, type RouterSettings } from "./settings.js";
 
@@ -22,7 +22,7 @@ export class ManagedCaddy {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly driver: DockerDriver,
+    private readonly driver: RuntimeDriver,
     private readonly settings: RouterSettings,
     private readonly logger: Logger,
   ) {}
@@ -71,8 +71,7 @@ export class ManagedCaddy {
       throw new Error(`image ${this.settings.image} is not on the Docker engine; build it with scripts/build-caddy-image.sh (from Debian's caddy package)`);
     }
     const vols = this.volumes;
-    await this.driver.ensureVolume(vols.data, labels);
-    await this.driver.ensureVolume(vols.config, labels);
+    for (const v of [vols.data, vols.config]) if ((await this.driver.volumeOwner(v)).state === "absent") await this.driver.createVolume(v, labels);
     const id = await this.driver.createContainer({
       name: this.name,
       Image: this.settings.image,

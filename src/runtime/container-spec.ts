@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
-import type Docker from "dockerode";
+import { parseDurationMs } from "../core/duration.js";
+import type { HealthcheckSpec, PortSpec } from "../core/specs.js";
+import type { ContainerSpec } from "./driver.js";
 import { containerName, LABEL, networkName, ownerLabels, volumeName } from "./labels.js";
 
 /** The parts of an Application spec the runtime needs, secrets already decrypted. */
@@ -11,19 +13,12 @@ export interface AppRuntimeSpec {
   command?: string[];
   args?: string[];
   env: Record<string, string>;
-  ports: { containerPort: number; protocol?: string; publish?: { hostPort?: number; hostIP?: string } }[];
-  healthcheck?: { http?: { path?: string; port: number }; tcp?: { port: number }; command?: string[]; interval?: string; timeout?: string; retries?: number; startPeriod?: string };
+  ports: PortSpec[];
+  healthcheck?: HealthcheckSpec;
   resources?: { limits?: { memory?: string; cpus?: string } };
   volumes: { name: string; mountPath: string }[];
   restartPolicy?: string;
   restartedAt?: string;
-}
-
-export function parseDurationMs(text: string | undefined, fallbackMs: number): number {
-  if (!text) return fallbackMs;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
-  if (!m) return fallbackMs;
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
 }
 
 export function parseMemory(text: string | undefined): number | undefined {
@@ -48,7 +43,7 @@ function healthTest(h: NonNullable<AppRuntimeSpec["healthcheck"]>): string[] | u
   return undefined;
 }
 
-function healthConfig(spec: AppRuntimeSpec): Docker.ContainerCreateOptions["Healthcheck"] | undefined {
+function healthConfig(spec: AppRuntimeSpec): ContainerSpec["Healthcheck"] | undefined {
   const h = spec.healthcheck;
   if (!h) return undefined;
   const test = healthTest(h);
@@ -80,7 +75,7 @@ function flatten(o: unknown, out: Record<string, true> = {}): Record<string, tru
   return out;
 }
 
-function restartPolicy(p: string | undefined): Docker.HostRestartPolicy {
+function restartPolicy(p: string | undefined): NonNullable<ContainerSpec["HostConfig"]>["RestartPolicy"] {
   switch (p) {
     case "no":
       return { Name: "no" };
@@ -93,8 +88,14 @@ function restartPolicy(p: string | undefined): Docker.HostRestartPolicy {
   }
 }
 
-/** The create options of replica `replica`; `name` overrides the canonical container name. */
-export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, hash: string, replicas: number): Docker.ContainerCreateOptions {
+/** The stop grace period (spec.stopGracePeriod, default 10 s) in whole seconds. */
+export function stopGraceSeconds(stopGracePeriod: string | undefined): number {
+  return Math.max(0, Math.ceil(parseDurationMs(stopGracePeriod, 10_000) / 1000));
+}
+
+/** The create options of replica `replica`. */
+export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, hash: string, opts: { replicas: number; graceSeconds: number }): ContainerSpec {
+  const replicas = opts.replicas;
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of spec.ports) {
@@ -115,9 +116,12 @@ export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, ha
     Labels: { ...ownerLabels("Application", spec.project, spec.name, spec.uid), [LABEL.configHash]: hash, [LABEL.replica]: String(replica) },
     ExposedPorts: exposed,
     Healthcheck: healthConfig(spec),
-    // busybox-style PID 1 ignores SIGTERM; SIGKILL after a short grace keeps stops fast.
-    StopTimeout: 5,
+    // What `docker stop` by anyone gives the process: SIGTERM, then SIGKILL after the grace period.
+    StopTimeout: opts.graceSeconds,
     HostConfig: {
+      // Docker's init (tini) as PID 1: forwards SIGTERM to the app (which, as PID 1, would ignore
+      // it unless it installs a handler) and reaps zombies, so a stop is a real graceful stop.
+      Init: true,
       PortBindings: bindings,
       RestartPolicy: restartPolicy(spec.restartPolicy),
       NetworkMode: networkName(spec.project),

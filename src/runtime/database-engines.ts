@@ -1,4 +1,7 @@
 import { randomInt } from "node:crypto";
+import type { Credentials, DatabaseSpec, Engine } from "../core/specs.js";
+
+export type { Credentials, DatabaseSpec, Engine };
 
 /**
  * What Berth knows about each database engine, as pure data and functions: the official
@@ -8,30 +11,7 @@ import { randomInt } from "node:crypto";
  * Commands that need a password read it from the container's own environment (the variables
  * of the image contract), so no plaintext secret travels in an exec request or a log line.
  */
-export type Engine = "postgresql" | "mysql" | "mongodb" | "redis";
 export const ENGINES: readonly Engine[] = ["postgresql", "mysql", "mongodb", "redis"];
-
-/** The Database spec as the CRD defines it. */
-export interface DatabaseSpec {
-  engine: Engine;
-  version: string;
-  image?: string;
-  storage?: { size?: string };
-  config?: Record<string, string>;
-  backup?: { schedule?: string; retention?: number };
-  deletionPolicy?: "Retain" | "Delete";
-  suspend?: boolean;
-}
-
-/** Generated once per data volume; stored only as ciphertext. */
-export interface Credentials {
-  engine: Engine;
-  username: string;
-  password: string;
-  database: string;
-  /** mysql only: the root account's password (the application user is not root). */
-  rootPassword?: string;
-}
 
 export interface EngineInfo {
   /** The port the server listens on inside the container. */

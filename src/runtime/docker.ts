@@ -1,33 +1,20 @@
+import { PassThrough, Readable, type Writable } from "node:stream";
 import Docker from "dockerode";
 import type { Metrics } from "../telemetry/metrics.js";
-import { LABEL } from "./labels.js";
-
-/** A container as observed through one list call: enough to plan without inspecting each. */
-export interface ObservedContainer {
-  id: string;
-  name: string;
-  labels: Record<string, string>;
-  state: string; // created | running | exited | restarting | paused | dead
-  health: "healthy" | "unhealthy" | "starting" | "none";
-  ports: { containerPort: number; hostIp: string; hostPort: number }[];
-  created: number;
-}
-
-/** A named volume that another Berth installation labelled as its own: never mounted or removed here. */
-export class VolumeConflictError extends Error {
-  constructor(readonly volume: string, readonly owner: string) {
-    super(`volume ${volume} belongs to another Berth installation (berth.dev/instance=${owner}); use another volume name, or remove that volume if it is no longer needed`);
-  }
-}
-
-export class DockerError extends Error {
-  constructor(
-    message: string,
-    readonly statusCode: number | undefined,
-  ) {
-    super(message);
-  }
-}
+import { collectExec, demuxLines } from "./docker-streams.js";
+import {
+  RuntimeError,
+  type ContainerSpec,
+  type EventFilter,
+  type ExecResult,
+  type LogOptions,
+  type ObservedContainer,
+  type RuntimeDriver,
+  type RuntimeEvent,
+  type RuntimeReason,
+  type VolumeOwner,
+} from "./driver.js";
+import { LABEL, MANAGED_BY } from "./labels.js";
 
 function healthOf(status: string): ObservedContainer["health"] {
   if (/\(healthy\)/.test(status)) return "healthy";
@@ -36,18 +23,36 @@ function healthOf(status: string): ObservedContainer["health"] {
   return "none";
 }
 
+const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+
+/** What Docker's answer means for a reconciler; the message is Docker's own. */
+function reasonOf(operation: string, statusCode: number | undefined, message: string, code: string | undefined): RuntimeReason {
+  if (code && UNAVAILABLE_CODES.has(code)) return "DockerUnavailable";
+  if (statusCode === 409 && /already in use by container/.test(message)) return "NameConflict";
+  if (/port is already allocated|address already in use|failed to bind/i.test(message)) return "PortConflict";
+  if (/No command specified/i.test(message)) return "InvalidSpec";
+  if ((operation === "container_create" || operation === "image_pull") && (statusCode === 404 || /No such image|pull access denied|manifest unknown|not found/i.test(message))) return "ImageNotFound";
+  if (statusCode === 404) return "NotFound";
+  return "EngineError";
+}
+
+function toRuntimeError(operation: string, e: unknown): RuntimeError {
+  if (e instanceof RuntimeError) return e;
+  const err = e as { statusCode?: number; json?: { message?: string }; message?: string; code?: string };
+  const message = err.json?.message ?? err.message ?? String(e);
+  const reason = reasonOf(operation, err.statusCode, message, err.code);
+  const text = reason === "DockerUnavailable" ? `the Docker engine does not answer (${err.code}: ${message})` : message;
+  return new RuntimeError(reason, text, err.statusCode);
+}
+
 /**
- * The Docker driver: dockerode behind a small interface, every call counted and timed so the
- * cost of a reconcile pass is visible in /metrics.
+ * The Docker driver: dockerode behind RuntimeDriver, every call counted and timed so the cost
+ * of a reconcile pass is visible in /metrics, every failure a RuntimeError with a reason.
  */
-export class DockerDriver {
-  readonly docker: Docker;
+export class DockerDriver implements RuntimeDriver {
+  private readonly docker: Docker;
   private readonly networkLocks = new Map<string, Promise<void>>();
 
-  /**
-   * `instance` scopes the driver to one Berth installation: it is stamped on everything the
-   * driver creates and added to every label query, so other installations' objects are invisible.
-   */
   constructor(
     readonly instance: string,
     private readonly metrics?: Metrics,
@@ -56,7 +61,7 @@ export class DockerDriver {
     this.docker = new Docker(opts ?? { socketPath: process.env.DOCKER_SOCKET ?? "/var/run/docker.sock" });
   }
 
-  async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const end = this.metrics?.dockerLatency.startTimer({ operation });
     try {
       const r = await fn();
@@ -64,10 +69,19 @@ export class DockerDriver {
       return r;
     } catch (e) {
       this.metrics?.dockerCalls.inc({ operation, result: "error" });
-      const err = e as { statusCode?: number; json?: { message?: string }; message?: string };
-      throw new DockerError(err.json?.message ?? err.message ?? String(e), err.statusCode);
+      throw toRuntimeError(operation, e);
     } finally {
       end?.();
+    }
+  }
+
+  /** Like call(), but a 404 (or 304 "already") answers `fallback`. */
+  private async tolerant<T>(operation: string, fn: () => Promise<T>, fallback: T, codes = [404]): Promise<T> {
+    try {
+      return await this.call(operation, fn);
+    } catch (e) {
+      if (e instanceof RuntimeError && e.statusCode !== undefined && codes.includes(e.statusCode)) return fallback;
+      throw e;
     }
   }
 
@@ -79,9 +93,12 @@ export class DockerDriver {
     return { ...labels, [LABEL.instance]: this.instance };
   }
 
+  private labelFilter(labels: Record<string, string>): string[] {
+    return Object.entries(this.scoped(labels)).map(([k, v]) => `${k}=${v}`);
+  }
+
   async listContainers(labels: Record<string, string>): Promise<ObservedContainer[]> {
-    const filters = { label: Object.entries(this.scoped(labels)).map(([k, v]) => `${k}=${v}`) };
-    const list = await this.call("container_list", () => this.docker.listContainers({ all: true, filters }));
+    const list = await this.call("container_list", () => this.docker.listContainers({ all: true, filters: { label: this.labelFilter(labels) } }));
     return list.map((c) => ({
       id: c.Id,
       name: (c.Names[0] ?? "").replace(/^\//, ""),
@@ -93,27 +110,21 @@ export class DockerDriver {
     }));
   }
 
-  async imageExists(image: string): Promise<boolean> {
-    try {
-      await this.call("image_inspect", () => this.docker.getImage(image).inspect());
-      return true;
-    } catch (e) {
-      if (e instanceof DockerError && e.statusCode === 404) return false;
-      throw e;
-    }
-  }
-
-  async createContainer(opts: Docker.ContainerCreateOptions): Promise<string> {
-    const c = await this.call("container_create", () => this.docker.createContainer({ ...opts, Labels: this.scoped(opts.Labels ?? {}) }));
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const c = await this.call("container_create", () => this.docker.createContainer({ ...spec, Labels: this.scoped(spec.Labels ?? {}) }));
     return c.id;
   }
 
   async startContainer(id: string): Promise<void> {
-    await this.call("container_start", () => this.docker.getContainer(id).start());
+    await this.tolerant("container_start", () => this.docker.getContainer(id).start(), undefined, [304]);
   }
 
-  async restartContainer(id: string): Promise<void> {
-    await this.call("container_restart", () => this.docker.getContainer(id).restart({ t: 5 }));
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    await this.tolerant("container_stop", () => this.docker.getContainer(id).stop({ t: graceSeconds }), undefined, [304, 404]);
+  }
+
+  async restartContainer(id: string, graceSeconds: number): Promise<void> {
+    await this.call("container_restart", () => this.docker.getContainer(id).restart({ t: graceSeconds }));
   }
 
   async renameContainer(id: string, name: string): Promise<void> {
@@ -121,12 +132,33 @@ export class DockerDriver {
   }
 
   async removeContainer(id: string): Promise<void> {
+    await this.tolerant("container_remove", () => this.docker.getContainer(id).remove({ force: true }), undefined);
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    return this.tolerant("image_inspect", async () => (await this.docker.getImage(image).inspect(), true), false);
+  }
+
+  /** Any failure but an unreachable engine means no registry provides the image: ImageNotFound. */
+  async pullImage(image: string): Promise<void> {
     try {
-      await this.call("container_remove", () => this.docker.getContainer(id).remove({ force: true }));
+      await this.call("image_pull", async () => {
+        const stream = (await this.docker.pull(image)) as NodeJS.ReadableStream;
+        await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+      });
     } catch (e) {
-      if (e instanceof DockerError && e.statusCode === 404) return;
-      throw e;
+      if (e instanceof RuntimeError && e.reason === "DockerUnavailable") throw e;
+      throw new RuntimeError("ImageNotFound", `image "${image}" is not present on the Docker engine and could not be pulled: ${(e as Error).message}`);
     }
+    if (!(await this.imageExists(image))) throw new RuntimeError("ImageNotFound", `image "${image}" is not present on the Docker engine and pulling it gave nothing`);
+  }
+
+  private async networksNamed(name: string): Promise<Docker.NetworkInspectInfo[]> {
+    return (await this.call("network_list", () => this.docker.listNetworks({ filters: { name: [name] } }))).filter((n) => n.Name === name);
+  }
+
+  async networkExists(name: string): Promise<boolean> {
+    return (await this.networksNamed(name)).length > 0;
   }
 
   /**
@@ -145,13 +177,11 @@ export class DockerDriver {
   }
 
   private async ensureNetworkUnlocked(name: string, labels: Record<string, string>): Promise<void> {
-    const existing = (await this.call("network_list", () => this.docker.listNetworks({ filters: { name: [name] } }))).filter((n) => n.Name === name);
-    if (existing.length > 1) {
-      const sorted = [...existing].sort((a, b) => String(a.Created).localeCompare(String(b.Created)));
-      // Only this installation's own duplicates: another Berth's network is not ours to remove.
-      for (const dup of sorted.slice(1).filter((n) => n.Labels?.[LABEL.instance] === this.instance)) {
-        await this.call("network_remove", () => this.docker.getNetwork(dup.Id).remove()).catch(() => undefined);
-      }
+    const existing = await this.networksNamed(name);
+    // Only this installation's own duplicates: another Berth's network is not ours to remove.
+    const sorted = [...existing].sort((a, b) => String(a.Created).localeCompare(String(b.Created)));
+    for (const dup of sorted.slice(1).filter((n) => n.Labels?.[LABEL.instance] === this.instance)) {
+      await this.call("network_remove", () => this.docker.getNetwork(dup.Id).remove()).catch(() => undefined);
     }
     if (existing.length) return;
     await this.call("network_create", () => this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: this.scoped(labels), CheckDuplicate: true }));
@@ -163,51 +193,102 @@ export class DockerDriver {
    * left alone: returns false then.
    */
   async removeNetwork(name: string): Promise<boolean> {
-    const named = (await this.call("network_list", () => this.docker.listNetworks({ filters: { name: [name] } }))).filter((n) => n.Name === name);
+    const named = await this.networksNamed(name);
     for (const n of named.filter((x) => x.Labels?.[LABEL.instance] === this.instance)) {
-      try {
-        await this.call("network_remove", () => this.docker.getNetwork(n.Id).remove());
-      } catch (e) {
-        if (!(e instanceof DockerError && e.statusCode === 404)) throw e;
-      }
+      await this.tolerant("network_remove", () => this.docker.getNetwork(n.Id).remove(), undefined);
     }
     return named.every((x) => x.Labels?.[LABEL.instance] === this.instance);
   }
 
-  async listNetworks(labels: Record<string, string>): Promise<{ name: string; labels: Record<string, string> }[]> {
-    const filters = { label: Object.entries(this.scoped(labels)).map(([k, v]) => `${k}=${v}`) };
-    const list = await this.call("network_list", () => this.docker.listNetworks({ filters }));
-    return list.map((n) => ({ name: n.Name, labels: n.Labels ?? {} }));
+  async volumeOwner(name: string): Promise<VolumeOwner> {
+    const info = await this.tolerant("volume_inspect", () => this.docker.getVolume(name).inspect(), undefined);
+    if (!info) return { state: "absent" };
+    const owner = (info.Labels ?? {})[LABEL.instance];
+    if (!owner) return { state: "unlabelled" };
+    return owner === this.instance ? { state: "ours" } : { state: "other", instance: owner };
   }
 
-  /**
-   * Creates the named volume if it is missing. An existing one is reused when it is this
-   * installation's or carries no installation label (made by hand, e.g. to import data); one
-   * labelled by another installation is refused, since volume names are fixed per Project and
-   * two installations with the same Project must not mount each other's data.
-   */
-  async ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
-    try {
-      const info = await this.call("volume_inspect", () => this.docker.getVolume(name).inspect());
-      const owner = (info.Labels ?? {})[LABEL.instance];
-      if (owner && owner !== this.instance) throw new VolumeConflictError(name, owner);
-    } catch (e) {
-      if (!(e instanceof DockerError && e.statusCode === 404)) throw e;
-      await this.call("volume_create", () => this.docker.createVolume({ Name: name, Labels: this.scoped(labels) }));
-    }
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.call("volume_create", () => this.docker.createVolume({ Name: name, Labels: this.scoped(labels) }));
   }
 
-  /** Removes this installation's volume `name`; another's (or an unlabelled one) is left: returns false. */
   async removeVolume(name: string): Promise<boolean> {
-    try {
-      const info = await this.call("volume_inspect", () => this.docker.getVolume(name).inspect());
-      if ((info.Labels ?? {})[LABEL.instance] !== this.instance) return false;
-      await this.call("volume_remove", () => this.docker.getVolume(name).remove());
-      return true;
-    } catch (e) {
-      if (e instanceof DockerError && e.statusCode === 404) return true;
-      throw e;
-    }
+    const owner = await this.volumeOwner(name);
+    if (owner.state === "absent") return true;
+    if (owner.state !== "ours") return false;
+    await this.tolerant("volume_remove", () => this.docker.getVolume(name).remove(), undefined);
+    return true;
   }
 
+  async exec(containerId: string, cmd: string[], opts: { sink?: Writable; timeoutMs?: number } = {}): Promise<ExecResult> {
+    const exec = await this.call("exec_create", () => this.docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false }));
+    const stream = await this.call("exec_start", () => exec.start({ hijack: true, stdin: false }));
+    const result = await collectExec(stream, opts.sink, opts.timeoutMs ?? 10_000);
+    if (result.timedOut) return { ...result, exitCode: -1 };
+    return { ...result, exitCode: await this.exitCodeOf(exec) };
+  }
+
+  private async exitCodeOf(exec: Docker.Exec): Promise<number> {
+    // The stream can end a moment before Docker records the exit code.
+    for (let i = 0; i < 50; i++) {
+      const info = await this.call("exec_inspect", () => exec.inspect());
+      if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return -1;
+  }
+
+  async putArchive(containerId: string, tar: Readable, dir: string): Promise<void> {
+    await this.call("container_put_archive", () => this.docker.getContainer(containerId).putArchive(tar, { path: dir }));
+  }
+
+  async logs(containerId: string, opts: LogOptions): Promise<Readable> {
+    const raw = (await this.call("container_logs", () =>
+      this.docker.getContainer(containerId).logs({ follow: opts.follow as true, stdout: true, stderr: true, since: opts.since, tail: opts.tail ?? "all", timestamps: false } as never) as unknown as Promise<unknown>,
+    )) as unknown;
+    const source = Buffer.isBuffer(raw) ? Readable.from([raw]) : (raw as Readable);
+    const out = new PassThrough();
+    source.on("error", (e) => out.destroy(e));
+    out.on("close", () => (source as { destroy?: () => void }).destroy?.());
+    return source.pipe(demuxLines()).pipe(out);
+  }
+
+  async watchEvents(filter: EventFilter, onEvent: (e: RuntimeEvent) => void, onEnd: (error?: Error) => void): Promise<() => void> {
+    const filters: Record<string, string[]> = { type: filter.types };
+    if (filter.ownOnly) filters.label = [`${LABEL.managedBy}=${MANAGED_BY}`, `${LABEL.instance}=${this.instance}`];
+    if (filter.actions) filters.event = filter.actions;
+    const stream = (await this.call("events", () => this.docker.getEvents({ filters: JSON.stringify(filters) } as never) as unknown as Promise<unknown>)) as unknown as NodeJS.ReadableStream & { destroy(): void };
+    let buf = "";
+    let ended = false;
+    const end = (e?: Error): void => {
+      if (ended) return;
+      ended = true;
+      onEnd(e);
+    };
+    stream.on("data", (chunk: Buffer) => {
+      buf += chunk.toString();
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        const event = parseEvent(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (event) onEvent(event);
+      }
+    });
+    stream.on("end", () => end());
+    stream.on("error", (e: Error) => end(e));
+    return () => {
+      ended = true;
+      stream.destroy();
+    };
+  }
+}
+
+function parseEvent(line: string): RuntimeEvent | undefined {
+  if (!line.trim()) return undefined;
+  try {
+    const ev = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+    const attrs = ev.Actor?.Attributes ?? {};
+    return { type: ev.Type ?? "", action: ev.Action ?? "", id: ev.Actor?.ID ?? "", name: attrs.name ?? ev.Actor?.ID ?? "", labels: attrs };
+  } catch {
+    return undefined; // a partial or foreign line: the periodic resync covers anything missed
+  }
 }

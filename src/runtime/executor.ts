@@ -1,13 +1,29 @@
-import type Docker from "dockerode";
-import type { DockerDriver } from "./docker.js";
+import type { ContainerSpec, RuntimeDriver } from "./driver.js";
+import { RuntimeError } from "./driver.js";
 import type { Plan, Step } from "./plan.js";
+import type { TrafficSwitch } from "./traffic.js";
 
-export interface ExecutionHooks {
-  createOptions: (replica: number) => Docker.ContainerCreateOptions;
+export interface ExecutionContext {
+  driver: RuntimeDriver;
+  traffic: TrafficSwitch;
+  /** The create options of a new container for `replica`. */
+  createOptions: (replica: number) => ContainerSpec;
+  /** Labels of the networks and volumes the plan creates. */
+  ownerLabels: Record<string, string>;
   onStep?: (step: Step) => void;
 }
 
-/** Consecutive steps of the same kind touch different replicas, so they run in parallel. */
+/** A step that failed: which one, and the engine's reason. */
+export class StepError extends Error {
+  constructor(
+    readonly step: Step,
+    override readonly cause: RuntimeError,
+  ) {
+    super(cause.message);
+  }
+}
+
+/** Consecutive steps of the same kind touch different objects, so they run in parallel. */
 function batches(steps: Step[]): Step[][] {
   const out: Step[][] = [];
   for (const s of steps) {
@@ -18,28 +34,50 @@ function batches(steps: Step[]): Step[][] {
   return out;
 }
 
-async function run(driver: DockerDriver, step: Step, hooks: ExecutionHooks): Promise<void> {
-  hooks.onStep?.(step);
+async function run(step: Step, x: ExecutionContext): Promise<void> {
   switch (step.op) {
-    case "create": {
-      const id = await driver.createContainer(hooks.createOptions(step.replica));
-      await driver.startContainer(id);
-      return;
-    }
-    case "start":
-      return driver.startContainer(step.id);
-    case "restart":
-      return driver.restartContainer(step.id);
-    case "rename":
-      return driver.renameContainer(step.id, step.to);
+    case "pull-image":
+      return x.driver.pullImage(step.image);
+    case "create-network":
+      return x.driver.ensureNetwork(step.name, x.ownerLabels);
+    case "create-volume":
+      return x.driver.createVolume(step.name, x.ownerLabels);
+    case "unroute":
+      return x.traffic.withdraw([step.id]);
+    case "stop":
+      return x.driver.stopContainer(step.id, step.graceSeconds);
     case "remove":
-      return driver.removeContainer(step.id);
+      return x.driver.removeContainer(step.id);
+    case "rename":
+      return x.driver.renameContainer(step.id, step.to);
+    case "create":
+      return x.driver.startContainer(await x.driver.createContainer(x.createOptions(step.replica)));
+    case "start":
+      return x.driver.startContainer(step.id);
+    case "restart":
+      return x.driver.restartContainer(step.id, step.graceSeconds);
   }
 }
 
-/** Carries out a plan in order; it decides nothing. The first failure stops it (next reconcile re-plans). */
-export async function executePlan(driver: DockerDriver, plan: Plan, hooks: ExecutionHooks): Promise<void> {
-  for (const batch of batches(plan.steps)) {
-    await Promise.all(batch.map((s) => run(driver, s, hooks)));
+async function runBatch(batch: Step[], x: ExecutionContext): Promise<void> {
+  for (const s of batch) x.onStep?.(s);
+  // One router load for every container a batch withdraws.
+  if (batch[0].op === "unroute") return guarded(batch[0], () => x.traffic.withdraw(batch.map((s) => (s as Extract<Step, { op: "unroute" }>).id)));
+  await Promise.all(batch.map((s) => guarded(s, () => run(s, x))));
+}
+
+async function guarded(step: Step, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    throw new StepError(step, e instanceof RuntimeError ? e : new RuntimeError("EngineError", (e as Error).message));
   }
+}
+
+/**
+ * Carries out a plan in order, each phase's steps in parallel; it decides nothing. The first
+ * failure stops it (as a StepError); the next reconcile re-plans from what exists.
+ */
+export async function executePlan(plan: Plan, x: ExecutionContext): Promise<void> {
+  for (const batch of batches(plan.steps)) await runBatch(batch, x);
 }

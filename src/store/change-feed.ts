@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { ResourceStore } from "./resources.js";
 import { CHANGES_CHANNEL } from "./resources.js";
-import type { Change } from "./types.js";
+import type { Change } from "../core/types.js";
 
 export type ChangeListener = (change: Change) => void;
 

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
-import { badRequest } from "../api/errors.js";
-import { recordQuery } from "./records.js";
-import type { ResourceObject } from "./types.js";
+import { badRequest } from "../core/errors.js";
+import { recordQuery } from "./durability.js";
+import type { ResourceObject } from "../core/types.js";
 
 export type EventType = "Normal" | "Warning";
 

@@ -1,12 +1,15 @@
 import { isDeepStrictEqual } from "node:util";
 import type { DataSource, QueryRunner } from "typeorm";
-import { API_VERSION, kindInfo, type KindInfo } from "../api/kinds.js";
-import { alreadyExists, ApiError, conflict, forbidden, invalid, namespaceNotFound, notFound } from "../api/errors.js";
-import type { SecretBox } from "../util/secrets.js";
-import { ASYNC_COMMIT_SQL } from "./records.js";
-import { redactObject, sealObject } from "./sealing.js";
+import { statusForNewGeneration } from "../core/conditions.js";
+import { API_VERSION, kindInfo, type KindInfo } from "../core/kinds.js";
+import { alreadyExists, ApiError, conflict, forbidden, invalid, namespaceNotFound, notFound } from "../core/errors.js";
+import type { SecretBox } from "../store/secrets.js";
+import { ASYNC_COMMIT_SQL } from "./durability.js";
+import { redactObject, sealObject } from "./secrets.js";
+import { AuditLog } from "./audit.js";
+import type { AuditResourceType } from "./entities/audit-log.js";
 import { seedColumns } from "./seed-columns.js";
-import type { Change, RequestContext, ResourceObject, WatchEventType } from "./types.js";
+import type { Change, RequestContext, ResourceObject, WatchEventType } from "../core/types.js";
 
 /** Every write takes this transaction-scoped advisory lock so resource versions commit in order. */
 const WRITE_LOCK = 0x6265727468; // "berth"
@@ -27,6 +30,49 @@ interface Row {
   created_at: Date;
   spec: Record<string, unknown>;
   object_status: Record<string, unknown>;
+}
+
+interface ChangeRow {
+  rv: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  uid: string;
+  event_type: WatchEventType;
+  object: ResourceObject;
+  status_only: boolean;
+}
+
+/** What afterWrite records: the change log row, the env_vars mirror, the audit row, the NOTIFY. */
+interface Written {
+  kind: KindInfo;
+  uid: string;
+  obj: ResourceObject;
+  rv: number;
+  type: WatchEventType;
+  ctx: RequestContext;
+  action: string;
+  before: ResourceObject | undefined;
+}
+
+/** Whether a write changed nothing but `.status` (controllers do not wake themselves for those). */
+function statusOnly(before: ResourceObject | undefined, after: ResourceObject, type: WatchEventType): boolean {
+  if (type !== "MODIFIED" || !before) return false;
+  const b = before.metadata;
+  const a = after.metadata;
+  return (
+    isDeepStrictEqual(before.spec ?? {}, after.spec ?? {}) &&
+    isDeepStrictEqual(b.labels ?? {}, a.labels ?? {}) &&
+    isDeepStrictEqual(b.annotations ?? {}, a.annotations ?? {}) &&
+    isDeepStrictEqual(b.finalizers ?? [], a.finalizers ?? []) &&
+    (b.deletionTimestamp ?? null) === (a.deletionTimestamp ?? null)
+  );
+}
+
+export interface ObjectKeyRef {
+  kind: string;
+  namespace: string | undefined;
+  name: string;
 }
 
 export interface ListOptions {
@@ -93,14 +139,14 @@ function selectSql(kind: KindInfo): string {
  * Reads return secrets redacted; only the runtime asks for plaintext (see sealing.ts).
  */
 export class ResourceStore {
+  private readonly audit: AuditLog;
+
   constructor(
     private readonly ds: DataSource,
     private readonly box: SecretBox,
     private readonly adminUserId: () => string | undefined = () => undefined,
-  ) {}
-
-  get dataSource(): DataSource {
-    return this.ds;
+  ) {
+    this.audit = new AuditLog(ds, adminUserId);
   }
 
   /** The stored form: secrets as ciphertext. For controllers, which need to decrypt. */
@@ -118,6 +164,52 @@ export class ResourceStore {
   async projectExists(name: string): Promise<boolean> {
     const rows = await this.ds.query(`SELECT 1 FROM projects WHERE name = $1`, [name]);
     return rows.length > 0;
+  }
+
+  /** Which of `uids` still name an object of `kindName` (the orphan sweep asks). */
+  async existingUids(kindName: string, uids: string[]): Promise<Set<string>> {
+    const valid = uids.filter((u) => /^[0-9a-f-]{36}$/.test(u));
+    if (!valid.length) return new Set();
+    const rows: { id: string }[] = await this.ds.query(`SELECT id FROM ${kindInfo(kindName).table} WHERE id = ANY($1::uuid[])`, [valid]);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Namespace and name of the object with this uid. */
+  async keyOfUid(kindName: string, uid: string): Promise<{ namespace: string | undefined; name: string } | undefined> {
+    const kind = kindInfo(kindName);
+    const rows: Row[] = await this.ds.query(`${selectSql(kind)} WHERE t.id = $1`, [uid]);
+    return rows[0] ? { namespace: rows[0].ns ?? undefined, name: rows[0].name } : undefined;
+  }
+
+  /** Names of the Domains in `namespace` that route to Application `app`. */
+  async domainsTargeting(namespace: string, app: string): Promise<string[]> {
+    const rows: { name: string }[] = await this.ds.query(`SELECT d.name FROM domains d JOIN projects p ON p.id = d.project_id WHERE p.name = $1 AND d.target_name = $2 ORDER BY d.name`, [namespace, app]);
+    return rows.map((r) => r.name);
+  }
+
+  /** Keys of the objects (of `kinds`) whose Ready condition has one of `reasons`. */
+  async keysWithReadyReason(kinds: readonly string[], reasons: string[]): Promise<ObjectKeyRef[]> {
+    const out: ObjectKeyRef[] = [];
+    for (const kindName of kinds) {
+      const kind = kindInfo(kindName);
+      const rows: Row[] = await this.ds.query(
+        `${selectSql(kind)} WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(t.object_status->'conditions') = 'array' THEN t.object_status->'conditions' ELSE '[]'::jsonb END) c
+           WHERE c->>'type' = 'Ready' AND c->>'reason' = ANY($1))`,
+        [reasons],
+      );
+      for (const r of rows) out.push({ kind: kind.kind, namespace: kind.namespaced ? (r.ns ?? undefined) : undefined, name: r.name });
+    }
+    return out;
+  }
+
+  /** Names of the Applications in `namespace` that depend on `kind`/`name` (spec.dependsOn or envFrom). */
+  async applicationsDependingOn(namespace: string, kind: string, name: string): Promise<string[]> {
+    const rows: { name: string }[] = await this.ds.query(
+      `SELECT a.name FROM applications a JOIN projects p ON p.id = a.project_id WHERE p.name = $1
+         AND (a.spec->'dependsOn' @> $2::jsonb OR ($3 = 'Database' AND a.spec->'envFrom' @> $4::jsonb)) ORDER BY a.name`,
+      [namespace, JSON.stringify([{ kind, name }]), kind, JSON.stringify([{ databaseRef: name }])],
+    );
+    return rows.map((r) => r.name);
   }
 
   /** A consistent list and the resource version it was read at (one snapshot). */
@@ -164,10 +256,8 @@ export class ResourceStore {
     const min = await this.ds.query(`SELECT min(rv) AS rv FROM resource_changes`);
     const oldest = min[0].rv === null ? null : Number(min[0].rv);
     if (oldest !== null && rv < oldest - 1) throw new ApiError(410, "Expired", `too old resource version: ${rv} (${oldest - 1})`);
-    const rows = await this.ds.query(`SELECT rv, kind, namespace, name, uid, event_type, object FROM resource_changes WHERE rv > $1 ORDER BY rv LIMIT $2`, [rv, limit]);
-    return rows.map((r: { rv: string; kind: string; namespace: string | null; name: string; uid: string; event_type: WatchEventType; object: ResourceObject }) => ({
-      rv: Number(r.rv), type: r.event_type, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, object: redactObject(r.object),
-    }));
+    const rows: ChangeRow[] = await this.ds.query(`SELECT rv, kind, namespace, name, uid, event_type, object, status_only FROM resource_changes WHERE rv > $1 ORDER BY rv LIMIT $2`, [rv, limit]);
+    return rows.map((r) => ({ rv: Number(r.rv), type: r.event_type, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, object: redactObject(r.object), statusOnly: r.status_only }));
   }
 
   /** Drops change-log rows older than `keepSeconds`, always keeping the newest one. */
@@ -315,11 +405,12 @@ export class ResourceStore {
       Object.values(cols),
     );
     const created = toObject(kind, rows[0]);
-    await this.afterWrite(qr, kind, rows[0].id, created, rv, "ADDED", ctx, "create", undefined);
+    await this.afterWrite(qr, { kind, uid: rows[0].id, obj: created, rv, type: "ADDED", ctx, action: "create", before: undefined });
     return { object: created, changed: true };
   }
 
-  private async replace(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, next: ResourceObject, ctx: RequestContext, action: string): Promise<WriteResult> {
+  private async replace(qr: QueryRunner, kind: KindInfo, stored: ResourceObject, proposed: ResourceObject, ctx: RequestContext, action: string): Promise<WriteResult> {
+    let next = proposed;
     const finalizers = next.metadata.finalizers ?? [];
     // An object marked for deletion goes once its last finalizer is removed (a Project once it is also empty).
     if (stored.metadata.deletionTimestamp && finalizers.length === 0 && !(await this.isNonEmptyProject(qr, kind, stored))) return this.removeRow(qr, kind, stored, ctx, action);
@@ -334,6 +425,7 @@ export class ResourceStore {
     if (same) return { object: stored, changed: false };
     const rv = await nextRv(qr);
     const generation = (stored.metadata.generation ?? 1) + (specChanged ? 1 : 0);
+    if (specChanged) next = { ...next, status: statusForNewGeneration(next.status, generation) };
     const seed = seedColumns(kind.kind, next, this.adminUserId());
     const cols: Record<string, unknown> = {
       resource_version: rv,
@@ -360,7 +452,7 @@ export class ResourceStore {
     const rows: Row[] = Array.isArray(res[0]) ? res[0] : res;
     if (rows.length !== 1) throw conflict(kind.plural, stored.metadata.name);
     const updated = toObject(kind, rows[0]);
-    await this.afterWrite(qr, kind, updated.metadata.uid!, updated, rv, "MODIFIED", ctx, action, stored);
+    await this.afterWrite(qr, { kind, uid: updated.metadata.uid!, obj: updated, rv, type: "MODIFIED", ctx, action, before: stored });
     return { object: updated, changed: true };
   }
 
@@ -381,7 +473,7 @@ export class ResourceStore {
     const rows: Row[] = Array.isArray(res[0]) ? res[0] : res;
     if (rows.length !== 1) throw conflict(kind.plural, stored.metadata.name);
     const marked = toObject(kind, rows[0]);
-    await this.afterWrite(qr, kind, marked.metadata.uid!, marked, rv, "MODIFIED", ctx, "delete", stored);
+    await this.afterWrite(qr, { kind, uid: marked.metadata.uid!, obj: marked, rv, type: "MODIFIED", ctx, action: "delete", before: stored });
     return { object: marked, changed: true };
   }
 
@@ -400,7 +492,7 @@ export class ResourceStore {
     const rv = await nextRv(qr);
     await qr.query(`DELETE FROM ${kind.table} WHERE id = $1`, [stored.metadata.uid]);
     const gone: ResourceObject = { ...stored, metadata: { ...stored.metadata, resourceVersion: String(rv) } };
-    await this.afterWrite(qr, kind, stored.metadata.uid!, gone, rv, "DELETED", ctx, action, stored);
+    await this.afterWrite(qr, { kind, uid: stored.metadata.uid!, obj: gone, rv, type: "DELETED", ctx, action, before: stored });
     if (kind.namespaced && stored.metadata.namespace) await this.removeTerminatedProject(qr, stored.metadata.namespace, ctx);
     return { object: gone, changed: true };
   }
@@ -414,24 +506,21 @@ export class ResourceStore {
     await this.removeRow(qr, kind, project, ctx, "delete");
   }
 
-  private async afterWrite(qr: QueryRunner, kind: KindInfo, uid: string, obj: ResourceObject, rv: number, type: WatchEventType, ctx: RequestContext, action: string, before: ResourceObject | undefined): Promise<void> {
+  private async afterWrite(qr: QueryRunner, w: Written): Promise<void> {
+    const { kind, uid, obj, rv, type, ctx, action, before } = w;
     await qr.query(
-      `INSERT INTO resource_changes (rv, kind, namespace, name, uid, event_type, object) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [rv, kind.kind, obj.metadata.namespace ?? null, obj.metadata.name, uid, type, JSON.stringify(obj)],
+      `INSERT INTO resource_changes (rv, kind, namespace, name, uid, event_type, object, status_only) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [rv, kind.kind, obj.metadata.namespace ?? null, obj.metadata.name, uid, type, JSON.stringify(obj), statusOnly(before, obj, type)],
     );
     if (kind.kind === "Application" && type !== "DELETED") await syncEnvVars(qr, uid, obj.spec);
     const details = {
       name: obj.metadata.name,
       namespace: obj.metadata.namespace,
       resourceVersion: String(rv),
-      actor: ctx.user,
       before: before ? redactObject(before) : null,
       after: type === "DELETED" ? null : redactObject(obj),
     };
-    await qr.query(
-      `INSERT INTO audit_logs (user_id, action, resource_type, resource_id, details, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [this.adminUserId() ?? null, action, kind.singular, uid, JSON.stringify(details), normalizeIp(ctx.ip), ctx.userAgent ?? null],
-    );
+    await this.audit.record({ action, resourceType: kind.singular as AuditResourceType, resourceId: uid, details, ctx }, qr);
     // Delivered on commit only, so a listener never sees a change that was rolled back.
     await qr.query(`SELECT pg_notify($1, $2)`, [CHANGES_CHANNEL, String(rv)]);
   }
@@ -456,11 +545,6 @@ async function syncEnvVars(qr: QueryRunner, appId: string, spec: Record<string, 
   for (const [key, value, isSecret] of rows) {
     await qr.query(`INSERT INTO env_vars (application_id, key, value, is_secret) VALUES ($1, $2, $3, $4)`, [appId, key, value, isSecret]);
   }
-}
-
-function normalizeIp(ip: string | undefined): string | null {
-  if (!ip) return null;
-  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
 }
 
 /** Database constraint violations become API errors that name the field. */

@@ -1,4 +1,4 @@
-import type { ResourceObject } from "./types.js";
+import type { ResourceObject } from "../core/types.js";
 
 /**
  * The seed's columns that mirror spec fields, written in the same transaction as the spec so

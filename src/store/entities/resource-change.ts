@@ -35,6 +35,10 @@ export class ResourceChange {
   @Column({ type: "jsonb" })
   object!: Record<string, unknown>;
 
+  /** The change touched nothing but `.status` (see migration StatusOnlyChanges). */
+  @Column({ name: "status_only", type: "boolean", default: false })
+  statusOnly!: boolean;
+
   @CreateDateColumn({ name: "created_at", type: "timestamptz" })
   createdAt!: Date;
 }

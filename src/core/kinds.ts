@@ -1,0 +1,52 @@
+/** The four resource kinds Berth serves, with the names kubectl discovery needs. */
+export interface KindInfo {
+  kind: "Project" | "Application" | "Database" | "Domain";
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  namespaced: boolean;
+  listKind: string;
+  /** The seed table that holds objects of this kind. */
+  table: string;
+  /** apply order: a kind is applied after every kind with a lower rank. */
+  applyRank: number;
+}
+
+export type KindName = KindInfo["kind"];
+
+/** Finalizers the controllers put on objects, each removed once its cleanup is done. */
+export const FINALIZER = {
+  /** Application and Database: containers (and volumes per deletionPolicy) are removed. */
+  runtime: "berth.dev/runtime",
+  /** Project: the project network is removed once nothing uses it. */
+  network: "berth.dev/network",
+  /** Domain: the route is gone from the router. */
+  route: "berth.dev/route",
+} as const;
+
+export const GROUP = "berth.dev";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** Marks an object stored by `berth apply`, the only kind `apply --prune` may delete. */
+export const APPLIED_BY = "berth.dev/applied-by";
+export const APPLIED_BY_VALUE = "berth-apply";
+
+export const KINDS: readonly KindInfo[] = [
+  { kind: "Project", plural: "projects", singular: "project", shortNames: ["proj"], namespaced: false, listKind: "ProjectList", table: "projects", applyRank: 0 },
+  { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 1 },
+  { kind: "Application", plural: "applications", singular: "application", shortNames: ["app"], namespaced: true, listKind: "ApplicationList", table: "applications", applyRank: 2 },
+  { kind: "Domain", plural: "domains", singular: "domain", shortNames: ["dom"], namespaced: true, listKind: "DomainList", table: "domains", applyRank: 3 },
+];
+
+/** Finds a kind by Kind, plural, singular or short name (case-insensitive), as kubectl does. */
+export function findKind(name: string): KindInfo | undefined {
+  const n = name.toLowerCase();
+  return KINDS.find((k) => k.kind.toLowerCase() === n || k.plural === n || k.singular === n || k.shortNames.includes(n));
+}
+
+export function kindInfo(kind: string): KindInfo {
+  const k = KINDS.find((x) => x.kind === kind);
+  if (!k) throw new Error(`unknown kind ${kind}`);
+  return k;
+}

@@ -1,0 +1,73 @@
+/**
+ * The spec types of the kinds, as the CRDs in crds/ define them (the CRDs are the schema; these
+ * are the shapes code reads after admission has validated and defaulted an object).
+ */
+
+export type Engine = "postgresql" | "mysql" | "mongodb" | "redis";
+
+export interface PortSpec {
+  containerPort: number;
+  protocol?: string;
+  publish?: { hostPort?: number; hostIP?: string };
+}
+
+export interface HealthcheckSpec {
+  http?: { path?: string; port: number };
+  tcp?: { port: number };
+  command?: string[];
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  startPeriod?: string;
+}
+
+export interface ApplicationSpec {
+  source?: { image?: string; git?: unknown; compose?: unknown };
+  replicas?: number;
+  command?: string[];
+  args?: string[];
+  env?: Record<string, string>;
+  secretEnv?: Record<string, string>;
+  envFrom?: { databaseRef?: string }[];
+  ports?: PortSpec[];
+  healthcheck?: HealthcheckSpec;
+  resources?: { limits?: { memory?: string; cpus?: string } };
+  volumes?: { name: string; mountPath: string; sizeGb?: number; type?: string }[];
+  restartPolicy?: string;
+  strategy?: { type?: "RollingUpdate" | "Recreate"; maxSurge?: number; maxUnavailable?: number };
+  stopGracePeriod?: string;
+  progressDeadline?: string;
+  rollback?: "auto" | "manual";
+  dependsOn?: { kind: string; name: string }[];
+  suspend?: boolean;
+  deletionPolicy?: "Retain" | "Delete";
+}
+
+export interface DatabaseSpec {
+  engine: Engine;
+  version: string;
+  image?: string;
+  storage?: { size?: string };
+  config?: Record<string, string>;
+  backup?: { schedule?: string; retention?: number };
+  deletionPolicy?: "Retain" | "Delete";
+  suspend?: boolean;
+}
+
+export interface DomainSpec {
+  host: string;
+  path?: string;
+  target: { application: string; port: number };
+  tls?: { enabled?: boolean; issuer?: "acme" | "internal" };
+  suspend?: boolean;
+}
+
+/** A Database's generated credentials; stored only as ciphertext. */
+export interface Credentials {
+  engine: Engine;
+  username: string;
+  password: string;
+  database: string;
+  /** mysql only: the root account's password (the application user is not root). */
+  rootPassword?: string;
+}

@@ -1,0 +1,45 @@
+/** Kubernetes-shaped objects as the store keeps and serves them. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  managedFields?: unknown[];
+}
+
+export interface ResourceObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** One committed change, as the change log holds it; `rv` is the global resource version. */
+export interface Change {
+  rv: number;
+  type: WatchEventType;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  uid: string;
+  object: ResourceObject;
+  /** Nothing but `.status` changed. */
+  statusOnly: boolean;
+}
+
+/** Who asks for a write, for the audit log. */
+export interface RequestContext {
+  user: string;
+  ip?: string;
+  userAgent?: string;
+  dryRun?: boolean;
+}

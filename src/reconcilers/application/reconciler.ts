@@ -1,0 +1,251 @@
+import { getCondition, conditionsOf } from "../../core/conditions.js";
+import { parseDurationMs } from "../../core/duration.js";
+import { FINALIZER } from "../../core/kinds.js";
+import type { ApplicationSpec } from "../../core/specs.js";
+import type { ResourceObject } from "../../core/types.js";
+import type { ReconcileContext } from "../../controller/controller.js";
+import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
+import type { RuntimeDriver } from "../../runtime/driver.js";
+import { executePlan, StepError } from "../../runtime/executor.js";
+import { LABEL, networkName, ownerLabels, volumeName } from "../../runtime/labels.js";
+import { createsContainers, describeStep, ordered, planApplication, planInfrastructure, retire, withInfrastructure, type InfraObserved, type Plan, type Step } from "../../runtime/plan.js";
+import type { TrafficSwitch } from "../../runtime/traffic.js";
+import type { CredentialStore } from "../../store/credentials.js";
+import type { RevisionStore } from "../../store/revisions.js";
+import { unsealSecretEnv, type SecretBox } from "../../store/secrets.js";
+import type { VolumeStore } from "../../store/volumes.js";
+import type { Metrics } from "../../telemetry/metrics.js";
+import { fail } from "../shared/failures.js";
+import { CONTROLLER, ObjectReconciler, type ObjectReconcilerDeps } from "../shared/object-reconciler.js";
+import type { Outcome, Verdict } from "../shared/status.js";
+import { databaseEnvFrom, dependenciesOf } from "./env.js";
+import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
+
+export interface ApplicationDeps extends ObjectReconcilerDeps {
+  driver: RuntimeDriver;
+  traffic: TrafficSwitch;
+  box: SecretBox;
+  credentials: CredentialStore;
+  revisions: RevisionStore;
+  volumes: VolumeStore;
+  metrics: Metrics;
+}
+
+/** Causes that mean the runtime drifted from a state Berth had reached, not a new rollout. */
+function driftCause(step: Step): string | undefined {
+  if (step.op === "start") return "stopped";
+  if (step.op === "restart") return "unhealthy";
+  if (step.op === "remove" && step.cause.startsWith("duplicate")) return "duplicate";
+  return undefined;
+}
+
+function strategyOf(spec: ApplicationSpec): { type: "RollingUpdate" | "Recreate"; maxSurge: number; maxUnavailable: number } {
+  return { type: spec.strategy?.type ?? "RollingUpdate", maxSurge: spec.strategy?.maxSurge ?? 1, maxUnavailable: spec.strategy?.maxUnavailable ?? 0 };
+}
+
+/**
+ * The Application reconciler: dependencies → observe the replicas → plan (with the image,
+ * network and volumes a create needs) → execute (old replicas leave the route before they
+ * stop) → observe again → progress deadline and rollback → one status write.
+ */
+export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
+  readonly kind = "Application" as const;
+  readonly finalizer = FINALIZER.runtime;
+
+  constructor(private readonly d: ApplicationDeps) {
+    super(d);
+  }
+
+  protected suspended(app: ResourceObject): boolean {
+    return !!(app.spec as ApplicationSpec | undefined)?.suspend;
+  }
+
+  statusFor(app: ResourceObject, observed: Partial<AppObserved>, outcome: Outcome): Verdict {
+    return applicationStatusFor(app, observed, outcome);
+  }
+
+  protected override secrets(app: ResourceObject): string[] {
+    try {
+      return Object.values(unsealSecretEnv(this.d.box, app.spec));
+    } catch {
+      return [];
+    }
+  }
+
+  private list(app: ResourceObject): ReturnType<RuntimeDriver["listContainers"]> {
+    return this.d.driver.listContainers({ [LABEL.ownerUid]: app.metadata.uid! });
+  }
+
+  protected async converge(app: ResourceObject, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
+    const spec = (app.spec ?? {}) as ApplicationSpec;
+    obs.desired = spec.replicas ?? 1;
+    obs.containers = await this.list(app);
+    obs.withdrawn = [];
+    obs.events = [];
+    await this.checkDependencies(app);
+    if (!spec.source?.image) fail("SourceNotSupported", "only image sources are built by this version; git and compose sources are not yet supported", { terminal: true });
+    const runtime = await this.runtimeSpec(app, spec);
+    const hash = configHash(runtime);
+    obs.hash = hash;
+    const plan = await this.plan(app, spec, runtime, hash, obs.containers);
+    obs.plan = plan;
+    if (plan.blocked) fail(plan.blocked.reason, plan.blocked.message, { retryAfterMs: 30_000 });
+    if (plan.steps.length) {
+      await this.execute(app, spec, runtime, hash, plan, obs, ctx);
+      obs.containers = await this.list(app);
+    }
+    obs.withdrawn = obs.containers.filter((c) => this.d.traffic.isWithdrawn(c.id)).map((c) => c.id);
+    const counts = countReplicas(obs.containers, hash, obs.desired, obs.withdrawn);
+    if (converged(counts, obs.desired)) await this.recordSuccess(app, hash, obs.desired);
+    else obs.rollout = await this.checkDeadline(app, spec, hash, obs);
+  }
+
+  private async checkDependencies(app: ResourceObject): Promise<void> {
+    const waiting: string[] = [];
+    for (const dep of dependenciesOf(app)) {
+      const other = await this.d.store.get(dep.kind, app.metadata.namespace, dep.name);
+      if (getCondition(conditionsOf(other?.status), "Ready")?.status !== "True") waiting.push(`${dep.kind}/${dep.name}`);
+    }
+    if (waiting.length) fail("DependencyNotReady", `waiting for ${waiting.join(", ")} to be Ready`, { retryAfterMs: 5000 });
+  }
+
+  private async runtimeSpec(app: ResourceObject, spec: ApplicationSpec): Promise<AppRuntimeSpec> {
+    return {
+      project: app.metadata.namespace!,
+      name: app.metadata.name,
+      uid: app.metadata.uid!,
+      image: spec.source!.image!,
+      command: spec.command,
+      args: spec.args,
+      // envFrom (DATABASE_URL and friends) first: the Application's own env and secretEnv win.
+      env: { ...(await databaseEnvFrom(this.d.credentials, app)), ...(spec.env ?? {}), ...unsealSecretEnv(this.d.box, app.spec) },
+      ports: spec.ports ?? [],
+      healthcheck: spec.healthcheck,
+      resources: spec.resources,
+      volumes: (spec.volumes ?? []).map((v) => ({ name: v.name, mountPath: v.mountPath })),
+      restartPolicy: spec.restartPolicy,
+      // `berth rollout restart` sets this annotation; being part of the hash, it rolls every replica.
+      restartedAt: app.metadata.annotations?.["berth.dev/restarted-at"],
+    };
+  }
+
+  private async plan(app: ResourceObject, spec: ApplicationSpec, runtime: AppRuntimeSpec, hash: string, containers: AppObserved["containers"]): Promise<Plan> {
+    const project = app.metadata.namespace!;
+    const input = { project, name: app.metadata.name, replicas: spec.replicas ?? 1, hash, strategy: strategyOf(spec), graceSeconds: stopGraceSeconds(spec.stopGracePeriod) };
+    const plan = planApplication(input, containers);
+    if (!createsContainers(plan)) return plan;
+    return withInfrastructure(plan, planInfrastructure(await this.observeInfrastructure(project, runtime), "a new replica"));
+  }
+
+  private async observeInfrastructure(project: string, runtime: AppRuntimeSpec): Promise<InfraObserved> {
+    const network = networkName(project);
+    const volumes = runtime.volumes.map((v) => volumeName(project, v.name));
+    return {
+      image: { name: runtime.image, present: await this.d.driver.imageExists(runtime.image) },
+      network: { name: network, exists: await this.d.driver.networkExists(network) },
+      volumes: await Promise.all(volumes.map(async (name) => ({ name, owner: await this.d.driver.volumeOwner(name) }))),
+    };
+  }
+
+  /** Carries out the plan, recorded as the rollout's revision (a row and a log line per step). */
+  private async execute(app: ResourceObject, spec: ApplicationSpec, runtime: AppRuntimeSpec, hash: string, plan: Plan, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
+    const creates = createsContainers(plan);
+    const revision = creates ? await this.d.revisions.ensure(app, hash, app.metadata.generation ?? 1) : await this.d.revisions.current(app.metadata.uid!, hash);
+    if (creates) await this.recordVolumes(app, spec);
+    ctx.logger.info("executing plan", { hash, steps: plan.steps.map(describeStep) });
+    const graceSeconds = stopGraceSeconds(spec.stopGracePeriod);
+    const replicas = spec.replicas ?? 1;
+    try {
+      await executePlan(plan, {
+        driver: this.d.driver,
+        traffic: this.d.traffic,
+        createOptions: (replica) => containerCreateOptions(runtime, replica, hash, { replicas, graceSeconds }),
+        ownerLabels: ownerLabels("Project", runtime.project, runtime.project, ""),
+        onStep: (step) => this.onStep(step, revision),
+      });
+    } catch (e) {
+      obs.containers = await this.list(app).catch(() => obs.containers);
+      if (revision && e instanceof StepError) await this.recordStepFailure(revision, e);
+      throw e;
+    }
+  }
+
+  private onStep(step: Step, revision: string | undefined): void {
+    const drift = driftCause(step);
+    if (drift) this.d.metrics.driftRepairs.inc({ kind: "Application", cause: drift });
+    if (revision) void this.d.revisions.log(revision, "info", describeStep(step)).catch(() => undefined);
+  }
+
+  private async recordStepFailure(revision: string, e: StepError): Promise<void> {
+    const message = `${describeStep(e.step)} failed: ${e.message}`;
+    // Without the image nothing of this revision can ever run: the revision failed.
+    if (e.step.op === "pull-image") await this.d.revisions.finish(revision, "failed", message);
+    else await this.d.revisions.log(revision, "error", message);
+  }
+
+  private async recordVolumes(app: ResourceObject, spec: ApplicationSpec): Promise<void> {
+    for (const v of spec.volumes ?? []) {
+      const name = volumeName(app.metadata.namespace!, v.name);
+      await this.d.volumes.recordForApplication(app.metadata.uid!, app.metadata.namespace!, { name, mountPath: v.mountPath, sizeGb: v.sizeGb ?? null, type: v.type, deletionPolicy: spec.deletionPolicy ?? "Retain" });
+    }
+  }
+
+  /** Once every replica is ready on this config, its revision succeeded (recorded once). */
+  private async recordSuccess(app: ResourceObject, hash: string, desired: number): Promise<void> {
+    const wasReady = getCondition(conditionsOf(app.status), "Ready")?.status === "True";
+    if (wasReady && (app.status as { configHash?: string } | undefined)?.configHash === hash) return;
+    const id = await this.d.revisions.current(app.metadata.uid!, hash);
+    if (id) await this.d.revisions.finish(id, "success", `${desired} replica(s) ready on config ${hash.slice(0, 8)}`);
+  }
+
+  /**
+   * A rollout that is not Ready within progressDeadline (default 10m) fails: the old replicas are
+   * still serving (they go only once new ones are ready), and with rollback: auto the last good
+   * revision's spec is written back as the desired state, so the store remains the truth.
+   */
+  private async checkDeadline(app: ResourceObject, spec: ApplicationSpec, hash: string, obs: Partial<AppObserved>): Promise<RolloutCheck> {
+    const latest = await this.d.revisions.latest(app.metadata.uid!);
+    if (!latest || latest.hash !== hash) return { state: "in-time" };
+    const message = `revision ${latest.revision} did not become ready within ${spec.progressDeadline ?? "10m"}`;
+    if (latest.status === "failed" || latest.status === "rolled_back") return { state: "failed", message };
+    if (latest.status !== "deploying" || Date.now() - new Date(latest.startedAt).getTime() < parseDurationMs(spec.progressDeadline, 600_000)) return { state: "in-time" };
+    obs.events!.push({ type: "Warning", reason: "ProgressDeadlineExceeded", message });
+    const good = (spec.rollback ?? "auto") === "auto" ? await this.d.revisions.lastGood(app.metadata.uid!, hash) : undefined;
+    if (!good) {
+      await this.d.revisions.finish(latest.id, "failed", message);
+      return { state: "failed", message };
+    }
+    await this.d.revisions.finish(latest.id, "rolled_back", `${message}; rolling back to revision ${good.revision}`);
+    await this.d.store.update("Application", app.metadata.namespace, app.metadata.name, CONTROLLER, "rollback", (cur) => ({
+      ...cur!,
+      metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/rolled-back-from": String(latest.revision) } },
+      spec: good.spec,
+    }));
+    const rolled = `rolled back to revision ${good.revision}: ${message}`;
+    obs.events!.push({ type: "Warning", reason: "RolledBack", message: rolled });
+    return { state: "rolled-back", message: rolled };
+  }
+
+  /** Deletion: every container leaves the route, stops and goes; then volumes per deletionPolicy. */
+  protected async finalize(app: ResourceObject, ctx: ReconcileContext): Promise<boolean> {
+    const spec = (app.spec ?? {}) as ApplicationSpec;
+    const containers = await this.list(app);
+    const grace = stopGraceSeconds(spec.stopGracePeriod);
+    const steps = containers.flatMap((c) => retire(c, Number(c.labels[LABEL.replica]), grace, "the Application is being deleted"));
+    await executePlan({ steps: ordered(steps), waiting: [] }, {
+      driver: this.d.driver,
+      traffic: this.d.traffic,
+      createOptions: () => ({}),
+      ownerLabels: {},
+    });
+    const volumes = await this.d.volumes.ofApplication(app.metadata.uid!);
+    for (const v of volumes) {
+      if ((spec.deletionPolicy ?? v.deletionPolicy) === "Delete") {
+        await this.d.driver.removeVolume(v.name).catch((e: unknown) => ctx.logger.warn("volume not removed; kept", { volume: v.name, error: (e as Error).message }));
+        await this.d.volumes.forget(v.name);
+      } else await this.d.volumes.detachFromApplication(v.name);
+    }
+    ctx.logger.info("finalized", { removedContainers: containers.length, volumes: volumes.length });
+    return true;
+  }
+}

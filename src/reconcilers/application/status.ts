@@ -1,0 +1,165 @@
+import type { ConditionInput } from "../../core/conditions.js";
+import type { ApplicationSpec } from "../../core/specs.js";
+import type { ResourceObject } from "../../core/types.js";
+import { isReady, type ObservedContainer } from "../../runtime/driver.js";
+import { LABEL } from "../../runtime/labels.js";
+import type { Plan } from "../../runtime/plan.js";
+import { servingEndpoints } from "../../runtime/serving.js";
+import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type EventSpec, type Outcome, type Summary, type Verdict } from "../shared/status.js";
+
+/** How the rollout stands against its progress deadline. */
+export type RolloutCheck =
+  | { state: "in-time" }
+  | { state: "failed"; message: string }
+  | { state: "rolled-back"; message: string };
+
+/** What one Application reconcile observed (each part set once the step that finds it ran). */
+export interface AppObserved {
+  hash: string;
+  desired: number;
+  containers: ObservedContainer[];
+  /** Containers withdrawn from the routes on their way out: they no longer serve. */
+  withdrawn: string[];
+  plan: Plan;
+  rollout: RolloutCheck;
+  /** Events of what the steps did (a rollback, a deadline). */
+  events: EventSpec[];
+}
+
+/** Replica counts as a Kubernetes Deployment reports them. */
+export interface ReplicaCounts {
+  /** Containers that exist, any config. */
+  replicas: number;
+  /** On the current config (and within the desired count). */
+  updatedReplicas: number;
+  /** Ready (running and healthy, or without a healthcheck), any config. */
+  readyReplicas: number;
+  /** Ready and serving (not withdrawn on their way out). */
+  availableReplicas: number;
+  /** Desired replicas that are not available. */
+  unavailableReplicas: number;
+  /** Updated and ready. */
+  updatedReady: number;
+  endpoints: string[];
+}
+
+function replicaIndex(c: ObservedContainer): number {
+  return Number(c.labels[LABEL.replica]);
+}
+
+export function countReplicas(containers: readonly ObservedContainer[], hash: string, desired: number, withdrawn: readonly string[]): ReplicaCounts {
+  const out = new Set(withdrawn);
+  const updated = containers.filter((c) => c.labels[LABEL.configHash] === hash && replicaIndex(c) < desired);
+  const ready = containers.filter(isReady);
+  const available = ready.filter((c) => !out.has(c.id));
+  return {
+    replicas: containers.length,
+    updatedReplicas: updated.length,
+    readyReplicas: ready.length,
+    availableReplicas: available.length,
+    unavailableReplicas: Math.max(desired - available.length, 0),
+    updatedReady: updated.filter(isReady).length,
+    endpoints: servingEndpoints(containers, (id) => out.has(id)),
+  };
+}
+
+/** Every desired replica runs the current config, ready, and nothing else runs. */
+export function converged(counts: ReplicaCounts, desired: number): boolean {
+  return counts.updatedReplicas === desired && counts.updatedReady === desired && counts.replicas === desired;
+}
+
+function unhealthy(containers: readonly ObservedContainer[]): ObservedContainer[] {
+  return containers.filter((c) => c.health === "unhealthy" || c.state === "exited" || c.state === "dead");
+}
+
+function degraded(containers: readonly ObservedContainer[]): Omit<ConditionInput, "observedGeneration"> {
+  const bad = unhealthy(containers);
+  if (!bad.length) return { type: "Degraded", status: "False", reason: "AsExpected", message: "" };
+  return { type: "Degraded", status: "True", reason: "ReplicaUnhealthy", message: bad.map((u) => `${u.name} ${u.state}${u.health !== "none" ? ` (${u.health})` : ""}`).join(", ") };
+}
+
+/** The summary of a reconcile whose steps all ran: converged, rolling, or past its deadline. */
+function progressSummary(obs: Partial<AppObserved>, counts: ReplicaCounts, desired: number): Summary {
+  const hash = (obs.hash ?? "").slice(0, 8);
+  const containers = obs.containers ?? [];
+  const health = degraded(containers);
+  if (obs.rollout && obs.rollout.state !== "in-time") {
+    const m = obs.rollout.message;
+    const progressing = { type: "Progressing", status: "False" as const, reason: "ProgressDeadlineExceeded", message: m };
+    if (obs.rollout.state === "rolled-back") return { ready: { status: "False", reason: "RolledBack", message: m }, reconciling: { reason: "RollingBack", message: m }, extra: [progressing, health] };
+    return { ready: { status: "False", reason: "RolloutFailed", message: m }, stalled: { reason: "ProgressDeadlineExceeded", message: m }, extra: [progressing, health] };
+  }
+  if (desired === 0 && containers.length === 0) {
+    return { ready: { status: "True", reason: "ScaledToZero", message: "0 replicas requested" }, extra: [{ type: "Progressing", status: "False", reason: "RolloutComplete", message: "scaled to zero" }, health] };
+  }
+  if (converged(counts, desired)) {
+    return { ready: { status: "True", reason: "ReplicasReady", message: `${desired}/${desired} replicas ready` }, extra: [{ type: "Progressing", status: "False", reason: "RolloutComplete", message: `config ${hash} is running` }, health] };
+  }
+  const stale = containers.filter((c) => c.labels[LABEL.configHash] !== obs.hash).length;
+  const doing = `${counts.updatedReplicas} of ${desired} replicas on config ${hash}, ${counts.readyReplicas} ready${stale > 0 ? `, ${stale} old` : ""}`;
+  const why = obs.plan?.waiting[0] ?? `${counts.updatedReady}/${desired} replicas ready on config ${hash}`;
+  const reason = stale > 0 ? "RollingUpdate" : counts.replicas !== desired ? "Scaling" : "ReplicasNotReady";
+  return { ready: { status: "False", reason, message: why }, reconciling: { reason, message: doing }, extra: [{ type: "Progressing", status: "True", reason, message: doing }, health] };
+}
+
+function phaseOf(outcome: Outcome, obs: Partial<AppObserved>, counts: ReplicaCounts, desired: number): string {
+  if (outcome.suspended) return "stopped";
+  if (outcome.failure || obs.rollout?.state === "failed") return "failed";
+  if (desired === 0 && counts.replicas === 0) return "stopped";
+  if (converged(counts, desired)) return "running";
+  if (counts.replicas !== desired && counts.replicas === counts.updatedReplicas) return "scaling";
+  return "deploying";
+}
+
+/**
+ * The Application's status from what one reconcile read, observed and how it ended: replica
+ * counts as a Deployment reports them, the endpoints that serve (exactly the router's
+ * upstreams), Ready/Reconciling/Stalled, Progressing and Degraded, and the events of the change.
+ * Pure: the same inputs always give the same status.
+ */
+export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserved>, outcome: Outcome, at?: string): Verdict {
+  const spec = (app.spec ?? {}) as ApplicationSpec;
+  const desired = obs.desired ?? spec.replicas ?? 1;
+  const previous = (app.status ?? {}) as Record<string, unknown>;
+  const hash = obs.hash ?? (previous.configHash as string | undefined);
+  const counts = obs.containers ? countReplicas(obs.containers, hash ?? "", desired, obs.withdrawn ?? []) : undefined;
+  const summary = outcome.suspended
+    ? suspendedSummary("drift is left alone")
+    : outcome.failure
+      ? failureSummary(outcome.failure, obs.containers ? [degraded(obs.containers)] : [])
+      : progressSummary(obs, counts!, desired);
+  const conditions = conditionsFor(app, summary, at);
+  const c = counts ?? staleCounts(previous, desired);
+  const status: Record<string, unknown> = {
+    observedGeneration: app.metadata.generation ?? 1,
+    phase: counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed",
+    replicas: c.replicas,
+    updatedReplicas: c.updatedReplicas,
+    readyReplicas: c.readyReplicas,
+    availableReplicas: c.availableReplicas,
+    unavailableReplicas: c.unavailableReplicas,
+    readySummary: `${c.readyReplicas}/${desired}`,
+    ...(hash ? { configHash: hash } : {}),
+    endpoints: c.endpoints,
+    conditions,
+  };
+  const events = [...(obs.events ?? []), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
+  const settled = !outcome.failure && !outcome.suspended && counts !== undefined && (converged(counts, desired) || (desired === 0 && counts.replicas === 0));
+  // Health changes arrive as engine events too; the requeue is the safety net while converging.
+  return { status, events, requeueAfter: settled || obs.rollout?.state === "failed" ? undefined : obs.rollout?.state === "rolled-back" ? 500 : 1000 };
+}
+
+/** Counts carried over from the last status when this reconcile could not look (an early failure). */
+function staleCounts(previous: Record<string, unknown>, desired: number): ReplicaCounts {
+  const n = (k: string): number => (typeof previous[k] === "number" ? (previous[k] as number) : 0);
+  const available = n("availableReplicas");
+  return {
+    replicas: n("replicas"),
+    updatedReplicas: n("updatedReplicas"),
+    readyReplicas: n("readyReplicas"),
+    availableReplicas: available,
+    unavailableReplicas: Math.max(desired - available, 0),
+    updatedReady: 0,
+    endpoints: Array.isArray(previous.endpoints) ? (previous.endpoints as string[]) : [],
+  };
+}

@@ -1,0 +1,595 @@
+/**
+ * The one place the schemas of the four kinds are loaded. They live in crds/*.yaml as
+ * CustomResourceDefinitions; this module reads them, validates objects against them
+ * with ajv, finds and prunes fields they do not declare, and fills their defaults.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormats from "ajv-formats";
+import { parse as parseYaml } from "yaml";
+import type { ValidationCause } from "../core/errors.js";
+import { API_VERSION, GROUP, KINDS, VERSION, type KindInfo } from "../core/kinds.js";
+
+export type { ValidationCause };
+
+export type KindName = KindInfo["kind"];
+
+
+export interface CelRule {
+  rule: string;
+  message?: string;
+}
+
+/** The subset of a CRD's OpenAPI v3 schema (JSONSchemaProps) that Berth's CRDs use. */
+export interface OpenApiSchema {
+  type?: string;
+  description?: string;
+  properties?: Record<string, OpenApiSchema>;
+  additionalProperties?: OpenApiSchema | boolean;
+  items?: OpenApiSchema;
+  required?: string[];
+  default?: unknown;
+  enum?: unknown[];
+  pattern?: string;
+  format?: string;
+  oneOf?: OpenApiSchema[];
+  anyOf?: OpenApiSchema[];
+  "x-kubernetes-preserve-unknown-fields"?: boolean;
+  "x-kubernetes-list-type"?: "atomic" | "set" | "map";
+  "x-kubernetes-list-map-keys"?: string[];
+  "x-kubernetes-validations"?: CelRule[];
+  [keyword: string]: unknown;
+}
+
+export interface CrdVersion {
+  name: string;
+  served: boolean;
+  storage: boolean;
+  schema: { openAPIV3Schema: OpenApiSchema };
+  subresources?: { status?: Record<string, never> };
+  additionalPrinterColumns?: { name: string; type: string; jsonPath: string; description?: string; priority?: number; format?: string }[];
+}
+
+export interface CrdDocument {
+  apiVersion: "apiextensions.k8s.io/v1";
+  kind: "CustomResourceDefinition";
+  metadata: { name: string };
+  spec: {
+    group: string;
+    scope: "Cluster" | "Namespaced";
+    names: { plural: string; singular: string; kind: string; listKind: string; shortNames?: string[]; categories?: string[] };
+    versions: CrdVersion[];
+  };
+}
+
+/** One step of a field path: a property name or an array index. */
+export type PathSegment = string | number;
+
+/** metadata fields the server sets; a manifest may carry them (e.g. from `get -o yaml`). */
+const SERVER_SET_METADATA = [
+  "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers", "managedFields", "namespace",
+];
+const USER_METADATA = ["name", "labels", "annotations"];
+const TOP_LEVEL_FIELDS = ["apiVersion", "kind", "metadata", "spec", "status"];
+
+const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+const LABEL_KEY = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+const LABEL_VALUE = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
+
+/** Friendlier words for patterns users meet often; the regex is still quoted. */
+const PATTERN_HINTS: Record<string, string> = {
+  [DNS_LABEL]: "must consist of lower case letters, digits and '-', and start and end with a letter or digit",
+  [LABEL_KEY]: "must be a label key: an optional DNS prefix and '/', then a name of letters, digits, '-', '_' and '.'",
+  [LABEL_VALUE]: "must be empty or consist of letters, digits, '-', '_' and '.', and start and end with a letter or digit",
+};
+
+// ---------------------------------------------------------------------------
+// Loading
+
+let crdCache: Map<KindName, CrdDocument> | undefined;
+
+function crdPath(info: KindInfo): string {
+  // crds/ sits at the repository root, two levels above src/api/.
+  return fileURLToPath(new URL(`../../crds/${info.singular}.yaml`, import.meta.url));
+}
+
+function readCrd(info: KindInfo): CrdDocument {
+  const file = crdPath(info);
+  const crd = parseYaml(readFileSync(file, "utf8")) as CrdDocument;
+  const expectedName = `${info.plural}.${GROUP}`;
+  if (crd?.kind !== "CustomResourceDefinition" || crd.metadata?.name !== expectedName || crd.spec?.names?.kind !== info.kind) {
+    throw new Error(`${file}: expected the CustomResourceDefinition ${expectedName} for kind ${info.kind}`);
+  }
+  if (!crd.spec.versions.some((v) => v.name === VERSION)) throw new Error(`${file}: no version ${VERSION}`);
+  return crd;
+}
+
+function crdMap(): Map<KindName, CrdDocument> {
+  if (!crdCache) {
+    const map = new Map<KindName, CrdDocument>();
+    for (const info of KINDS) map.set(info.kind, readCrd(info));
+    for (const [kind, crd] of map) assertKnownCelRules(rootSchemaOf(crd), kind);
+    crdCache = map;
+  }
+  return crdCache;
+}
+
+/** The four CRDs, parsed once from crds/*.yaml, in KINDS order. Treat them as read-only. */
+export function loadCrds(): CrdDocument[] {
+  return [...crdMap().values()];
+}
+
+function resolveKind(kind: string | KindInfo): KindInfo {
+  const name = typeof kind === "string" ? kind : kind.kind;
+  const info = KINDS.find((k) => k.kind === name);
+  if (!info) throw new Error(`unknown kind ${name}`);
+  return info;
+}
+
+/** The CRD of a kind ("Application" or its KindInfo). Treat it as read-only. */
+export function crdFor(kind: string | KindInfo): CrdDocument {
+  const crd = crdMap().get(resolveKind(kind).kind);
+  if (!crd) throw new Error(`no CRD for ${String(kind)}`);
+  return crd;
+}
+
+function rootSchemaOf(crd: CrdDocument): OpenApiSchema {
+  const version = crd.spec.versions.find((v) => v.name === VERSION);
+  if (!version) throw new Error(`${crd.metadata.name}: no version ${VERSION}`);
+  return version.schema.openAPIV3Schema;
+}
+
+function rootSchema(kind: string | KindInfo): OpenApiSchema {
+  return rootSchemaOf(crdFor(kind));
+}
+
+/** A copy of the kind's openAPIV3Schema, to publish (OpenAPI documents, kubectl explain). */
+export function openApiSchema(kind: string | KindInfo): OpenApiSchema {
+  return structuredClone(rootSchema(kind));
+}
+
+// ---------------------------------------------------------------------------
+// CEL rules (x-kubernetes-validations)
+//
+// A real cluster evaluates these with CEL. Berth has no CEL interpreter, so every rule in
+// the CRDs must be one this module knows how to enforce; an unknown rule stops the
+// server at start instead of being silently skipped.
+
+const KEY_PATTERN_RULE = /^self\.all\((\w+),\s*\1\.matches\('([^'\\]*)'\)\)$/;
+const FIXED_HOST_PORT_RULE =
+  "!has(self.ports) || !has(self.replicas) || self.replicas <= 1 || self.ports.all(p, !has(p.publish) || !has(p.publish.hostPort))";
+
+type CelCheck = (value: unknown, path: PathSegment[]) => ValidationCause[];
+
+const CEL_CHECKS: Record<string, CelCheck> = {
+  [FIXED_HOST_PORT_RULE]: checkFixedHostPorts,
+};
+
+function keyPatternOf(rule: string): string | undefined {
+  return KEY_PATTERN_RULE.exec(rule)?.[2];
+}
+
+function assertKnownCelRules(schema: OpenApiSchema, kind: string, path = "openAPIV3Schema"): void {
+  for (const { rule } of schema["x-kubernetes-validations"] ?? []) {
+    if (keyPatternOf(rule) === undefined && !CEL_CHECKS[rule]) {
+      throw new Error(`${kind} CRD ${path}: x-kubernetes-validations rule ${JSON.stringify(rule)} is not enforced by src/schema/crds.ts`);
+    }
+  }
+  for (const [name, child] of childSchemas(schema)) assertKnownCelRules(child, kind, `${path}.${name}`);
+}
+
+function childSchemas(schema: OpenApiSchema): [string, OpenApiSchema][] {
+  const out: [string, OpenApiSchema][] = Object.entries(schema.properties ?? {});
+  if (isSchema(schema.additionalProperties)) out.push(["additionalProperties", schema.additionalProperties]);
+  if (schema.items) out.push(["items", schema.items]);
+  return out;
+}
+
+function checkFixedHostPorts(spec: unknown, path: PathSegment[]): ValidationCause[] {
+  if (!isPlainObject(spec) || !Array.isArray(spec.ports)) return [];
+  const replicas = spec.replicas ?? 1;
+  if (typeof replicas !== "number" || replicas <= 1) return [];
+  const causes: ValidationCause[] = [];
+  spec.ports.forEach((port, i) => {
+    if (isPlainObject(port) && isPlainObject(port.publish) && port.publish.hostPort !== undefined) {
+      causes.push({
+        field: formatFieldPath([...path, "ports", i, "publish", "hostPort"]),
+        reason: "FieldValueForbidden",
+        message: `Forbidden: a fixed hostPort needs replicas <= 1 (replicas is ${replicas}); leave it unset to give each replica a free port`,
+      });
+    }
+  });
+  return causes;
+}
+
+// ---------------------------------------------------------------------------
+// ajv
+
+const K8S_KEYWORDS = [
+  "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-list-type",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-map-type",
+  "x-kubernetes-int-or-string",
+  "x-kubernetes-embedded-resource",
+  "x-kubernetes-validations",
+  "example",
+];
+
+let ajvInstance: Ajv | undefined;
+const validators = new Map<KindName, ValidateFunction>();
+
+function ajv(): Ajv {
+  if (!ajvInstance) {
+    // strictTypes off: oneOf branches are bare `required` lists, as structural schemas demand.
+    ajvInstance = new Ajv({ allErrors: true, verbose: true, strictTypes: false, strictTuples: false });
+    addFormats.default(ajvInstance);
+    ajvInstance.addVocabulary(K8S_KEYWORDS);
+  }
+  return ajvInstance;
+}
+
+function validatorFor(info: KindInfo): ValidateFunction {
+  let validate = validators.get(info.kind);
+  if (!validate) {
+    validate = ajv().compile(ajvSchemaFor(info));
+    validators.set(info.kind, validate);
+  }
+  return validate;
+}
+
+/**
+ * The CRD schema as ajv should see it: apiVersion and kind pinned, ObjectMeta spelled
+ * out (CRDs may only constrain metadata.name), and key-pattern CEL rules turned into
+ * propertyNames, which structural schemas cannot express but ajv can.
+ */
+function ajvSchemaFor(info: KindInfo): OpenApiSchema {
+  const root = structuredClone(rootSchema(info));
+  const props = root.properties ?? {};
+  props.apiVersion = { type: "string", enum: [API_VERSION] };
+  props.kind = { type: "string", enum: [info.kind] };
+  props.metadata = objectMetaSchema(props.metadata);
+  root.properties = props;
+  root.required = ["apiVersion", "kind", "metadata", ...(root.required ?? [])];
+  translateKeyPatterns(root);
+  return root;
+}
+
+function objectMetaSchema(crdMetadata: OpenApiSchema | undefined): OpenApiSchema {
+  const qualifiedKeys = { maxLength: 317, pattern: LABEL_KEY };
+  return {
+    type: "object",
+    required: ["name"],
+    properties: {
+      name: { type: "string", minLength: 1, ...(crdMetadata?.properties?.name ?? {}) },
+      namespace: { type: "string", maxLength: 63, pattern: DNS_LABEL },
+      labels: { type: "object", propertyNames: qualifiedKeys, additionalProperties: { type: "string", maxLength: 63, pattern: LABEL_VALUE } },
+      annotations: { type: "object", propertyNames: qualifiedKeys, additionalProperties: { type: "string" } },
+    },
+  };
+}
+
+function translateKeyPatterns(schema: OpenApiSchema): void {
+  const rules = schema["x-kubernetes-validations"] ?? [];
+  for (const { rule } of rules) {
+    const pattern = keyPatternOf(rule);
+    if (pattern !== undefined) schema.propertyNames = { pattern };
+  }
+  for (const [, child] of childSchemas(schema)) translateKeyPatterns(child);
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+/**
+ * Validates a whole object (apiVersion, kind, metadata, spec) against its kind's CRD.
+ * Fields the schema does not declare are not reported here; see unknownFields().
+ * As the Kubernetes API server does, null fields count as absent.
+ */
+export function validateObject(kind: string | KindInfo, obj: unknown): ValidationCause[] {
+  const info = resolveKind(kind);
+  if (!isPlainObject(obj)) return [{ field: "", reason: "FieldValueTypeInvalid", message: `must be of type object, got ${jsonType(obj)}` }];
+  const subject = withoutNulls(obj);
+  // A missing metadata is reported as the missing name, which is what the user must add.
+  subject.metadata ??= {};
+  const validate = validatorFor(info);
+  validate(subject);
+  const causes = errorsToCauses(validate.errors ?? [], subject);
+  causes.push(...schemaWalkCauses(rootSchema(info), subject, []));
+  return onePerField(causes);
+}
+
+/** One cause per field; a wrong type explains everything else wrong with the value, so it wins. */
+function onePerField(causes: ValidationCause[]): ValidationCause[] {
+  const seen = new Map<string, ValidationCause>();
+  for (const c of causes) {
+    const prev = seen.get(c.field);
+    if (!prev || (c.reason === "FieldValueTypeInvalid" && prev.reason !== "FieldValueTypeInvalid")) seen.set(c.field, c);
+  }
+  return [...seen.values()];
+}
+
+function errorsToCauses(errors: ErrorObject[], subject: Record<string, unknown>): ValidationCause[] {
+  // oneOf/anyOf report why each branch failed; the summary error says it better.
+  const summaries = errors.filter((e) => e.keyword === "oneOf" || e.keyword === "anyOf").map((e) => `${e.schemaPath}/`);
+  const kept = errors.filter((e) => e.keyword !== "propertyNames" && !summaries.some((p) => e.schemaPath.startsWith(p)));
+  return kept.map((e) => causeOf(e, subject));
+}
+
+function causeOf(err: ErrorObject, subject: Record<string, unknown>): ValidationCause {
+  const path = pointerToPath(err.instancePath, subject);
+  const key = (err as ErrorObject & { propertyName?: string }).propertyName;
+  if (key !== undefined) return { field: formatFieldPath([...path, key]), ...describe(err, key) };
+  if (err.keyword === "required") {
+    const missing = (err.params as { missingProperty: string }).missingProperty;
+    return { field: formatFieldPath([...path, missing]), reason: "FieldValueRequired", message: "Required value" };
+  }
+  return { field: formatFieldPath(path), ...describe(err, err.data) };
+}
+
+type Described = Pick<ValidationCause, "reason" | "message">;
+
+function describe(err: ErrorObject, value: unknown): Described {
+  const p = err.params as Record<string, unknown>;
+  const invalid = (text: string): Described => ({ reason: "FieldValueInvalid", message: `Invalid value: ${shortJson(value)}: ${text}` });
+  switch (err.keyword) {
+    case "type":
+      return { reason: "FieldValueTypeInvalid", message: `must be of type ${String(p.type)}, got ${jsonType(value)}${quoteHint(p.type, value)}` };
+    case "enum":
+      return {
+        reason: "FieldValueNotSupported",
+        message: `Unsupported value: ${shortJson(value)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`,
+      };
+    case "minimum":
+    case "maximum":
+    case "exclusiveMinimum":
+    case "exclusiveMaximum":
+      return invalid(`must be ${String(p.comparison)} ${String(p.limit)}`);
+    case "pattern":
+      return invalid(patternMessage(String(p.pattern)));
+    case "format":
+      return invalid(`must be a valid ${String(p.format)}`);
+    case "maxLength":
+      return { reason: "FieldValueTooLong", message: `Too long: may not be more than ${String(p.limit)} characters` };
+    case "maxItems":
+    case "maxProperties":
+      return { reason: "FieldValueTooLong", message: `Too many: may not have more than ${String(p.limit)} ${err.keyword === "maxItems" ? "items" : "entries"}` };
+    case "minLength":
+    case "minItems":
+    case "minProperties":
+      return invalid(Number(p.limit) === 1 ? "must not be empty" : `must have at least ${String(p.limit)} ${err.keyword === "minLength" ? "characters" : "entries"}`);
+    case "oneOf":
+      return describeOneOf(err);
+    case "anyOf":
+      return invalid(describeAnyOf(err));
+    default:
+      return invalid(err.message ?? "is invalid");
+  }
+}
+
+/** YAML turns 16 into a number and true into a boolean; say how to keep them strings. */
+function quoteHint(expected: unknown, value: unknown): string {
+  const scalar = typeof value === "number" || typeof value === "boolean";
+  return expected === "string" && scalar ? ` (quote it: "${String(value)}")` : "";
+}
+
+function patternMessage(pattern: string): string {
+  const hint = PATTERN_HINTS[pattern];
+  return hint ? `${hint} (regex ${pattern})` : `must match ${pattern}`;
+}
+
+/** Our oneOf lists are "exactly one of these fields"; say so in those words. */
+function describeOneOf(err: ErrorObject): Described {
+  const branches = (err.schema as OpenApiSchema[]).map((b) => (b.required ?? []).join("+"));
+  const choices = branches.join(", ");
+  const passing = (err.params as { passingSchemas: number[] | null }).passingSchemas;
+  if (!passing) return { reason: "FieldValueRequired", message: `Required value: set exactly one of ${choices}` };
+  const set = passing.map((i) => branches[i]).join(" and ");
+  return { reason: "FieldValueForbidden", message: `Forbidden: set exactly one of ${choices} (got ${set})` };
+}
+
+function describeAnyOf(err: ErrorObject): string {
+  const branches = err.schema as OpenApiSchema[];
+  if (branches.every((b) => typeof b.format === "string")) return `must be a valid ${branches.map((b) => b.format).join(" or ")} address`;
+  return "does not match any of the allowed forms";
+}
+
+/** Checks ajv cannot do from the schema alone: list-map key uniqueness and CEL rules. */
+function schemaWalkCauses(schema: OpenApiSchema, value: unknown, path: PathSegment[]): ValidationCause[] {
+  if (schema["x-kubernetes-preserve-unknown-fields"]) return [];
+  const causes: ValidationCause[] = [];
+  for (const { rule } of schema["x-kubernetes-validations"] ?? []) {
+    const check = CEL_CHECKS[rule];
+    if (check) causes.push(...check(value, path));
+  }
+  if (Array.isArray(value) && schema.items) {
+    causes.push(...duplicateListItems(schema, value, path));
+    value.forEach((item, i) => causes.push(...schemaWalkCauses(schema.items as OpenApiSchema, item, [...path, i])));
+  } else if (isPlainObject(value)) {
+    for (const [key, child] of Object.entries(value)) {
+      const childSchema = schema.properties?.[key] ?? (isSchema(schema.additionalProperties) ? schema.additionalProperties : undefined);
+      if (childSchema) causes.push(...schemaWalkCauses(childSchema, child, [...path, key]));
+    }
+  }
+  return causes;
+}
+
+function duplicateListItems(schema: OpenApiSchema, list: unknown[], path: PathSegment[]): ValidationCause[] {
+  const listType = schema["x-kubernetes-list-type"];
+  if (listType !== "map" && listType !== "set") return [];
+  const seen = new Set<string>();
+  const causes: ValidationCause[] = [];
+  list.forEach((item, i) => {
+    const key = listType === "map" ? mapKeyOf(schema, item) : JSON.stringify(item);
+    if (key === undefined) return;
+    if (seen.has(key)) causes.push({ field: formatFieldPath([...path, i]), reason: "FieldValueDuplicate", message: `Duplicate value: ${key}` });
+    seen.add(key);
+  });
+  return causes;
+}
+
+/** The identity of a list-map item, with defaulted keys filled in as the API server would. */
+function mapKeyOf(schema: OpenApiSchema, item: unknown): string | undefined {
+  if (!isPlainObject(item)) return undefined;
+  const key: Record<string, unknown> = {};
+  for (const name of schema["x-kubernetes-list-map-keys"] ?? []) key[name] = item[name] ?? schema.items?.properties?.[name]?.default;
+  return JSON.stringify(key);
+}
+
+// ---------------------------------------------------------------------------
+// Unknown fields, pruning, defaults
+
+/** Dotted paths of fields the kind's schema does not declare (status is never checked). */
+export function unknownFields(kind: string | KindInfo, obj: unknown): string[] {
+  return unknownFieldPaths(resolveKind(kind), obj).map(formatFieldPath);
+}
+
+/** A copy of obj without the fields unknownFields() reports. */
+export function pruneUnknownFields<T>(kind: string | KindInfo, obj: T): T {
+  const copy = structuredClone(obj);
+  for (const path of unknownFieldPaths(resolveKind(kind), copy)) deleteAt(copy, path);
+  return copy;
+}
+
+function unknownFieldPaths(info: KindInfo, obj: unknown): PathSegment[][] {
+  if (!isPlainObject(obj)) return [];
+  const out: PathSegment[][] = [];
+  for (const key of Object.keys(obj)) if (!TOP_LEVEL_FIELDS.includes(key)) out.push([key]);
+  if (isPlainObject(obj.metadata)) {
+    for (const key of Object.keys(obj.metadata)) {
+      if (!USER_METADATA.includes(key) && !SERVER_SET_METADATA.includes(key)) out.push(["metadata", key]);
+    }
+  }
+  const specSchema = rootSchema(info).properties?.spec;
+  if (specSchema && obj.spec !== undefined) collectUnknown(specSchema, obj.spec, ["spec"], out);
+  return out;
+}
+
+function collectUnknown(schema: OpenApiSchema, value: unknown, path: PathSegment[], out: PathSegment[][]): void {
+  if (schema["x-kubernetes-preserve-unknown-fields"]) return;
+  if (Array.isArray(value)) {
+    if (schema.items) value.forEach((item, i) => collectUnknown(schema.items as OpenApiSchema, item, [...path, i], out));
+    return;
+  }
+  if (!isPlainObject(value) || (schema.type !== undefined && schema.type !== "object")) return;
+  const additional = isSchema(schema.additionalProperties) ? schema.additionalProperties : undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const childSchema = schema.properties?.[key] ?? additional;
+    if (childSchema) collectUnknown(childSchema, child, [...path, key], out);
+    else out.push([...path, key]);
+  }
+}
+
+function deleteAt(root: unknown, path: PathSegment[]): void {
+  let node: unknown = root;
+  for (const seg of path.slice(0, -1)) node = (node as Record<PathSegment, unknown>)[seg];
+  if (isPlainObject(node)) delete node[path[path.length - 1] as string];
+}
+
+/**
+ * A copy of obj with the schema's defaults filled in where the parent object exists,
+ * after dropping null fields, as the Kubernetes API server does.
+ */
+export function applyDefaults<T>(kind: string | KindInfo, obj: T): T {
+  if (!isPlainObject(obj)) return structuredClone(obj);
+  const copy = withoutNulls(obj);
+  fillDefaults(rootSchema(resolveKind(kind)), copy);
+  return copy as T;
+}
+
+function fillDefaults(schema: OpenApiSchema, value: unknown): void {
+  if (schema["x-kubernetes-preserve-unknown-fields"]) return;
+  if (Array.isArray(value)) {
+    if (schema.items) for (const item of value) fillDefaults(schema.items, item);
+    return;
+  }
+  if (!isPlainObject(value)) return;
+  for (const [key, child] of Object.entries(schema.properties ?? {})) {
+    if (value[key] === undefined && child.default !== undefined) value[key] = structuredClone(child.default);
+    if (value[key] !== undefined) fillDefaults(child, value[key]);
+  }
+  const additional = schema.additionalProperties;
+  if (isSchema(additional)) {
+    for (const [key, child] of Object.entries(value)) if (!schema.properties?.[key]) fillDefaults(additional, child);
+  }
+}
+
+/** A deep copy without object fields whose value is null; status is copied untouched. */
+function withoutNulls(obj: Record<string, unknown>): Record<string, unknown> {
+  const copy = dropNulls(obj) as Record<string, unknown>;
+  if (obj.status !== undefined) copy.status = structuredClone(obj.status);
+  return copy;
+}
+
+function dropNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = dropNulls(v);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Field paths
+
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** ["spec","ports",0,"containerPort"] → "spec.ports[0].containerPort"; odd keys go in brackets: labels[app.kubernetes.io/name]. */
+export function formatFieldPath(path: readonly PathSegment[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (PLAIN_KEY.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${seg}]`;
+  }
+  return out;
+}
+
+/** The inverse of formatFieldPath; "[3]" comes back as the number 3. */
+export function parseFieldPath(field: string): PathSegment[] {
+  const out: PathSegment[] = [];
+  const re = /\[([^\]]*)\]|\.?([^.[]+)/g;
+  for (let m = re.exec(field); m; m = re.exec(field)) {
+    if (m[1] !== undefined) out.push(/^\d+$/.test(m[1]) ? Number(m[1]) : m[1]);
+    else out.push(m[2]);
+  }
+  return out;
+}
+
+/** An ajv instancePath (JSON Pointer) as path segments, with array indexes as numbers. */
+function pointerToPath(pointer: string, root: unknown): PathSegment[] {
+  if (pointer === "") return [];
+  const out: PathSegment[] = [];
+  let node: unknown = root;
+  for (const raw of pointer.slice(1).split("/")) {
+    const seg = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    const step: PathSegment = Array.isArray(node) ? Number(seg) : seg;
+    out.push(step);
+    node = isPlainObject(node) || Array.isArray(node) ? (node as Record<PathSegment, unknown>)[step] : undefined;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isSchema(v: unknown): v is OpenApiSchema {
+  return typeof v === "object" && v !== null;
+}
+
+function jsonType(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
+  return typeof v;
+}
+
+function shortJson(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}

@@ -1,0 +1,39 @@
+import type { DataSource } from "typeorm";
+import { AuditLog } from "./audit.js";
+import { BackupQueue } from "./backups.js";
+import { CertificateStore } from "./certificates.js";
+import { CredentialStore } from "./credentials.js";
+import { EventStore } from "./events.js";
+import { ResourceStore } from "./resources.js";
+import { RevisionStore } from "./revisions.js";
+import type { SecretBox } from "./secrets.js";
+import { VolumeStore } from "./volumes.js";
+
+/**
+ * Every repository of the store, one per table family. Nothing outside store/ issues SQL:
+ * components get the repositories they need from here (main.ts wires them).
+ */
+export interface Stores {
+  /** Objects (the four kinds' tables), the change log, and the audit rows of their writes. */
+  resources: ResourceStore;
+  events: EventStore;
+  audit: AuditLog;
+  volumes: VolumeStore;
+  credentials: CredentialStore;
+  revisions: RevisionStore;
+  backups: BackupQueue;
+  certificates: CertificateStore;
+}
+
+export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => string | undefined): Stores {
+  return {
+    resources: new ResourceStore(ds, box, adminUserId),
+    events: new EventStore(ds),
+    audit: new AuditLog(ds, adminUserId),
+    volumes: new VolumeStore(ds),
+    credentials: new CredentialStore(ds, box),
+    revisions: new RevisionStore(ds),
+    backups: new BackupQueue(ds),
+    certificates: new CertificateStore(ds),
+  };
+}
