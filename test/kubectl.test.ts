@@ -313,28 +313,28 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
 
     describe("get", () => {
       it("prints tables with the CRDs' printer columns", async () => {
-        await setStatus("applications", "api-service", { phase: "running", readyReplicas: 5, conditions: [{ type: "Ready", status: "True", reason: "ReplicasReady", message: "5/5 replicas ready", lastTransitionTime: "2026-01-01T00:00:00Z" }] });
+        await setStatus("applications", "api-service", { phase: "running", readyReplicas: 5, updatedReplicas: 5, availableReplicas: 5, readySummary: "5/5", conditions: [{ type: "Ready", status: "True", reason: "ReplicasReady", message: "5/5 replicas ready", lastTransitionTime: "2026-01-01T00:00:00Z" }] });
         const apps = tableOf(ok(await kubectl(["get", "applications", "-n", NS])).stdout);
-        expect(apps.header).to.deep.equal(["NAME", "READY", "PHASE", "IMAGE", "AGE"]);
+        expect(apps.header).to.deep.equal(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "PHASE", "REASON", "AGE"]);
         const api = apps.rows.find((r) => r[0] === "api-service")!;
-        expect(api.slice(0, 4)).to.deep.equal(["api-service", "True", "running", "berth-test/busybox:1"]);
-        expect(api[4]).to.match(/^\d+s$|^\d+m/);
+        expect(api.slice(0, 6)).to.deep.equal(["api-service", "5/5", "5", "5", "running", "ReplicasReady"]);
+        expect(api[6]).to.match(/^\d+s$|^\d+m/);
         const dbs = tableOf(ok(await kubectl(["get", "databases", "-n", NS])).stdout);
-        expect(dbs.header).to.deep.equal(["NAME", "ENGINE", "VERSION", "PHASE", "AGE"]);
+        expect(dbs.header).to.deep.equal(["NAME", "ENGINE", "VERSION", "READY", "PHASE", "REASON", "AGE"]);
         expect(dbs.rows[0].slice(0, 3)).to.deep.equal(["app-postgres", "postgresql", "16"]);
         const doms = tableOf(ok(await kubectl(["get", "domains", "-n", NS])).stdout);
-        expect(doms.header).to.deep.equal(["NAME", "HOST", "TARGET", "TLS", "READY", "AGE"]);
+        expect(doms.header).to.deep.equal(["NAME", "HOST", "TARGET", "TLS", "READY", "REASON", "AGE"]);
         expect(doms.rows[0].slice(0, 4)).to.deep.equal(["api", "api.example.com", "api-service", "true"]);
         const projects = tableOf(ok(await kubectl(["get", "projects"])).stdout);
-        expect(projects.header).to.deep.equal(["NAME", "DESCRIPTION", "TEAM", "PHASE", "AGE"]);
+        expect(projects.header).to.deep.equal(["NAME", "DESCRIPTION", "TEAM", "PHASE", "READY", "AGE"]);
         expect(projects.rows[0].slice(0, 2)).to.deep.equal(["my-saas-app", "Production SaaS application"]);
       });
 
       it("prints -o wide, -A with the NAMESPACE column, --show-labels and short names", async () => {
         const wide = tableOf(ok(await kubectl(["get", "app", "-n", NS, "-o", "wide"])).stdout);
-        expect(wide.header).to.deep.equal(["NAME", "READY", "PHASE", "IMAGE", "AGE", "REPLICAS", "AVAILABLE", "REASON"]);
+        expect(wide.header).to.deep.equal(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "PHASE", "REASON", "AGE", "IMAGE", "REPLICAS", "STATUS"]);
         const api = wide.rows.find((r) => r[0] === "api-service")!;
-        expect(api.slice(5)).to.deep.equal(["5", "5", "ReplicasReady"]);
+        expect(api.slice(7)).to.deep.equal(["berth-test/busybox:1", "5", "True"]);
         const all = tableOf(ok(await kubectl(["get", "app", "-A"])).stdout);
         expect(all.header.slice(0, 2)).to.deep.equal(["NAMESPACE", "NAME"]);
         expect(all.rows.map((r) => `${r[0]}/${r[1]}`).sort()).to.deep.equal([`${NS}/api-service`, `${NS}/ssa-app`]);
@@ -377,7 +377,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         one.child.kill("SIGTERM");
         await Promise.all([w.result, one.result]);
         const lines = w.stdout().trim().split("\n");
-        expect(lines[0]).to.match(/^NAME\s+READY\s+PHASE\s+IMAGE\s+AGE$/);
+        expect(lines[0]).to.match(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+PHASE\s+REASON\s+AGE$/);
         expect(lines.filter((l) => l.startsWith("ssa-app"))).to.have.length(3);
       });
     });
