@@ -8,6 +8,8 @@ export type ChangeListener = (change: Change) => void;
 
 interface Subscription {
   listener: ChangeListener;
+  /** The newest version this subscriber already has (from its list or the replay). */
+  after: number;
 }
 
 /**
@@ -129,7 +131,9 @@ export class ChangeFeed {
       const changes = await this.store.changesSince(this.cursor);
       for (const c of changes) {
         this.cursor = c.rv;
-        for (const s of this.subs) s.listener(c);
+        // A subscriber may start ahead of the cursor (its list saw a commit whose NOTIFY is not
+        // drained yet); it must not get that change a second time.
+        for (const s of this.subs) if (c.rv > s.after) s.listener(c);
       }
       if (changes.length < 1000) return;
     }
@@ -140,7 +144,7 @@ export class ChangeFeed {
    * first (410 Expired if compacted), then live ones follow with no gap and no repeat.
    */
   async subscribe(fromRv: number, listener: ChangeListener): Promise<() => void> {
-    const sub: Subscription = { listener };
+    const sub: Subscription = { listener, after: fromRv };
     let failure: unknown;
     const run = async (): Promise<void> => {
       try {
