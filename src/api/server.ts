@@ -6,7 +6,9 @@ import type { Logger } from "winston";
 import type { ChangeFeed } from "../store/change-feed.js";
 import type { Stores } from "../store/index.js";
 import { apiGroup, apiGroupList, apiResourceList, coreResourceList, coreVersions, versionInfo } from "./discovery.js";
-import { ApiError, badRequest, namespaceNotFound } from "../core/errors.js";
+import { ApiError, badRequest, namespaceNotFound, storeUnavailable } from "../core/errors.js";
+import { isStoreUnavailable } from "../store/errors.js";
+import { StoreOutageLog } from "./store-outage.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
 import { findKind, GROUP, VERSION } from "../core/kinds.js";
 import { openApiIndex, openApiGroupVersion } from "../schema/openapi.js";
@@ -34,6 +36,14 @@ export interface ApiServerOptions {
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
 
+/** Paths answered from memory (probes, discovery, OpenAPI): their success says nothing about the store. */
+const STORELESS = new Set([...PUBLIC, "/apis", `/apis/${GROUP}`, `/apis/${GROUP}/${VERSION}`, "/api", "/api/v1", "/openapi/v3"]);
+
+function usesStore(path: string): boolean {
+  const p = path.replace(/\/+$/, "") || "/";
+  return !STORELESS.has(p) && !p.startsWith("/openapi/");
+}
+
 /**
  * The Kubernetes-shaped HTTPS API. Routing is a handful of regular expressions over the
  * Kubernetes URL layout; each resource request becomes a ResourceRequest for the handlers.
@@ -45,8 +55,10 @@ export class ApiServer {
   private readonly databases: DatabaseEndpoints;
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
+  private readonly outage: StoreOutageLog;
 
   constructor(private readonly opts: ApiServerOptions) {
+    this.outage = new StoreOutageLog(opts.logger);
     const st = opts.stores;
     this.handlers = new ResourceHandlers(st.resources, opts.feed);
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
@@ -99,16 +111,32 @@ export class ApiServer {
       }
       const result = await this.route(req, res, url);
       if (result) send(res, result);
+      if (usesStore(url.pathname)) this.outage.succeeded();
     } catch (e) {
-      const err = e instanceof ApiError ? e : new ApiError(500, "InternalError", "Internal error occurred: " + (e as Error).message);
-      if (!(e instanceof ApiError)) this.opts.logger.error("request failed", { method: req.method, path: url.pathname, error: (e as Error).stack });
-      if (!res.headersSent) send(res, { status: err.code, body: err.toStatus() });
+      const err = this.toApiError(e, req.method, url.pathname);
+      const retry = err.details?.retryAfterSeconds;
+      if (!res.headersSent) send(res, { status: err.code, body: err.toStatus(), headers: retry ? { "Retry-After": String(retry) } : undefined });
       else res.end();
     } finally {
       if (!url.searchParams.has("watch")) {
         this.opts.logger.debug("request", { method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started });
       }
     }
+  }
+
+  /**
+   * The one place an error becomes a reply. ApiErrors are the client's; an unreachable store is
+   * a retryable 503 (logged once per outage, not per request); anything else is our bug: 500,
+   * with the stack in the log only.
+   */
+  private toApiError(e: unknown, method: string | undefined, path: string): ApiError {
+    if (e instanceof ApiError) return e;
+    if (isStoreUnavailable(e)) {
+      this.outage.failed(e, { method, path });
+      return storeUnavailable();
+    }
+    this.opts.logger.error("request failed", { method, path, error: (e as Error).stack });
+    return new ApiError(500, "InternalError", "Internal error occurred: " + (e as Error).message);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Reply | undefined> {

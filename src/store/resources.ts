@@ -9,6 +9,7 @@ import { redactObject, sealObject } from "./secrets.js";
 import { AuditLog } from "./audit.js";
 import type { AuditResourceType } from "./entities/audit-log.js";
 import { seedColumns } from "./seed-columns.js";
+import { rollbackQuietly } from "./sql.js";
 import type { Change, RequestContext, ResourceObject, WatchEventType } from "../core/types.js";
 
 /** Every write takes this transaction-scoped advisory lock so resource versions commit in order. */
@@ -239,7 +240,7 @@ export class ResourceStore {
         .map((o) => (stored ? o : redactObject(o)));
       return { items, resourceVersion: String(rv) };
     } catch (e) {
-      if (qr.isTransactionActive) await qr.rollbackTransaction();
+      await rollbackQuietly(qr);
       throw e;
     } finally {
       await qr.release();
@@ -341,7 +342,7 @@ export class ResourceStore {
       else await qr.commitTransaction();
       return results.map((r) => ({ object: redactObject(r.object), changed: r.changed }));
     } catch (e) {
-      if (qr.isTransactionActive) await qr.rollbackTransaction();
+      await rollbackQuietly(qr);
       throw e;
     } finally {
       await qr.release();
