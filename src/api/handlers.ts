@@ -12,25 +12,9 @@ import { parseFieldSelector, parseLabelSelector } from "../core/selectors.js";
 import { serverSideApply } from "./server-side-apply.js";
 import { toTable, wantsTable } from "./table.js";
 import { serveWatch } from "./watch.js";
+import type { Reply, ResourceRequest } from "./request.js";
 
-/** One parsed API request against a resource path. */
-export interface ResourceRequest {
-  kind: KindInfo;
-  namespace?: string;
-  name?: string;
-  subresource?: "status";
-  query: URLSearchParams;
-  accept?: string;
-  contentType?: string;
-  body?: Buffer;
-  ctx: RequestContext;
-}
-
-export interface Reply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
+export type { Reply, ResourceRequest };
 
 type FieldValidation = "Strict" | "Warn" | "Ignore";
 

@@ -6,7 +6,7 @@ import { ApiError, badRequest } from "../core/errors.js";
 import { API_VERSION } from "../core/kinds.js";
 import { parseFieldSelector, parseLabelSelector, type LabelPredicate } from "../core/selectors.js";
 import { toTable, wantsTable } from "./table.js";
-import type { ResourceRequest } from "./handlers.js";
+import type { ResourceRequest } from "./request.js";
 
 /** How often a watch with allowWatchBookmarks=true is told about versions it saw no event for. */
 const BOOKMARK_INTERVAL_MS = 1000;
