@@ -110,6 +110,7 @@ describe("sealed secret strings", function () {
     });
 
     it("stores ciphertext and shows the same sealed string on every read: get, list, watch, the write's answer", async () => {
+      const from = await store.currentResourceVersion();
       const created = await store.create(app("shop", "web", { TOKEN: SECRET }), ADMIN);
       const sealed = created.object.spec!.secretEnv as Record<string, string>;
       expect(sealed.TOKEN).to.match(SEALED);
@@ -118,7 +119,7 @@ describe("sealed secret strings", function () {
       expect(u.box.decrypt(atRest.TOKEN)).to.equal(SECRET);
       expect((await store.get("Application", "shop", "web"))!.spec!.secretEnv).to.deep.equal(sealed);
       expect((await store.list("Application", { namespace: "shop" })).items[0].spec!.secretEnv).to.deep.equal(sealed);
-      const changes = await store.changesSince(0);
+      const changes = await store.changesSince(from);
       expect(changes.find((c) => c.name === "web")!.object.spec!.secretEnv).to.deep.equal(sealed);
       expect(u.box.open(binding(), sealed.TOKEN)).to.equal(SECRET);
       const rows = JSON.stringify(await u.ds.query(`SELECT object FROM resource_changes UNION ALL SELECT details FROM audit_logs`));
