@@ -120,7 +120,7 @@ export function buildManager(w: Wiring): Manager {
   const gc = new GarbageCollector({ store: stores.resources, driver, metrics, logger });
   mgr.add(new ChangeFeedSource(w.feed, dispatch));
   mgr.add(new RuntimeEventSource(driver, dispatch, logger));
-  mgr.add(new BlockedObjectsSource(driver, stores.resources, mgr.kinds(), CLEARING_EVENTS, dispatch, logger));
+  mgr.add(new BlockedObjectsSource(driver, { store: stores.resources, kinds: mgr.kinds(), events: CLEARING_EVENTS }, dispatch, logger));
   mgr.add(new RetentionJob(stores.revisions, retentionFromEnv(), logger));
   mgr.add(
     new ResyncSource(stores.resources, dispatch, {
@@ -135,73 +135,99 @@ export function buildManager(w: Wiring): Manager {
   return mgr;
 }
 
+/** What startBerth has brought up, in order, and how to stop it again (in reverse). */
+class Parts {
+  private readonly stops: (() => Promise<void>)[] = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  add(stop: () => Promise<void>): void {
+    this.stops.push(stop);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const s of this.stops.splice(0).reverse()) await s().catch((e) => this.logger.error("stop failed", { error: String(e) }));
+  }
+}
+
+/** The store: Postgres (embedded unless a URL is given), migrations, repositories, change feed. */
+async function openStore(opts: ServeOptions, parts: Parts, box: SecretBox): Promise<{ url: string; ds: DataSource; stores: Stores; feed: ChangeFeed }> {
+  const logger = opts.logger!;
+  const embeddedStart = opts.databaseUrl ? undefined : (opts.embedded ?? startEmbeddedPostgres(opts.dataDir, (m) => logger.debug("postgres", { message: m })));
+  // Registered before anything can throw, so a failed start never leaves Postgres running.
+  if (embeddedStart) parts.add(async () => (await embeddedStart.catch(() => undefined))?.stop());
+  const url = opts.databaseUrl ?? (await embeddedStart!).url;
+  const ds = createDataSource(url);
+  await ds.initialize();
+  parts.add(() => ds.destroy());
+  const applied = await migrate(ds);
+  if (applied.length) logger.info("migrations applied", { migrations: applied });
+  const adminId = await ensureAdminUser(ds);
+  const stores = openStores(ds, box, () => adminId);
+  const feed = new ChangeFeed(stores.resources, url);
+  await feed.start();
+  parts.add(() => feed.stop());
+  const compaction = setInterval(() => void stores.resources.compact(3600).catch(() => undefined), 60_000);
+  parts.add(async () => clearInterval(compaction));
+  return { url, ds, stores, feed };
+}
+
+/** Leader election, and a new manager of every controller for each term this process leads. */
+async function startControllers(wiring: Wiring, url: string, parts: Parts): Promise<{ leader: LeaderElector; manager: () => Manager | undefined }> {
+  await wiring.driver.ping().catch((e) => wiring.logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
+  const abort = new AbortController();
+  let manager: Manager | undefined;
+  const leader = new LeaderElector(url, {
+    onStartedLeading: async () => {
+      manager = buildManager(wiring);
+      await manager.start(abort.signal);
+    },
+    onStoppedLeading: async () => {
+      await manager?.stop();
+      manager = undefined;
+    },
+  }, wiring.logger);
+  await leader.start(abort.signal);
+  parts.add(() => leader.stop());
+  return { leader, manager: () => manager };
+}
+
+function serverUrlOf(host: string, port: number): string {
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `https://${shown}:${port}`;
+}
+
 /** Wires the parts of `berth serve`; each part owns its own start/stop. */
-export async function startBerth(opts: ServeOptions): Promise<Berth> {
-  const logger = opts.logger ?? createLogger();
-  const stops: (() => Promise<void>)[] = [];
-  const stopAll = async (): Promise<void> => {
-    for (const s of stops.reverse()) await s().catch((e) => logger.error("stop failed", { error: String(e) }));
-  };
+export async function startBerth(options: ServeOptions): Promise<Berth> {
+  const opts = { ...options, logger: options.logger ?? createLogger() };
+  const logger = opts.logger;
+  const parts = new Parts(logger);
   try {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-    const embeddedStart = opts.databaseUrl ? undefined : (opts.embedded ?? startEmbeddedPostgres(opts.dataDir, (m) => logger.debug("postgres", { message: m })));
-    // Registered before anything can throw, so a failed start never leaves Postgres running.
-    if (embeddedStart) stops.push(async () => (await embeddedStart.catch(() => undefined))?.stop());
     const { host, port } = parseListen(opts.listen);
     // CPU work in this process while initdb runs in its own.
     const box = SecretBox.fromEnvOrDataDir(opts.dataDir);
     const certs = ensureServingCerts(ensureDir(path.join(opts.dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
     const token = ensureToken(opts.dataDir);
-    const url = opts.databaseUrl ?? (await embeddedStart!).url;
-    const ds = createDataSource(url);
-    await ds.initialize();
-    stops.push(() => ds.destroy());
-    const applied = await migrate(ds);
-    if (applied.length) logger.info("migrations applied", { migrations: applied });
-    const adminId = await ensureAdminUser(ds);
-    const stores = openStores(ds, box, () => adminId);
-    const feed = new ChangeFeed(stores.resources, url);
-    await feed.start();
-    stops.push(() => feed.stop());
-    const compaction = setInterval(() => void stores.resources.compact(3600).catch(() => undefined), 60_000);
-    stops.push(async () => clearInterval(compaction));
+    const { url, ds, stores, feed } = await openStore(opts, parts, box);
     const metrics = new Metrics();
     const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);
     const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver });
     await api.start();
-    stops.push(() => api.stop());
-    let leader: LeaderElector | undefined;
-    let manager: Manager | undefined;
-    if (opts.controllers !== false) {
-      await driver.ping().catch((e) => logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
-      const wiring: Wiring = {
-        stores, feed, box, driver, metrics, logger, dataDir: opts.dataDir, router: opts.router,
-        resyncMs: opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000,
-        fullResyncMs: opts.fullResyncMs ?? Number(process.env.BERTH_FULL_RESYNC_SECONDS ?? 600) * 1000,
-      };
-      const abort = new AbortController();
-      leader = new LeaderElector(url, {
-        onStartedLeading: async () => {
-          manager = buildManager(wiring);
-          await manager.start(abort.signal);
-        },
-        onStoppedLeading: async () => {
-          await manager?.stop();
-          manager = undefined;
-        },
-      }, logger);
-      await leader.start(abort.signal);
-      const l = leader;
-      stops.push(() => l.stop());
-    }
-    const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
-    const serverUrl = `https://${shownHost}:${api.address.port}`;
+    parts.add(() => api.stop());
+    const wiring: Wiring = {
+      stores, feed, box, driver, metrics, logger, dataDir: opts.dataDir, router: opts.router,
+      resyncMs: opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000,
+      fullResyncMs: opts.fullResyncMs ?? Number(process.env.BERTH_FULL_RESYNC_SECONDS ?? 600) * 1000,
+    };
+    const controllers = opts.controllers !== false ? await startControllers(wiring, url, parts) : undefined;
+    const serverUrl = serverUrlOf(host, api.address.port);
     const kubeconfigPath = path.join(opts.dataDir, "kubeconfig.yaml");
     writeKubeconfig(kubeconfigPath, serverUrl, certs.caPem, token);
     logger.info("berth is serving", { url: serverUrl, kubeconfig: kubeconfigPath, dataDir: opts.dataDir, embeddedPostgres: !opts.databaseUrl });
-    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store: stores.resources, stores, dataSource: ds, metrics, driver, leader, manager: () => manager, stop: stopAll };
+    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store: stores.resources, stores, dataSource: ds, metrics, driver, leader: controllers?.leader, manager: controllers?.manager ?? (() => undefined), stop: () => parts.stopAll() };
   } catch (e) {
-    await stopAll();
+    await parts.stopAll();
     throw e;
   }
 }

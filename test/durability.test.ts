@@ -55,7 +55,7 @@ describe("commit durability", () => {
 
   it("commits a controller's status write and its records without waiting for the WAL flush", async () => {
     transactions.length = 0;
-    await berth.store.update("Project", undefined, "durable", { user: "system:berth-controller" }, "update-status", (cur) => ({ ...cur!, status: { phase: "active" } }));
+    await berth.store.update({ kind: "Project", namespace: undefined, name: "durable" }, { user: "system:berth-controller" }, "update-status", (cur) => ({ ...cur!, status: { phase: "active" } }));
     const txs = writing(/UPDATE "?projects"?/i);
     expect(txs, "the status update transaction").to.have.length(1);
     expect(settingsOf(txs[0]!).at(-1)).to.equal("-- synchronous_commit=off");

@@ -522,7 +522,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         const ds = createDataSource(postgres.url);
         await ds.initialize();
         try {
-          await new EventStore(ds).record(current, "Warning", "HealthcheckFailed", "replica api-service-2: GET /health answered 503");
+          await new EventStore(ds).record(current, { type: "Warning", reason: "HealthcheckFailed", message: "replica api-service-2: GET /health answered 503" });
         } finally {
           await ds.destroy();
         }

@@ -55,19 +55,27 @@ function admit(kind: KindInfo, obj: ResourceObject, mode: FieldValidation, warni
   return defaulted;
 }
 
-function checkIdentity(req: ResourceRequest, obj: ResourceObject): ResourceObject {
+function checkTypeMeta(req: ResourceRequest, obj: ResourceObject): void {
   if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw badRequest("the body must be a JSON object");
   if (obj.kind !== undefined && obj.kind !== req.kind.kind) throw badRequest(`the kind of the provided object (${String(obj.kind)}) does not match the request (${req.kind.kind})`);
   if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${API_VERSION})`);
+}
+
+/** The namespace: the URL's for a namespaced kind (the body may repeat it, not contradict it), none for a Project. */
+function namespaceFor(req: ResourceRequest, metadata: ResourceObject["metadata"]): string | undefined {
+  if (!req.kind.namespaced) return undefined;
+  if (metadata.namespace && req.namespace && metadata.namespace !== req.namespace) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+  return req.namespace ?? metadata.namespace;
+}
+
+function checkIdentity(req: ResourceRequest, obj: ResourceObject): ResourceObject {
+  checkTypeMeta(req, obj);
   const metadata = { ...(obj.metadata ?? {}) } as ResourceObject["metadata"];
-  if (req.kind.namespaced) {
-    if (metadata.namespace && req.namespace && metadata.namespace !== req.namespace) {
-      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
-    }
-    metadata.namespace = req.namespace ?? metadata.namespace;
-  } else delete metadata.namespace;
+  const namespace = namespaceFor(req, metadata);
+  if (namespace === undefined) delete metadata.namespace;
+  else metadata.namespace = namespace;
   if (req.name && metadata.name && metadata.name !== req.name) throw badRequest("the name of the object does not match the name on the URL");
-  if (req.name && !metadata.name) metadata.name = req.name;
+  metadata.name ||= req.name ?? metadata.name;
   return { ...obj, apiVersion: API_VERSION, kind: req.kind.kind, metadata };
 }
 
@@ -141,7 +149,7 @@ export class ResourceHandlers {
     const ctx = { ...req.ctx, dryRun: isDryRun(req.query) };
     const status = req.subresource === "status";
     let storedRv: string | undefined;
-    const result = await this.store.update(req.kind.kind, req.namespace, req.name!, ctx, status ? "update-status" : "update", (current) => {
+    const result = await this.store.update({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, ctx, status ? "update-status" : "update", (current) => {
       storedRv = current!.metadata.resourceVersion;
       if (status) return { ...current!, metadata: { ...current!.metadata, resourceVersion: body.metadata.resourceVersion }, status: (body.status ?? {}) as Record<string, unknown> };
       const admitted = admit(req.kind, body, mode, warnings);
@@ -163,10 +171,10 @@ export class ResourceHandlers {
       const force = req.query.get("force") === "true";
       let created = false;
       let storedRv: string | undefined;
-      const result = await this.store.upsert(req.kind.kind, req.namespace, req.name!, ctx, "apply", (current) => {
+      const result = await this.store.upsert({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, ctx, "apply", (current) => {
         created = !current;
         storedRv = current?.metadata.resourceVersion;
-        const merged = serverSideApply(current, applied, manager, force, req.kind, status);
+        const merged = serverSideApply(current, applied, { manager, force, kind: req.kind, status });
         if (status) return merged;
         const admitted = admit(req.kind, merged, mode, warnings);
         return current ? { ...admitted, status: current.status } : { ...admitted, status: {} };
@@ -175,7 +183,7 @@ export class ResourceHandlers {
     }
     const patchBody = parseBody(req.body, "json");
     let storedRv: string | undefined;
-    const result = await this.store.update(req.kind.kind, req.namespace, req.name!, ctx, status ? "patch-status" : "patch", (current) => {
+    const result = await this.store.update({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, ctx, status ? "patch-status" : "patch", (current) => {
       storedRv = current!.metadata.resourceVersion;
       const patched = applyPatchBody(type, current!, patchBody);
       const withIdentity = checkIdentity(req, patched);
@@ -189,7 +197,7 @@ export class ResourceHandlers {
   async delete(req: ResourceRequest): Promise<Reply> {
     const opts = req.body && req.body.length ? (parseBody(req.body, req.contentType) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }) : {};
     const dryRun = isDryRun(req.query) || (opts.dryRun ?? []).includes("All");
-    const result = await this.store.delete(req.kind.kind, req.namespace, req.name!, { ...req.ctx, dryRun }, opts.preconditions ?? {});
+    const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun }, opts.preconditions ?? {});
     return reply(200, result.object);
   }
 
@@ -226,23 +234,26 @@ export class ResourceHandlers {
    * never pruned. The deletes run in the batch's transaction: all of it happens or none.
    */
   private async pruneOps(ops: BatchOp[]): Promise<BatchOp[]> {
-    const scope = new Set(ops.map((o) => (o.kind === "Project" ? o.name : o.namespace)).filter((n): n is string => !!n));
+    const scope = [...new Set(ops.map((o) => (o.kind === "Project" ? o.name : o.namespace)).filter((n): n is string => !!n))].sort();
     const applied = new Set(ops.map((o) => `${o.kind}/${o.namespace ?? ""}/${o.name}`));
     const prune: BatchOp[] = [];
     for (const kind of KINDS.filter((k) => k.namespaced)) {
-      for (const namespace of [...scope].sort()) {
-        const { items } = await this.store.list(kind.kind, { namespace });
-        for (const o of items) {
-          if (o.metadata.annotations?.[APPLIED_BY] !== APPLIED_BY_VALUE || o.metadata.deletionTimestamp) continue;
-          if (applied.has(`${kind.kind}/${namespace}/${o.metadata.name}`)) continue;
-          const uid = o.metadata.uid;
-          // Re-checked under the write lock: only the object that was listed, still marked.
-          prune.push({ kind: kind.kind, namespace, name: o.metadata.name, action: "prune", mutate: (cur) => (cur && cur.metadata.uid === uid && cur.metadata.annotations?.[APPLIED_BY] === APPLIED_BY_VALUE ? "delete" : "skip") });
-        }
-      }
+      for (const namespace of scope) prune.push(...(await this.prunable(kind.kind, namespace, applied)));
     }
     return prune;
   }
+
+  /** Objects of `kind` in `namespace` that an earlier `berth apply` stored and this one no longer has. */
+  private async prunable(kind: string, namespace: string, applied: Set<string>): Promise<BatchOp[]> {
+    const { items } = await this.store.list(kind, { namespace });
+    const stale = items.filter((o) => o.metadata.annotations?.[APPLIED_BY] === APPLIED_BY_VALUE && !o.metadata.deletionTimestamp && !applied.has(`${kind}/${namespace}/${o.metadata.name}`));
+    return stale.map((o) => {
+      const uid = o.metadata.uid;
+      // Re-checked under the write lock: only the object that was listed, still marked.
+      return { kind, namespace, name: o.metadata.name, action: "prune", mutate: (cur) => (cur && cur.metadata.uid === uid && cur.metadata.annotations?.[APPLIED_BY] === APPLIED_BY_VALUE ? "delete" : "skip") };
+    });
+  }
+
 
   /** A watch stream (./watch.ts). */
   async watch(req: ResourceRequest, res: ServerResponse): Promise<void> {

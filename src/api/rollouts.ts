@@ -55,7 +55,7 @@ export class RolloutEndpoints {
     const app = await this.app(ns, name);
     const target = toRevision ? await this.revisions.byNumber(app.metadata.uid!, toRevision) : await this.revisions.lastGood(app.metadata.uid!, (app.status?.configHash as string | undefined) ?? "");
     if (!target) throw new ApiError(404, "NotFound", toRevision ? `revision ${toRevision} of application ${name} not found` : `application ${name} has no earlier good revision to return to`);
-    const result = await this.store.update("Application", ns, name, ctx, "rollout-undo", (cur) => ({
+    const result = await this.store.update({ kind: "Application", namespace: ns, name: name }, ctx, "rollout-undo", (cur) => ({
       ...cur!,
       metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/undo-to-revision": String(target.revision) } },
       spec: target.spec,

@@ -94,50 +94,73 @@ function deletePath(obj: Record<string, unknown>, p: Path): void {
 
 const key = (p: Path): string => p.join("\u0000");
 
-export function serverSideApply(current: ResourceObject | undefined, applied: ResourceObject, manager: string, force: boolean, kind: KindInfo, status: boolean): ResourceObject {
-  const base: ResourceObject = current
-    ? structuredClone(current)
-    : { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: applied.metadata.name, namespace: applied.metadata.namespace }, spec: {}, status: {} };
-  const entries = ((base.metadata.managedFields ?? []) as ManagedEntry[]).filter((e) => e.fieldsType === "FieldsV1");
-  const subresource = status ? "status" : undefined;
-  const mine = entries.find((e) => e.manager === manager && e.operation === "Apply" && e.subresource === subresource);
-  const others = entries.filter((e) => e !== mine && e.operation === "Apply");
-  const newLeaves = appliedLeaves(applied, status);
-  const newKeys = new Set(newLeaves.map(key));
+export interface ApplyOptions {
+  manager: string;
+  force: boolean;
+  kind: KindInfo;
+  /** Applied to the status subresource. */
+  status: boolean;
+}
+
+/** The object an apply starts from: the stored one, or an empty one of the kind. */
+function startingPoint(current: ResourceObject | undefined, applied: ResourceObject, kind: KindInfo): ResourceObject {
+  if (current) return structuredClone(current);
+  return { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: applied.metadata.name, namespace: applied.metadata.namespace }, spec: {}, status: {} };
+}
+
+/**
+ * Other Apply managers lose the fields this apply sets differently (with force), or the apply
+ * fails with their names (without). Shared ownership: an equal value keeps both owners.
+ */
+function takeOwnership(others: ManagedEntry[], newKeys: Set<string>, values: { base: ResourceObject; applied: ResourceObject }, force: boolean): string[] {
   const conflicts: string[] = [];
   for (const other of others) {
-    const owned = fromFieldsV1(other.fieldsV1);
-    const kept = owned.filter((p) => {
-      if (!newKeys.has(key(p))) return true;
-      if (isDeepStrictEqual(getPath(base, p), getPath(applied, p))) return true; // shared ownership
+    const kept = fromFieldsV1(other.fieldsV1).filter((p) => {
+      if (!newKeys.has(key(p)) || isDeepStrictEqual(getPath(values.base, p), getPath(values.applied, p))) return true;
       if (!force) conflicts.push(`conflict with "${other.manager}" using ${other.apiVersion}: .${p.join(".")}`);
       return false;
     });
     other.fieldsV1 = toFieldsV1(kept);
   }
-  if (conflicts.length) {
-    throw new ApiError(409, "Conflict", `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? "s" : ""}: ${conflicts.join("\n")}`, {
-      name: applied.metadata.name,
-      group: "berth.dev",
-      kind: kind.plural,
-      causes: conflicts.map((c) => ({ reason: "FieldManagerConflict" as never, message: c, field: c.split(": ")[1] })),
-    });
-  }
-  const ownedByOthers = new Set(others.flatMap((o) => fromFieldsV1(o.fieldsV1)).map(key));
-  const target = base as unknown as Record<string, unknown>;
-  for (const p of mine ? fromFieldsV1(mine.fieldsV1) : []) {
-    if (!newKeys.has(key(p)) && !ownedByOthers.has(key(p))) deletePath(target, p);
-  }
-  for (const p of newLeaves) {
-    const value = getPath(applied, p);
+  return conflicts;
+}
+
+function conflictError(conflicts: string[], applied: ResourceObject, kind: KindInfo): ApiError {
+  return new ApiError(409, "Conflict", `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? "s" : ""}: ${conflicts.join("\n")}`, {
+    name: applied.metadata.name,
+    group: "berth.dev",
+    kind: kind.plural,
+    causes: conflicts.map((c) => ({ reason: "FieldManagerConflict" as never, message: c, field: c.split(": ")[1] })),
+  });
+}
+
+/** Fields this manager applied last time and no longer does go, unless another manager owns them; then the applied ones are set. */
+function merge(target: Record<string, unknown>, previous: Path[], applied: { leaves: Path[]; keys: Set<string>; object: ResourceObject }, ownedByOthers: Set<string>): void {
+  for (const p of previous) if (!applied.keys.has(key(p)) && !ownedByOthers.has(key(p))) deletePath(target, p);
+  for (const p of applied.leaves) {
+    const value = getPath(applied.object, p);
     // An applied empty map claims the field without wiping what others put in it.
     if (isObject(value) && Object.keys(value).length === 0 && isObject(getPath(target, p))) continue;
     setPath(target, p, value);
   }
-  const entry: ManagedEntry = { manager, operation: "Apply", apiVersion: API_VERSION, time: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), fieldsType: "FieldsV1", fieldsV1: toFieldsV1(newLeaves), ...(subresource ? { subresource } : {}) };
-  const unchanged = mine && isDeepStrictEqual(mine.fieldsV1, entry.fieldsV1);
-  const nextEntries = [...entries.filter((e) => e !== mine && Object.keys(e.fieldsV1).length > 0), unchanged ? mine : entry];
-  base.metadata.managedFields = nextEntries;
+}
+
+export function serverSideApply(current: ResourceObject | undefined, applied: ResourceObject, opts: ApplyOptions): ResourceObject {
+  const { manager, kind } = opts;
+  const base = startingPoint(current, applied, kind);
+  const entries = ((base.metadata.managedFields ?? []) as ManagedEntry[]).filter((e) => e.fieldsType === "FieldsV1");
+  const subresource = opts.status ? "status" : undefined;
+  const mine = entries.find((e) => e.manager === manager && e.operation === "Apply" && e.subresource === subresource);
+  const others = entries.filter((e) => e !== mine && e.operation === "Apply");
+  const leaves = appliedLeaves(applied, opts.status);
+  const keys = new Set(leaves.map(key));
+  const conflicts = takeOwnership(others, keys, { base, applied }, opts.force);
+  if (conflicts.length) throw conflictError(conflicts, applied, kind);
+  const ownedByOthers = new Set(others.flatMap((o) => fromFieldsV1(o.fieldsV1)).map(key));
+  merge(base as unknown as Record<string, unknown>, mine ? fromFieldsV1(mine.fieldsV1) : [], { leaves, keys, object: applied }, ownedByOthers);
+  const entry: ManagedEntry = { manager, operation: "Apply", apiVersion: API_VERSION, time: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), fieldsType: "FieldsV1", fieldsV1: toFieldsV1(leaves), ...(subresource ? { subresource } : {}) };
+  const same = mine && isDeepStrictEqual(mine.fieldsV1, entry.fieldsV1);
+  base.metadata.managedFields = [...entries.filter((e) => e !== mine && Object.keys(e.fieldsV1).length > 0), same ? mine : entry];
   if (applied.metadata.resourceVersion) base.metadata.resourceVersion = applied.metadata.resourceVersion;
   return base;
 }

@@ -107,22 +107,22 @@ export class ApiServer {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "https://berth.local");
     try {
-      if (!PUBLIC.has(url.pathname) && !this.authorized(req)) {
-        throw new ApiError(401, "Unauthorized", "Unauthorized");
-      }
+      if (!PUBLIC.has(url.pathname) && !this.authorized(req)) throw new ApiError(401, "Unauthorized", "Unauthorized");
       const result = await this.route({ req, res, url, path: url.pathname.replace(/\/+$/, "") || "/", method: req.method ?? "GET", ctx: requestContext(req) });
       if (result) send(res, result);
       if (usesStore(url.pathname)) this.outage.succeeded();
     } catch (e) {
-      const err = this.toApiError(e, req.method, url.pathname);
-      const retry = err.details?.retryAfterSeconds;
-      if (!res.headersSent) send(res, { status: err.code, body: err.toStatus(), headers: retry ? { "Retry-After": String(retry) } : undefined });
-      else res.end();
+      this.fail(res, this.toApiError(e, req.method, url.pathname));
     } finally {
-      if (!url.searchParams.has("watch")) {
-        this.opts.logger.debug("request", { method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started });
-      }
+      // Watches are long-lived; their end says nothing about latency.
+      if (!url.searchParams.has("watch")) this.opts.logger.debug("request", { method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started });
     }
+  }
+
+  private fail(res: ServerResponse, err: ApiError): void {
+    if (res.headersSent) return void res.end();
+    const retry = err.details?.retryAfterSeconds;
+    send(res, { status: err.code, body: err.toStatus(), headers: retry ? { "Retry-After": String(retry) } : undefined });
   }
 
   /**
@@ -262,18 +262,25 @@ function methodNotAllowed(): never {
   throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
 }
 
+type ResourceTarget = Pick<ResourceRequest, "kind" | "namespace" | "name" | "subresource">;
+
 /** `/apis/berth.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status]]`, or undefined for anything else. */
-function parseResourcePath(p: string): Pick<ResourceRequest, "kind" | "namespace" | "name" | "subresource"> | undefined {
+function parseResourcePath(p: string): ResourceTarget | undefined {
   const prefix = `/apis/${GROUP}/${VERSION}/`;
   if (!p.startsWith(prefix)) return undefined;
   const parts = p.slice(prefix.length).split("/").map(decodeURIComponent);
   const namespace = parts[0] === "namespaces" && parts.length >= 3 ? parts[1] : undefined;
-  if (namespace !== undefined) parts.splice(0, 2);
-  const [plural, name, sub, ...rest] = parts;
+  const [plural, name, sub, ...rest] = namespace !== undefined ? parts.slice(2) : parts;
   const kind = findKind(plural);
   if (!kind || kind.plural !== plural || rest.length || (sub && sub !== "status")) return undefined;
-  if ((namespace && !kind.namespaced) || (kind.namespaced && name && !namespace)) return undefined;
-  return { kind, namespace, name, subresource: sub === "status" ? "status" : undefined };
+  return scopeFits({ kind, namespace, name, subresource: sub === "status" ? "status" : undefined });
+}
+
+/** A namespace only for namespaced kinds, and a namespaced object only under its namespace. */
+function scopeFits(t: ResourceTarget): ResourceTarget | undefined {
+  if (t.namespace && !t.kind.namespaced) return undefined;
+  if (t.kind.namespaced && t.name && !t.namespace) return undefined;
+  return t;
 }
 
 /**

@@ -30,27 +30,21 @@ export function humanAge(iso: string | undefined, now = Date.now()): string {
 export function evalJsonPath(obj: unknown, path: string): unknown {
   const tokens = path.replace(/^\{?\.?/, "").replace(/\}$/, "").match(/[^.[\]]+|\[[^\]]*\]/g) ?? [];
   let current: unknown[] = [obj];
-  for (const t of tokens) {
-    const next: unknown[] = [];
-    for (const c of current) {
-      if (c === null || c === undefined) continue;
-      if (t.startsWith("[?(")) {
-        const m = /^\[\?\(@\.([\w.]+)\s*==\s*["']?([^"')]*)["']?\)\]$/.exec(t);
-        if (m && Array.isArray(c)) next.push(...c.filter((e) => String(evalJsonPath(e, "." + m[1])) === m[2]));
-      } else if (t === "[*]") {
-        if (Array.isArray(c)) next.push(...c);
-      } else if (t.startsWith("[")) {
-        const i = Number(t.slice(1, -1));
-        if (Array.isArray(c)) next.push(c[i]);
-      } else if (typeof c === "object") {
-        next.push((c as Record<string, unknown>)[t]);
-      }
-    }
-    current = next;
-  }
+  for (const t of tokens) current = current.filter((c) => c !== null && c !== undefined).flatMap((c) => step(c, t));
   const vals = current.filter((v) => v !== undefined && v !== null);
   if (vals.length === 0) return undefined;
   return vals.length === 1 ? vals[0] : vals.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join(",");
+}
+
+/** One path token applied to one value: the values it leads to. */
+function step(c: unknown, t: string): unknown[] {
+  if (t.startsWith("[?(")) {
+    const m = /^\[\?\(@\.([\w.]+)\s*==\s*["']?([^"')]*)["']?\)\]$/.exec(t);
+    return m && Array.isArray(c) ? c.filter((e) => String(evalJsonPath(e, "." + m[1])) === m[2]) : [];
+  }
+  if (t === "[*]") return Array.isArray(c) ? c : [];
+  if (t.startsWith("[")) return Array.isArray(c) ? [c[Number(t.slice(1, -1))]] : [];
+  return typeof c === "object" ? [(c as Record<string, unknown>)[t]] : [];
 }
 
 function columnsFor(kind: string): PrinterColumn[] {

@@ -42,6 +42,12 @@ export class ChangeFeedSource {
  * One engine event stream that reconnects by itself (every second while the engine is away)
  * until stopped; `onConnect` runs on every (re)connection.
  */
+interface StreamOptions {
+  filter: EventFilter;
+  onEvent: (e: RuntimeEvent) => void;
+  onConnect?: () => void;
+}
+
 class EventStream {
   private cancel: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -49,10 +55,8 @@ class EventStream {
 
   constructor(
     private readonly driver: RuntimeDriver,
-    private readonly filter: EventFilter,
-    private readonly onEvent: (e: RuntimeEvent) => void,
+    private readonly opts: StreamOptions,
     private readonly logger: Logger,
-    private readonly onConnect: () => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -61,10 +65,10 @@ class EventStream {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const cancel = await this.driver.watchEvents(this.filter, this.onEvent, (e) => this.retry(e));
+    const cancel = await this.driver.watchEvents(this.opts.filter, this.opts.onEvent, (e) => this.retry(e));
     if (this.stopped) return cancel();
     this.cancel = cancel;
-    this.onConnect();
+    this.opts.onConnect?.();
   }
 
   private retry(e?: Error): void {
@@ -90,14 +94,15 @@ export class RuntimeEventSource {
   private readonly stream: EventStream;
 
   constructor(driver: RuntimeDriver, dispatch: Dispatch, logger: Logger) {
-    this.stream = new EventStream(driver, { ownOnly: true, types: ["container"] }, (e) => {
+    const onEvent = (e: RuntimeEvent): void => {
       // Every `docker exec` (healthchecks, database probes) emits exec_* events; they change
       // nothing a reconciler looks at, and following them would make probes wake themselves.
       if (e.action.startsWith("exec_")) return;
       const kind = e.labels[LABEL.kind];
       if (!kind || !e.labels[LABEL.name]) return;
       dispatch({ key: { kind, namespace: kind === "Project" ? undefined : e.labels[LABEL.project], name: e.labels[LABEL.name] } });
-    }, logger);
+    };
+    this.stream = new EventStream(driver, { filter: { ownOnly: true, types: ["container"] }, onEvent }, logger);
   }
 
   async start(_signal: AbortSignal): Promise<void> {
@@ -121,6 +126,15 @@ export interface ClearingEvent {
  * an image arrives; a volume is removed; the engine itself comes back. The objects are found
  * by the reason of their Ready condition, so nothing is remembered in memory.
  */
+export interface BlockedObjectsOptions {
+  store: ResourceStore;
+  /** Kinds whose objects may be blocked. */
+  kinds: readonly string[];
+  events: ClearingEvent[];
+  /** Reasons an engine that answers again clears. */
+  reconnectReasons?: string[];
+}
+
 export class BlockedObjectsSource {
   private readonly streams: EventStream[];
   private pending = new Set<string>();
@@ -129,15 +143,13 @@ export class BlockedObjectsSource {
 
   constructor(
     driver: RuntimeDriver,
-    private readonly store: ResourceStore,
-    private readonly kinds: readonly string[],
-    events: ClearingEvent[],
+    private readonly opts: BlockedObjectsOptions,
     private readonly dispatch: Dispatch,
     private readonly logger: Logger,
-    private readonly reconnectReasons: string[] = ["DockerUnavailable"],
   ) {
-    this.streams = events.map((ev, i) =>
-      new EventStream(driver, { ...ev.filter, ownOnly: false }, () => this.wake(ev.reasons), logger, i === 0 ? () => this.wake(this.reconnectReasons) : undefined),
+    const reconnect = opts.reconnectReasons ?? ["DockerUnavailable"];
+    this.streams = opts.events.map(
+      (ev, i) => new EventStream(driver, { filter: { ...ev.filter, ownOnly: false }, onEvent: () => this.wake(ev.reasons), onConnect: i === 0 ? () => this.wake(reconnect) : undefined }, logger),
     );
   }
 
@@ -157,7 +169,7 @@ export class BlockedObjectsSource {
     const reasons = [...this.pending];
     this.pending = new Set();
     try {
-      for (const key of await this.store.keysWithReadyReason(this.kinds, reasons)) this.dispatch({ key });
+      for (const key of await this.opts.store.keysWithReadyReason(this.opts.kinds, reasons)) this.dispatch({ key });
     } catch (e) {
       this.logger.warn("could not look up blocked objects", { error: (e as Error).message });
     }
@@ -227,18 +239,17 @@ export class ResyncSource {
     const full = wantFull || !containers;
     const byOwner = groupByOwner(containers ?? []);
     let queued = 0;
-    for (const kind of this.opts.kinds) {
-      const { items } = await this.store.list(kind, {}, true).catch(() => ({ items: [] as ResourceObject[] }));
-      const settled = full ? undefined : this.opts.settled?.[kind];
-      for (const o of items) {
-        if (settled?.(o, byOwner.get(o.metadata.uid ?? "") ?? [])) continue;
-        this.dispatch({ key: { kind, namespace: o.metadata.namespace, name: o.metadata.name } });
-        queued++;
-      }
-    }
+    for (const kind of this.opts.kinds) queued += await this.queueKind(kind, full ? undefined : this.opts.settled?.[kind], byOwner);
     if (wantFull && containers) this.lastFull = Date.now();
     if (containers) await this.opts.onPass?.(containers).catch(() => undefined);
     return { queued, full };
+  }
+
+  private async queueKind(kind: string, settled: SettledCheck | undefined, byOwner: Map<string, ObservedContainer[]>): Promise<number> {
+    const { items } = await this.store.list(kind, {}, true).catch(() => ({ items: [] as ResourceObject[] }));
+    const due = items.filter((o) => !settled?.(o, byOwner.get(o.metadata.uid ?? "") ?? []));
+    for (const o of due) this.dispatch({ key: { kind, namespace: o.metadata.namespace, name: o.metadata.name } });
+    return due.length;
   }
 
   async stop(): Promise<void> {

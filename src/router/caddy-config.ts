@@ -83,52 +83,61 @@ export function sortEntries(entries: RouteEntry[]): RouteEntry[] {
  */
 export function buildCaddyConfig(entries: RouteEntry[], s: RouterSettings, base: CaddyConfig = {}, draining: readonly string[] = []): CaddyConfig {
   const live = sortEntries(entries.filter((e) => e.state !== "Suspended"));
-  const plain = live.filter((e) => !e.tls.enabled);
   const secure = live.filter((e) => e.tls.enabled);
-  const listen = (port: number): string[] => [`${s.bindHost}:${port}`];
-  const notFound = { handle: [text(404, "berth: no Domain routes this host and path\n")], terminal: true };
-  const httpsSuffix = s.httpsPort === 443 ? "" : `:${s.httpsPort}`;
-  const redirectHosts = [...new Set(secure.map((e) => e.host))];
-  const servers: Record<string, unknown> = {
-    berth_http: {
-      listen: listen(s.httpPort),
-      routes: [
-        ...plain.map((e) => ({ match: match(e), handle: [handler(e)], terminal: true })),
-        // HTTPS hosts redirect; Caddy answers ACME HTTP-01 challenges on this port before any route.
-        ...(redirectHosts.length
-          ? [{ match: [{ host: redirectHosts }], handle: [text(308, "", { Location: [`https://{http.request.host}${httpsSuffix}{http.request.uri}`] })], terminal: true }]
-          : []),
-        ...(draining.length ? [drainRoute(draining)] : []),
-        notFound,
-      ],
-    },
-  };
-  if (secure.length) {
-    servers.berth_https = {
-      listen: listen(s.httpsPort),
-      routes: [...secure.map((e) => ({ match: match(e), handle: [handler(e)], terminal: true })), notFound],
-      // Certificates are managed for every host in the routes; the redirects are ours (above).
-      automatic_https: { disable_redirects: true },
-    };
-  }
+  const servers: Record<string, unknown> = { berth_http: httpServer(live, s, draining) };
+  if (secure.length) servers.berth_https = httpsServer(secure, s);
   const apps: Record<string, unknown> = {
     http: { http_port: s.httpPort, https_port: s.httpsPort, servers },
     // The local CA of issuer "internal"; never written into this machine's trust store.
     pki: { certificate_authorities: { local: { install_trust: false } } },
   };
-  const internal = [...new Set(secure.filter((e) => e.tls.issuer === "internal").map((e) => e.host))];
-  const acme = [...new Set(secure.filter((e) => e.tls.issuer === "acme").map((e) => e.host))];
-  const policies: Record<string, unknown>[] = [];
-  if (internal.length) policies.push({ subjects: internal, issuers: [{ module: "internal" }] });
-  if (acme.length) {
-    const issuer: Record<string, unknown> = { module: "acme", ca: s.acme.directory };
-    if (s.acme.email) issuer.email = s.acme.email;
-    if (s.acme.trustedRootsPemFiles.length) issuer.trusted_roots_pem_files = s.acme.trustedRootsPemFiles;
-    policies.push({ subjects: acme, issuers: [issuer] });
-  }
+  const policies = tlsPolicies(secure, s);
   if (policies.length) apps.tls = { automation: { policies } };
   const kept = Object.fromEntries(Object.entries(base ?? {}).filter(([k]) => !(OWNED_KEYS as readonly string[]).includes(k)));
   return { ...kept, apps };
+}
+
+const NOT_FOUND = { handle: [text(404, "berth: no Domain routes this host and path\n")], terminal: true };
+
+function route(e: RouteEntry): Record<string, unknown> {
+  return { match: match(e), handle: [handler(e)], terminal: true };
+}
+
+/** Plain-HTTP hosts, redirects of the HTTPS ones (Caddy answers ACME HTTP-01 challenges before any route), the drain route. */
+function httpServer(live: RouteEntry[], s: RouterSettings, draining: readonly string[]): Record<string, unknown> {
+  const redirectHosts = [...new Set(live.filter((e) => e.tls.enabled).map((e) => e.host))];
+  const httpsSuffix = s.httpsPort === 443 ? "" : `:${s.httpsPort}`;
+  const redirect = { match: [{ host: redirectHosts }], handle: [text(308, "", { Location: [`https://{http.request.host}${httpsSuffix}{http.request.uri}`] })], terminal: true };
+  return {
+    listen: [`${s.bindHost}:${s.httpPort}`],
+    routes: [...live.filter((e) => !e.tls.enabled).map(route), ...(redirectHosts.length ? [redirect] : []), ...(draining.length ? [drainRoute(draining)] : []), NOT_FOUND],
+  };
+}
+
+function httpsServer(secure: RouteEntry[], s: RouterSettings): Record<string, unknown> {
+  return {
+    listen: [`${s.bindHost}:${s.httpsPort}`],
+    routes: [...secure.map(route), NOT_FOUND],
+    // Certificates are managed for every host in the routes; the redirects are ours (berth_http).
+    automatic_https: { disable_redirects: true },
+  };
+}
+
+function tlsPolicies(secure: RouteEntry[], s: RouterSettings): Record<string, unknown>[] {
+  const hosts = (issuer: string): string[] => [...new Set(secure.filter((e) => e.tls.issuer === issuer).map((e) => e.host))];
+  const policies: Record<string, unknown>[] = [];
+  const internal = hosts("internal");
+  const acme = hosts("acme");
+  if (internal.length) policies.push({ subjects: internal, issuers: [{ module: "internal" }] });
+  if (acme.length) policies.push({ subjects: acme, issuers: [acmeIssuer(s)] });
+  return policies;
+}
+
+function acmeIssuer(s: RouterSettings): Record<string, unknown> {
+  const issuer: Record<string, unknown> = { module: "acme", ca: s.acme.directory };
+  if (s.acme.email) issuer.email = s.acme.email;
+  if (s.acme.trustedRootsPemFiles.length) issuer.trusted_roots_pem_files = s.acme.trustedRootsPemFiles;
+  return issuer;
 }
 
 function drainRoute(upstreams: readonly string[]): Record<string, unknown> {
@@ -138,9 +147,8 @@ function drainRoute(upstreams: readonly string[]): Record<string, unknown> {
 /** Every upstream a (live) config proxies to, in any of Berth's routes, the drain route included. */
 export function routedUpstreams(config: CaddyConfig): Set<string> {
   const servers = ((config as any)?.apps?.http?.servers ?? {}) as Record<string, { routes?: { handle?: { upstreams?: { dial: string }[] }[] }[] }>;
-  const out = new Set<string>();
-  for (const server of Object.values(servers)) for (const r of server.routes ?? []) for (const h of r.handle ?? []) for (const u of h.upstreams ?? []) out.add(u.dial);
-  return out;
+  const handlers = Object.values(servers).flatMap((server) => (server.routes ?? []).flatMap((r) => r.handle ?? []));
+  return new Set(handlers.flatMap((h) => (h.upstreams ?? []).map((u) => u.dial)));
 }
 
 /** The drain upstreams a (live) config lists. */

@@ -38,16 +38,8 @@ export function domainKey(namespace: string | undefined, name: string): string {
  */
 export function routeEntry(domain: ResourceObject, app: ResourceObject | undefined, containers: ObservedContainer[], withdrawn: (id: string) => boolean = () => false): RouteEntry {
   const spec = domain.spec as unknown as DomainSpec;
-  const ns = domain.metadata.namespace;
-  const base = {
-    key: domainKey(ns, domain.metadata.name),
-    uid: domain.metadata.uid!,
-    host: spec.host,
-    path: spec.path ?? "/",
-    tls: { enabled: !!spec.tls && spec.tls.enabled !== false, issuer: spec.tls?.issuer ?? "acme" },
-    upstreams: [] as string[],
-  };
-  const target = `Application ${ns}/${spec.target.application}`;
+  const base = routeBase(domain, spec);
+  const target = `Application ${domain.metadata.namespace}/${spec.target.application}`;
   if (spec.suspend) return { ...base, state: "Suspended", message: "spec.suspend is true; the route is removed" };
   if (!app || app.metadata.deletionTimestamp) return { ...base, state: "TargetNotFound", message: `${target} ${app ? "is being deleted" : "does not exist"}` };
   const appSpec = (app.spec ?? {}) as ApplicationSpec;
@@ -56,11 +48,30 @@ export function routeEntry(domain: ResourceObject, app: ResourceObject | undefin
   }
   const upstreams = servingEndpoints(containers.filter((c) => c.labels[LABEL.ownerUid] === app.metadata.uid), withdrawn, spec.target.port);
   if (!upstreams.length) return { ...base, state: "NoReadyReplicas", message: `${target} has no ready replica serving port ${spec.target.port}` };
-  const hc = appSpec.healthcheck;
-  // Every route has its own checker in Caddy, so many Domains on one Application multiply the
-  // probes: never more often than every 5 s (Docker's healthcheck already gates readiness).
-  const health = hc?.http && hc.http.port === spec.target.port ? { uri: hc.http.path ?? "/", interval: atLeast(hc.interval, 5000, "10s"), timeout: atLeast(hc.timeout, 2000, "5s") } : undefined;
+  const health = activeHealth(appSpec, spec.target.port);
   return { ...base, state: "Routed", message: `${upstreams.length} ready replica(s) of ${target}`, upstreams, ...(health ? { health } : {}) };
+}
+
+function routeBase(domain: ResourceObject, spec: DomainSpec): Omit<RouteEntry, "state" | "message"> {
+  return {
+    key: domainKey(domain.metadata.namespace, domain.metadata.name),
+    uid: domain.metadata.uid!,
+    host: spec.host,
+    path: spec.path ?? "/",
+    tls: { enabled: !!spec.tls && spec.tls.enabled !== false, issuer: spec.tls?.issuer ?? "acme" },
+    upstreams: [],
+  };
+}
+
+/**
+ * Caddy's active check of the target port, from the Application's HTTP healthcheck on it. Every
+ * route has its own checker in Caddy, so many Domains on one Application multiply the probes:
+ * never more often than every 5 s (Docker's healthcheck already gates readiness).
+ */
+function activeHealth(appSpec: ApplicationSpec, port: number): RouteEntry["health"] {
+  const hc = appSpec.healthcheck;
+  if (!hc?.http || hc.http.port !== port) return undefined;
+  return { uri: hc.http.path ?? "/", interval: atLeast(hc.interval, 5000, "10s"), timeout: atLeast(hc.timeout, 2000, "5s") };
 }
 
 /**

@@ -47,30 +47,39 @@ export interface RouterSettings {
   superviseMs: number;
 }
 
+function portOf(v: number | undefined, fallback: number, what: string): number {
+  const n = v ?? fallback;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${what} must be a port number, got ${v}`);
+  return n;
+}
+
+function adminUrlOf(o: RouterOptions): URL {
+  const u = new URL((o.adminUrl || DEFAULT_CADDY_ADMIN).replace(/\/+$/, ""));
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`--caddy-admin must be an http(s) URL, got "${o.adminUrl}"`);
+  return u;
+}
+
+function acmeOf(o: RouterOptions): RouterSettings["acme"] {
+  return { directory: o.acme?.directory || LETS_ENCRYPT_DIRECTORY, email: o.acme?.email || undefined, trustedRootsPemFiles: o.acme?.trustedRootsPemFiles ?? [] };
+}
+
 /** The settings, or undefined when routing is off. */
 export function resolveRouterSettings(o: RouterOptions | undefined): RouterSettings | undefined {
   if (!o || (!o.adminUrl && !o.managed)) return undefined;
-  const adminUrl = (o.adminUrl || DEFAULT_CADDY_ADMIN).replace(/\/+$/, "");
-  const u = new URL(adminUrl);
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`--caddy-admin must be an http(s) URL, got "${adminUrl}"`);
-  const port = (v: number | undefined, d: number, what: string): number => {
-    const n = v ?? d;
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${what} must be a port number, got ${v}`);
-    return n;
-  };
-  const httpPort = port(o.httpPort, 80, "--caddy-http-port");
-  const httpsPort = port(o.httpsPort, 443, "--caddy-https-port");
+  const u = adminUrlOf(o);
+  const httpPort = portOf(o.httpPort, 80, "--caddy-http-port");
+  const httpsPort = portOf(o.httpsPort, 443, "--caddy-https-port");
   if (httpPort === httpsPort) throw new Error("--caddy-http-port and --caddy-https-port must differ");
   const host = u.hostname.replace(/^\[|\]$/g, "");
   return {
-    adminUrl,
+    adminUrl: (o.adminUrl || DEFAULT_CADDY_ADMIN).replace(/\/+$/, ""),
     managed: !!o.managed,
     image: o.image || DEFAULT_CADDY_IMAGE,
     httpPort,
     httpsPort,
     bindHost: o.bindHost ?? "",
     probeHost: host === "localhost" || host === "0.0.0.0" ? "127.0.0.1" : host,
-    acme: { directory: o.acme?.directory || LETS_ENCRYPT_DIRECTORY, email: o.acme?.email || undefined, trustedRootsPemFiles: o.acme?.trustedRootsPemFiles ?? [] },
+    acme: acmeOf(o),
     superviseMs: o.superviseMs ?? 10_000,
   };
 }

@@ -93,9 +93,8 @@ export function stopGraceSeconds(stopGracePeriod: string | undefined): number {
   return Math.max(0, Math.ceil(parseDurationMs(stopGracePeriod, 10_000) / 1000));
 }
 
-/** The create options of replica `replica`. */
-export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, hash: string, opts: { replicas: number; graceSeconds: number }): ContainerSpec {
-  const replicas = opts.replicas;
+/** Exposed ports and their bindings: on hostIP (default 127.0.0.1), fixed only for a single replica. */
+function portBindings(spec: AppRuntimeSpec, replicas: number): { exposed: Record<string, object>; bindings: Record<string, { HostIp: string; HostPort: string }[]> } {
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of spec.ports) {
@@ -105,8 +104,18 @@ export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, ha
     const hostPort = p.publish?.hostPort && replicas === 1 ? String(p.publish.hostPort) : "";
     bindings[key] = [{ HostIp: p.publish?.hostIP ?? "127.0.0.1", HostPort: hostPort }];
   }
+  return { exposed, bindings };
+}
+
+function limits(spec: AppRuntimeSpec): { Memory?: number; NanoCpus?: number } {
   const memory = parseMemory(spec.resources?.limits?.memory);
   const cpus = spec.resources?.limits?.cpus ? Math.round(Number(spec.resources.limits.cpus) * 1e9) : undefined;
+  return { ...(memory ? { Memory: memory } : {}), ...(cpus ? { NanoCpus: cpus } : {}) };
+}
+
+/** The create options of replica `replica`. */
+export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, hash: string, opts: { replicas: number; graceSeconds: number }): ContainerSpec {
+  const { exposed, bindings } = portBindings(spec, opts.replicas);
   const cmd = [...(spec.command ?? []), ...(spec.args ?? [])];
   return {
     name: containerName(spec.project, spec.name, replica),
@@ -125,8 +134,7 @@ export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, ha
       PortBindings: bindings,
       RestartPolicy: restartPolicy(spec.restartPolicy),
       NetworkMode: networkName(spec.project),
-      ...(memory ? { Memory: memory } : {}),
-      ...(cpus ? { NanoCpus: cpus } : {}),
+      ...limits(spec),
       Mounts: spec.volumes.map((v) => ({ Type: "volume" as const, Source: volumeName(spec.project, v.name), Target: v.mountPath })),
     },
     NetworkingConfig: { EndpointsConfig: { [networkName(spec.project)]: { Aliases: [spec.name, `${spec.name}-${replica}`] } } },

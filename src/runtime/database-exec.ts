@@ -14,7 +14,8 @@ export async function execCapture(driver: RuntimeDriver, containerId: string, cm
 }
 
 /** Runs a command and streams its stdout into `file` (created 0600: dumps hold the data). */
-export async function execToFile(driver: RuntimeDriver, containerId: string, cmd: string[], file: string, timeoutMs: number): Promise<ExecResult & { bytes: number }> {
+export async function execToFile(driver: RuntimeDriver, containerId: string, cmd: string[], to: { file: string; timeoutMs: number }): Promise<ExecResult & { bytes: number }> {
+  const { file, timeoutMs } = to;
   const out = createWriteStream(file, { mode: 0o600 });
   const r = await driver.exec(containerId, cmd, { sink: out, timeoutMs });
   if (r.timedOut) out.destroy();
@@ -66,7 +67,18 @@ function tarOf(source: string, name: string, mode: number, owner: { uid: number;
   return Readable.from(gen());
 }
 
-/** Copies a local file into a container (running or stopped) as `dir/name`. */
-export async function putFile(driver: RuntimeDriver, containerId: string, source: string, dir: string, name: string, opts: { mode?: number; uid?: number; gid?: number } = {}): Promise<void> {
-  await driver.putArchive(containerId, tarOf(source, name, opts.mode ?? 0o600, { uid: opts.uid ?? 0, gid: opts.gid ?? 0 }), dir);
+export interface FileCopy {
+  /** The local file. */
+  source: string;
+  /** Where it goes in the container: `dir/name`. */
+  dir: string;
+  name: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** Copies a local file into a container (running or stopped). */
+export async function putFile(driver: RuntimeDriver, containerId: string, f: FileCopy): Promise<void> {
+  await driver.putArchive(containerId, tarOf(f.source, f.name, f.mode ?? 0o600, { uid: f.uid ?? 0, gid: f.gid ?? 0 }), f.dir);
 }

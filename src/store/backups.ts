@@ -4,6 +4,12 @@ import { iso, returned, type Sql } from "./sql.js";
 
 export type { BackupInfo, RestoreInfo };
 
+/** How many successful backups to keep, and how their files go. */
+export interface Retention {
+  keep: number | undefined;
+  removeFile: (path: string) => void;
+}
+
 export interface PendingOperation {
   kind: "backup" | "restore";
   id: string;
@@ -119,16 +125,17 @@ export class BackupQueue {
    * succeeded while retention is still owed. `removeFile` runs before the commit; if the commit
    * fails, rows of backups due to go anyway point at no file and the next retention removes them.
    */
-  async succeedBackup(id: string, path: string, bytes: number, keep: number | undefined, removeFile: (path: string) => void): Promise<number> {
+  async succeedBackup(id: string, file: { path: string; bytes: number }, retention: Retention): Promise<number> {
     return await this.ds.transaction(async (m) => {
-      await m.query(`UPDATE backups SET status = 'success', storage_path = $2, size_bytes = $3, completed_at = now(), error = NULL WHERE id = $1`, [id, path, bytes]);
+      await m.query(`UPDATE backups SET status = 'success', storage_path = $2, size_bytes = $3, completed_at = now(), error = NULL WHERE id = $1`, [id, file.path, file.bytes]);
       const rows: Row[] = await m.query(`SELECT database_id FROM backups WHERE id = $1`, [id]);
-      return keep ? this.applyRetention(m, rows[0].database_id, keep, removeFile) : 0;
+      return this.applyRetention(m, rows[0].database_id, retention);
     });
   }
 
   /** Keeps the newest `keep` successful backups (files and rows); older failed rows go with them. */
-  async applyRetention(sql: Sql, dbUid: string, keep: number, removeFile: (path: string) => void): Promise<number> {
+  async applyRetention(sql: Sql, dbUid: string, { keep, removeFile }: Retention): Promise<number> {
+    if (!keep) return 0;
     const successes: { id: string; storage_path: string | null; created_at: Date }[] = await sql.query(
       `SELECT id, storage_path, created_at FROM backups WHERE database_id = $1 AND status = 'success' ORDER BY created_at DESC, id DESC`,
       [dbUid],

@@ -129,13 +129,26 @@ export class ChangeFeed {
     if (this.stopped) return;
     for (;;) {
       const changes = await this.store.changesSince(this.cursor);
-      for (const c of changes) {
-        this.cursor = c.rv;
-        // A subscriber may start ahead of the cursor (its list saw a commit whose NOTIFY is not
-        // drained yet); it must not get that change a second time.
-        for (const s of this.subs) if (c.rv > s.after) s.listener(c);
-      }
+      for (const c of changes) this.deliver(c);
       if (changes.length < 1000) return;
+    }
+  }
+
+  private deliver(c: Change): void {
+    this.cursor = c.rv;
+    // A subscriber may start ahead of the cursor (its list saw a commit whose NOTIFY is not
+    // drained yet); it must not get that change a second time.
+    for (const s of this.subs) if (c.rv > s.after) s.listener(c);
+  }
+
+  /** Replays the change log from `fromRv` up to the feed's cursor into `listener`. */
+  private async replay(fromRv: number, listener: ChangeListener): Promise<void> {
+    let rv = fromRv;
+    while (rv < this.cursor) {
+      const changes = (await this.store.changesSince(rv)).filter((c) => c.rv <= this.cursor);
+      if (changes.length === 0) return;
+      for (const c of changes) listener(c);
+      rv = changes[changes.length - 1].rv;
     }
   }
 
@@ -148,17 +161,7 @@ export class ChangeFeed {
     let failure: unknown;
     const run = async (): Promise<void> => {
       try {
-        let rv = fromRv;
-        while (rv < this.cursor) {
-          const changes = await this.store.changesSince(rv);
-          if (changes.length === 0) break;
-          for (const c of changes) {
-            if (c.rv > this.cursor) break;
-            listener(c);
-            rv = c.rv;
-          }
-          if (changes[changes.length - 1].rv >= this.cursor) break;
-        }
+        await this.replay(fromRv, listener);
         this.subs.add(sub);
       } catch (e) {
         failure = e;

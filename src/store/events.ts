@@ -5,6 +5,13 @@ import type { ResourceObject } from "../core/types.js";
 
 export type EventType = "Normal" | "Warning";
 
+/** An event to record about an object. */
+export interface NewEvent {
+  type: EventType;
+  reason: string;
+  message: string;
+}
+
 interface EventRow {
   id: string;
   namespace: string | null;
@@ -29,7 +36,8 @@ const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 export class EventStore {
   constructor(private readonly ds: DataSource) {}
 
-  async record(obj: ResourceObject, type: EventType, reason: string, message: string, source = "berth-controller"): Promise<void> {
+  async record(obj: ResourceObject, e: NewEvent, source = "berth-controller"): Promise<void> {
+    const { type, reason, message } = e;
     const bumped = await recordQuery(
       this.ds,
       `UPDATE events SET count = count + 1, last_timestamp = now() WHERE involved_uid = $1 AND reason = $2 AND message = $3 RETURNING id`,

@@ -143,7 +143,7 @@ describe("Application reconciler (fake runtime driver)", function () {
     await u.stores.resources.create(app("web", { replicas: 1 }), ADMIN);
     await reconcile("web");
     const [before] = fake.names();
-    await u.stores.resources.update("Application", P, "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, source: { image: "registry.invalid/app:2" }, strategy: { type: "Recreate" } } }));
+    await u.stores.resources.update({ kind: "Application", namespace: P, name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, source: { image: "registry.invalid/app:2" }, strategy: { type: "Recreate" } } }));
     await reconcile("web");
     const a = await get("web");
     expect(cond(a, "Ready")).to.include({ status: "False", reason: "ImageNotFound" });
@@ -178,7 +178,7 @@ describe("Application reconciler (fake runtime driver)", function () {
     await u.stores.resources.create(app("web", { strategy: { type: "RollingUpdate", maxSurge: 1, maxUnavailable: 0 } }), ADMIN);
     await reconcile("web");
     fake.healthOnStart = "starting";
-    await u.stores.resources.update("Application", P, "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, env: { V: "2" } } }));
+    await u.stores.resources.update({ kind: "Application", namespace: P, name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, env: { V: "2" } } }));
     const seen: { ready: number; endpoints: number; reason: string }[] = [];
     for (let i = 0; i < 20; i++) {
       await reconcile("web");
@@ -204,11 +204,11 @@ describe("Application reconciler (fake runtime driver)", function () {
     await u.stores.resources.create(app("web", { replicas: 1 }), ADMIN);
     await reconcile("web");
     fake.healthOnStart = "unhealthy";
-    await u.stores.resources.update("Application", P, "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, env: { V: "broken" } } }));
+    await u.stores.resources.update({ kind: "Application", namespace: P, name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, env: { V: "broken" } } }));
     await reconcile("web");
     expect(fake.names()).to.have.length(2);
     expect(fake.names().some((n) => n.startsWith("shop-web-0-old-"))).to.equal(true);
-    await u.stores.resources.update("Application", P, "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, env: undefined } }));
+    await u.stores.resources.update({ kind: "Application", namespace: P, name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, env: undefined } }));
     await reconcile("web");
     expect(fake.names()).to.deep.equal(["shop-web-0"]);
     expect(cond(await get("web"), "Ready")).to.include({ status: "True" });
@@ -218,7 +218,7 @@ describe("Application reconciler (fake runtime driver)", function () {
     await u.stores.resources.create(app("web"), ADMIN);
     await reconcile("web");
     fake.calls.length = 0;
-    await u.stores.resources.update("Application", P, "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, replicas: 1 } }));
+    await u.stores.resources.update({ kind: "Application", namespace: P, name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, replicas: 1 } }));
     await reconcile("web");
     expect(fake.calls.filter((c) => /^(unroute|container_stop|container_remove)/.test(c))).to.deep.equal([
       "unroute shop-web-2",
@@ -234,7 +234,7 @@ describe("Application reconciler (fake runtime driver)", function () {
   it("a spec change makes Ready Unknown at once, until a reconcile observes the new generation", async () => {
     await u.stores.resources.create(app("web", { replicas: 1 }), ADMIN);
     await reconcile("web");
-    await u.stores.resources.update("Application", P, "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, replicas: 2 } }));
+    await u.stores.resources.update({ kind: "Application", namespace: P, name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, replicas: 2 } }));
     const stale = await get("web");
     expect(cond(stale, "Ready")).to.include({ status: "Unknown", reason: "Reconciling" });
     expect(cond(stale, "Reconciling")).to.include({ status: "True", reason: "NewGeneration" });
@@ -255,7 +255,7 @@ describe("Application reconciler (fake runtime driver)", function () {
     await u.stores.resources.create(app("web", { replicas: 2, volumes: [{ name: "data", mountPath: "/data" }] }), ADMIN);
     await reconcile("web");
     expect(fake.volumes.has("berth-shop-data")).to.equal(true);
-    await u.stores.resources.delete("Application", P, "web", ADMIN);
+    await u.stores.resources.delete({ kind: "Application", namespace: P, name: "web" }, ADMIN);
     await reconcile("web");
     expect(fake.names()).to.deep.equal([]);
     expect(fake.calls.filter((c) => c.startsWith("unroute"))).to.have.length(2);

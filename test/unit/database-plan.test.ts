@@ -141,13 +141,13 @@ describe("databases: engines, container definitions and plans (no Docker)", () =
   it("decides when a scheduled backup is due (one catch-up after downtime, none before creation)", () => {
     const created = new Date("2025-01-01T12:00:00Z");
     const at = (s: string): Date => new Date(s);
-    expect(dueScheduledBackup("0 3 * * *", at("2025-01-02T02:59:00Z"), created, undefined, "UTC")).to.equal(undefined);
-    expect(dueScheduledBackup("0 3 * * *", at("2025-01-02T03:00:00Z"), created, undefined, "UTC")?.toISOString()).to.equal("2025-01-02T03:00:00.000Z");
-    expect(dueScheduledBackup("0 3 * * *", at("2025-01-02T03:00:05Z"), created, at("2025-01-02T03:00:01Z"), "UTC")).to.equal(undefined);
-    expect(dueScheduledBackup("0 3 * * *", at("2025-01-05T10:00:00Z"), created, at("2025-01-02T03:00:01Z"), "UTC")?.toISOString()).to.equal("2025-01-05T03:00:00.000Z");
-    expect(dueScheduledBackup("0 3 * * *", at("2025-01-01T13:00:00Z"), created, undefined, "UTC")).to.equal(undefined);
-    expect(dueScheduledBackup("@hourly", at("2025-01-01T13:00:10Z"), created, undefined, "UTC")?.toISOString()).to.equal("2025-01-01T13:00:00.000Z");
-    expect(() => dueScheduledBackup("not a cron", at("2025-01-01T13:00:10Z"), created, undefined, "UTC")).to.throw();
+    expect(dueScheduledBackup("0 3 * * *", at("2025-01-02T02:59:00Z"), { createdAt: created }, "UTC")).to.equal(undefined);
+    expect(dueScheduledBackup("0 3 * * *", at("2025-01-02T03:00:00Z"), { createdAt: created }, "UTC")?.toISOString()).to.equal("2025-01-02T03:00:00.000Z");
+    expect(dueScheduledBackup("0 3 * * *", at("2025-01-02T03:00:05Z"), { createdAt: created, lastScheduledAt: at("2025-01-02T03:00:01Z") }, "UTC")).to.equal(undefined);
+    expect(dueScheduledBackup("0 3 * * *", at("2025-01-05T10:00:00Z"), { createdAt: created, lastScheduledAt: at("2025-01-02T03:00:01Z") }, "UTC")?.toISOString()).to.equal("2025-01-05T03:00:00.000Z");
+    expect(dueScheduledBackup("0 3 * * *", at("2025-01-01T13:00:00Z"), { createdAt: created }, "UTC")).to.equal(undefined);
+    expect(dueScheduledBackup("@hourly", at("2025-01-01T13:00:10Z"), { createdAt: created }, "UTC")?.toISOString()).to.equal("2025-01-01T13:00:00.000Z");
+    expect(() => dueScheduledBackup("not a cron", at("2025-01-01T13:00:10Z"), { createdAt: created }, "UTC")).to.throw();
   });
 
   it("puts backups under BERTH_BACKUP_DIR, else <data-dir>/backups", () => {

@@ -36,7 +36,7 @@ describe("Project, Database and Domain reconcilers (fake runtime driver)", funct
       const p = await u.stores.resources.get("Project", undefined, P);
       expect(cond(p, "Ready")).to.include({ status: "True", reason: "NetworkReady", observedGeneration: 1 });
       expect(p!.metadata.finalizers).to.include("berth.dev/network");
-      await u.stores.resources.delete("Project", undefined, P, ADMIN);
+      await u.stores.resources.delete({ kind: "Project", namespace: undefined, name: P }, ADMIN);
       await project().reconcile({ kind: "Project", namespace: undefined, name: P }, ctx());
       expect(fake.networks.has("berth-shop")).to.equal(false);
       expect(await u.stores.resources.get("Project", undefined, P)).to.equal(undefined);
@@ -104,12 +104,12 @@ describe("Project, Database and Domain reconcilers (fake runtime driver)", funct
     it("suspend stops the server and keeps volume and credentials; deletion with Retain keeps the volume", async () => {
       await createDb();
       await db().reconcile(key, ctx());
-      await u.stores.resources.update("Database", P, "pg", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, suspend: true } }));
+      await u.stores.resources.update({ kind: "Database", namespace: P, name: "pg" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, suspend: true } }));
       await db().reconcile(key, ctx());
       expect([...fake.containers.values()].map((c) => c.state)).to.deep.equal(["exited"]);
       expect(fake.calls.some((c) => c.startsWith("container_stop shop-pg-0 grace=30"))).to.equal(true);
       expect(cond(await u.stores.resources.get("Database", P, "pg"), "Ready")).to.include({ reason: "Suspended" });
-      await u.stores.resources.delete("Database", P, "pg", ADMIN);
+      await u.stores.resources.delete({ kind: "Database", namespace: P, name: "pg" }, ADMIN);
       await db().reconcile(key, ctx());
       expect(fake.names()).to.deep.equal([]);
       expect(fake.volumes.has("berth-shop-pg-data")).to.equal(true);
@@ -125,7 +125,7 @@ describe("Project, Database and Domain reconcilers (fake runtime driver)", funct
       await d.reconcile({ kind: "Domain", namespace: P, name: "web" }, ctx());
       const dom = await u.stores.resources.get("Domain", P, "web");
       expect(cond(dom, "Ready")).to.include({ status: "Unknown", reason: "RouterNotConfigured", observedGeneration: 1 });
-      await u.stores.resources.delete("Domain", P, "web", ADMIN);
+      await u.stores.resources.delete({ kind: "Domain", namespace: P, name: "web" }, ADMIN);
       await d.reconcile({ kind: "Domain", namespace: P, name: "web" }, ctx());
       expect(await u.stores.resources.get("Domain", P, "web")).to.equal(undefined);
     });

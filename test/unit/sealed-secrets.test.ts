@@ -133,11 +133,11 @@ describe("sealed secret strings", function () {
       const { object } = await store.create(app("shop", "web", { TOKEN: SECRET, OTHER: "o-" + SECRET }), ADMIN);
       const atRest = await storedSecretEnv("shop", "web");
       const rv = await maxRv();
-      const again = await store.update("Application", "shop", "web", ADMIN, "update", (cur) => ({ ...cur!, spec: object.spec }));
+      const again = await store.update({ kind: "Application", namespace: "shop", name: "web" }, ADMIN, "update", (cur) => ({ ...cur!, spec: object.spec }));
       expect(again.changed, "same value: no new resourceVersion").to.equal(false);
       expect(await maxRv()).to.equal(rv);
       expect(await storedSecretEnv("shop", "web"), "the stored ciphertext is kept").to.deep.equal(atRest);
-      await store.delete("Application", "shop", "web", ADMIN);
+      await store.delete({ kind: "Application", namespace: "shop", name: "web" }, ADMIN);
       const recreated = await store.create({ ...object, metadata: { name: "web", namespace: "shop" } }, ADMIN);
       expect(recreated.object.spec!.secretEnv).to.deep.equal(object.spec!.secretEnv);
       const now = (await storedSecretEnv("shop", "web"))!;
@@ -150,8 +150,8 @@ describe("sealed secret strings", function () {
       await store.create(app("shop", "api", { TOKEN: "mine" }), ADMIN);
       const before = { rv: await maxRv(), api: await storedSecretEnv("shop", "api") };
       const attempts: [string, () => Promise<unknown>][] = [
-        ["another key", () => store.update("Application", "shop", "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { ...sealed, COPY: sealed.TOKEN } } }))],
-        ["another object", () => store.update("Application", "shop", "api", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { TOKEN: sealed.TOKEN } } }))],
+        ["another key", () => store.update({ kind: "Application", namespace: "shop", name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { ...sealed, COPY: sealed.TOKEN } } }))],
+        ["another object", () => store.update({ kind: "Application", namespace: "shop", name: "api" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { TOKEN: sealed.TOKEN } } }))],
         ["a new object", () => store.create(app("shop", "copy", { TOKEN: sealed.TOKEN }), ADMIN)],
         ["another Project", () => store.create(app("other", "web", { TOKEN: sealed.TOKEN }), ADMIN)],
       ];
@@ -170,7 +170,7 @@ describe("sealed secret strings", function () {
 
     it("rejects a sealed string from an installation with another key", async () => {
       const sealed = (await store.create(app("shop", "web", { TOKEN: SECRET }), ADMIN)).object.spec!.secretEnv as Record<string, string>;
-      await store.delete("Application", "shop", "web", ADMIN);
+      await store.delete({ kind: "Application", namespace: "shop", name: "web" }, ADMIN);
       const elsewhere = new ResourceStore(u.ds, new SecretBox(randomBytes(32)), () => undefined);
       const e = await rejection(elsewhere.create(app("shop", "web", { TOKEN: sealed.TOKEN }), ADMIN));
       expect(e.code).to.equal(422);
@@ -185,10 +185,10 @@ describe("sealed secret strings", function () {
       expect(await store.get("Application", "shop", "web")).to.equal(undefined);
       await store.create(app("shop", "web", { TOKEN: SECRET }), ADMIN);
       const atRest = await storedSecretEnv("shop", "web");
-      const kept = await store.update("Application", "shop", "web", ADMIN, "update", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { TOKEN: "<redacted>" } } }));
+      const kept = await store.update({ kind: "Application", namespace: "shop", name: "web" }, ADMIN, "update", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { TOKEN: "<redacted>" } } }));
       expect(kept.changed).to.equal(false);
       expect(await storedSecretEnv("shop", "web")).to.deep.equal(atRest);
-      const added = await rejection(store.update("Application", "shop", "web", ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { TOKEN: "<redacted>", NEW: "<redacted>" } } })));
+      const added = await rejection(store.update({ kind: "Application", namespace: "shop", name: "web" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, secretEnv: { TOKEN: "<redacted>", NEW: "<redacted>" } } })));
       expect(added.message).to.contain('spec.secretEnv.NEW: "<redacted>" keeps a stored value, and this object has none');
       expect(await storedSecretEnv("shop", "web")).to.deep.equal(atRest);
     });
@@ -200,7 +200,7 @@ describe("sealed secret strings", function () {
       expect(shown.spec.secretEnv.TOKEN).to.equal((object.spec!.secretEnv as any).TOKEN);
       const raw = (await u.ds.query(`SELECT annotations FROM applications WHERE name = 'web'`))[0].annotations["kubectl.kubernetes.io/last-applied-configuration"];
       expect(raw).to.not.contain(SECRET).and.not.contain("sealed:v1:");
-      await store.delete("Application", "shop", "web", ADMIN);
+      await store.delete({ kind: "Application", namespace: "shop", name: "web" }, ADMIN);
       const again = await store.create({ ...object, metadata: { name: "web", namespace: "shop", annotations: object.metadata.annotations } }, ADMIN);
       expect(again.object.metadata.annotations).to.deep.equal(object.metadata.annotations);
       const foreign = new SecretBox(randomBytes(32)).seal(binding(), SECRET);

@@ -31,6 +31,14 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   metrics: Metrics;
 }
 
+/** What this reconcile rolls out: the object as read, its spec, and the runtime spec with its hash. */
+interface Target {
+  app: ResourceObject;
+  spec: ApplicationSpec;
+  runtime: AppRuntimeSpec;
+  hash: string;
+}
+
 /** Causes that mean the runtime drifted from a state Berth had reached, not a new rollout. */
 function driftCause(step: Step): string | undefined {
   if (step.op === "start") return "stopped";
@@ -97,11 +105,12 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     const runtime = await this.runtimeSpec(app, spec);
     const hash = configHash(runtime);
     obs.hash = hash;
-    const plan = await this.plan(app, spec, runtime, hash, obs.containers);
+    const target: Target = { app, spec, runtime, hash };
+    const plan = await this.plan(target, obs.containers);
     obs.plan = plan;
     if (plan.blocked) fail(plan.blocked.reason, plan.blocked.message, { retryAfterMs: 30_000 });
     if (plan.steps.length) {
-      await this.execute(app, spec, runtime, hash, plan, obs, ctx);
+      await this.execute(target, plan, obs, ctx);
       obs.containers = await this.list(app);
     }
     obs.withdrawn = obs.containers.filter((c) => this.d.traffic.isWithdrawn(c.id)).map((c) => c.id);
@@ -139,7 +148,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     };
   }
 
-  private async plan(app: ResourceObject, spec: ApplicationSpec, runtime: AppRuntimeSpec, hash: string, containers: AppObserved["containers"]): Promise<Plan> {
+  private async plan({ app, spec, runtime, hash }: Target, containers: AppObserved["containers"]): Promise<Plan> {
     const project = app.metadata.namespace!;
     const input = { project, name: app.metadata.name, replicas: spec.replicas ?? 1, hash, strategy: strategyOf(spec), graceSeconds: stopGraceSeconds(spec.stopGracePeriod) };
     const plan = planApplication(input, containers);
@@ -158,7 +167,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   }
 
   /** Carries out the plan, recorded as the rollout's revision (a row and a log line per step). */
-  private async execute(app: ResourceObject, spec: ApplicationSpec, runtime: AppRuntimeSpec, hash: string, plan: Plan, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
+  private async execute({ app, spec, runtime, hash }: Target, plan: Plan, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
     const creates = createsContainers(plan);
     const revision = creates ? await this.d.revisions.ensure(app, hash, app.metadata.generation ?? 1) : await this.d.revisions.current(app.metadata.uid!, hash);
     if (creates) await this.recordVolumes(app, spec);
@@ -226,7 +235,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
       return { state: "failed", message };
     }
     await this.d.revisions.finish(latest.id, "rolled_back", `${message}; rolling back to revision ${good.revision}`);
-    await this.d.store.update("Application", app.metadata.namespace, app.metadata.name, CONTROLLER, "rollback", (cur) => ({
+    await this.d.store.update({ kind: "Application", namespace: app.metadata.namespace, name: app.metadata.name }, CONTROLLER, "rollback", (cur) => ({
       ...cur!,
       metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/rolled-back-from": String(latest.revision) } },
       spec: good.spec,

@@ -12,24 +12,35 @@ import { LABEL } from "../../runtime/labels.js";
  * doubt answers false and the object is reconciled as usual. Inputs outside the object (a
  * Database's credentials) are caught by the full resync, which reconciles everything.
  */
-export function applicationSettled(app: ResourceObject, containers: readonly ObservedContainer[]): boolean {
+interface SettledStatus {
+  observedGeneration?: number;
+  configHash?: string;
+  readyReplicas?: number;
+  conditions?: Condition[];
+}
+
+/** The status was written for the current generation, with the finalizer in place and not being deleted. */
+function statusCurrent(app: ResourceObject, status: SettledStatus): boolean {
   const meta = app.metadata;
   if (meta.deletionTimestamp || !(meta.finalizers ?? []).includes(FINALIZER.runtime)) return false;
-  const status = (app.status ?? {}) as { observedGeneration?: number; configHash?: string; readyReplicas?: number; conditions?: Condition[] };
-  if (status.observedGeneration !== (meta.generation ?? 1)) return false;
+  return status.observedGeneration === (meta.generation ?? 1);
+}
+
+/** Exactly replicas 0…n-1, one container each, all on `hash`, running and not unhealthy or starting. */
+function runsExactly(containers: readonly ObservedContainer[], replicas: number, hash: string | undefined): boolean {
+  if (containers.length !== replicas) return false;
+  const indexes = new Set(containers.map((c) => c.labels[LABEL.replica] ?? ""));
+  if (indexes.size !== replicas) return false;
+  return containers.every((c) => Number(c.labels[LABEL.replica] ?? "") < replicas && c.labels[LABEL.configHash] === hash && c.state === "running" && c.health !== "unhealthy" && c.health !== "starting");
+}
+
+export function applicationSettled(app: ResourceObject, containers: readonly ObservedContainer[]): boolean {
+  const status = (app.status ?? {}) as SettledStatus;
+  if (!statusCurrent(app, status)) return false;
   const spec = (app.spec ?? {}) as { suspend?: boolean; replicas?: number };
   if (spec.suspend) return getCondition(status.conditions, "Ready")?.reason === "Suspended";
   if (getCondition(status.conditions, "Ready")?.status !== "True") return false;
   const replicas = spec.replicas ?? 1;
-  if (status.readyReplicas !== replicas || containers.length !== replicas) return false;
-  if (replicas > 0 && !status.configHash) return false;
-  const seen = new Set<string>();
-  for (const c of containers) {
-    const replica = c.labels[LABEL.replica] ?? "";
-    if (seen.has(replica) || !(Number(replica) < replicas)) return false;
-    seen.add(replica);
-    if (c.labels[LABEL.configHash] !== status.configHash) return false;
-    if (c.state !== "running" || c.health === "unhealthy" || c.health === "starting") return false;
-  }
-  return true;
+  if (status.readyReplicas !== replicas || (replicas > 0 && !status.configHash)) return false;
+  return runsExactly(containers, replicas, status.configHash);
 }

@@ -72,34 +72,42 @@ function unhealthy(containers: readonly ObservedContainer[]): ObservedContainer[
   return containers.filter((c) => c.health === "unhealthy" || c.state === "exited" || c.state === "dead");
 }
 
-function degraded(containers: readonly ObservedContainer[]): Omit<ConditionInput, "observedGeneration"> {
+type Extra = Omit<ConditionInput, "observedGeneration">;
+
+function degraded(containers: readonly ObservedContainer[]): Extra {
   const bad = unhealthy(containers);
   if (!bad.length) return { type: "Degraded", status: "False", reason: "AsExpected", message: "" };
   return { type: "Degraded", status: "True", reason: "ReplicaUnhealthy", message: bad.map((u) => `${u.name} ${u.state}${u.health !== "none" ? ` (${u.health})` : ""}`).join(", ") };
 }
 
-/** The summary of a reconcile whose steps all ran: converged, rolling, or past its deadline. */
-function progressSummary(obs: Partial<AppObserved>, counts: ReplicaCounts, desired: number): Summary {
+/** Past the progress deadline: rolled back (a new generation is on its way), or failed for good. */
+function deadlineSummary(rollout: Exclude<RolloutCheck, { state: "in-time" }>, health: Extra): Summary {
+  const m = rollout.message;
+  const progressing: Extra = { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: m };
+  if (rollout.state === "rolled-back") return { ready: { status: "False", reason: "RolledBack", message: m }, reconciling: { reason: "RollingBack", message: m }, extra: [progressing, health] };
+  return { ready: { status: "False", reason: "RolloutFailed", message: m }, stalled: { reason: "ProgressDeadlineExceeded", message: m }, extra: [progressing, health] };
+}
+
+/** Not there yet: rolling to a new config, scaling, or replicas not ready. */
+function inProgressSummary(obs: Partial<AppObserved>, counts: ReplicaCounts, desired: number, health: Extra): Summary {
   const hash = (obs.hash ?? "").slice(0, 8);
-  const containers = obs.containers ?? [];
-  const health = degraded(containers);
-  if (obs.rollout && obs.rollout.state !== "in-time") {
-    const m = obs.rollout.message;
-    const progressing = { type: "Progressing", status: "False" as const, reason: "ProgressDeadlineExceeded", message: m };
-    if (obs.rollout.state === "rolled-back") return { ready: { status: "False", reason: "RolledBack", message: m }, reconciling: { reason: "RollingBack", message: m }, extra: [progressing, health] };
-    return { ready: { status: "False", reason: "RolloutFailed", message: m }, stalled: { reason: "ProgressDeadlineExceeded", message: m }, extra: [progressing, health] };
-  }
-  if (desired === 0 && containers.length === 0) {
-    return { ready: { status: "True", reason: "ScaledToZero", message: "0 replicas requested" }, extra: [{ type: "Progressing", status: "False", reason: "RolloutComplete", message: "scaled to zero" }, health] };
-  }
-  if (converged(counts, desired)) {
-    return { ready: { status: "True", reason: "ReplicasReady", message: `${desired}/${desired} replicas ready` }, extra: [{ type: "Progressing", status: "False", reason: "RolloutComplete", message: `config ${hash} is running` }, health] };
-  }
-  const stale = containers.filter((c) => c.labels[LABEL.configHash] !== obs.hash).length;
+  const stale = (obs.containers ?? []).filter((c) => c.labels[LABEL.configHash] !== obs.hash).length;
   const doing = `${counts.updatedReplicas} of ${desired} replicas on config ${hash}, ${counts.readyReplicas} ready${stale > 0 ? `, ${stale} old` : ""}`;
   const why = obs.plan?.waiting[0] ?? `${counts.updatedReady}/${desired} replicas ready on config ${hash}`;
   const reason = stale > 0 ? "RollingUpdate" : counts.replicas !== desired ? "Scaling" : "ReplicasNotReady";
   return { ready: { status: "False", reason, message: why }, reconciling: { reason, message: doing }, extra: [{ type: "Progressing", status: "True", reason, message: doing }, health] };
+}
+
+/** The summary of a reconcile whose steps all ran: converged, rolling, or past its deadline. */
+function progressSummary(obs: Partial<AppObserved>, counts: ReplicaCounts, desired: number): Summary {
+  const health = degraded(obs.containers ?? []);
+  if (obs.rollout && obs.rollout.state !== "in-time") return deadlineSummary(obs.rollout, health);
+  if (desired === 0 && counts.replicas === 0) {
+    return { ready: { status: "True", reason: "ScaledToZero", message: "0 replicas requested" }, extra: [{ type: "Progressing", status: "False", reason: "RolloutComplete", message: "scaled to zero" }, health] };
+  }
+  if (!converged(counts, desired)) return inProgressSummary(obs, counts, desired, health);
+  const hash = (obs.hash ?? "").slice(0, 8);
+  return { ready: { status: "True", reason: "ReplicasReady", message: `${desired}/${desired} replicas ready` }, extra: [{ type: "Progressing", status: "False", reason: "RolloutComplete", message: `config ${hash} is running` }, health] };
 }
 
 function phaseOf(outcome: Outcome, obs: Partial<AppObserved>, counts: ReplicaCounts, desired: number): string {
@@ -109,6 +117,21 @@ function phaseOf(outcome: Outcome, obs: Partial<AppObserved>, counts: ReplicaCou
   if (converged(counts, desired)) return "running";
   if (counts.replicas !== desired && counts.replicas === counts.updatedReplicas) return "scaling";
   return "deploying";
+}
+
+function summaryFor(obs: Partial<AppObserved>, outcome: Outcome, counts: ReplicaCounts | undefined, desired: number): Summary {
+  if (outcome.suspended) return suspendedSummary("drift is left alone");
+  if (outcome.failure) return failureSummary(outcome.failure, obs.containers ? [degraded(obs.containers)] : []);
+  return progressSummary(obs, counts!, desired);
+}
+
+/** When to look again: never once settled or failed for good; soon while converging. */
+function requeueFor(obs: Partial<AppObserved>, outcome: Outcome, counts: ReplicaCounts | undefined, desired: number): number | undefined {
+  if (obs.rollout?.state === "failed") return undefined;
+  if (obs.rollout?.state === "rolled-back") return 500;
+  const settled = !outcome.failure && !outcome.suspended && counts !== undefined && (converged(counts, desired) || (desired === 0 && counts.replicas === 0));
+  // Health changes arrive as engine events too; the requeue is the safety net while converging.
+  return settled ? undefined : 1000;
 }
 
 /**
@@ -123,30 +146,23 @@ export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserv
   const previous = (app.status ?? {}) as Record<string, unknown>;
   const hash = obs.hash ?? (previous.configHash as string | undefined);
   const counts = obs.containers ? countReplicas(obs.containers, hash ?? "", desired, obs.withdrawn ?? []) : undefined;
-  const summary = outcome.suspended
-    ? suspendedSummary("drift is left alone")
-    : outcome.failure
-      ? failureSummary(outcome.failure, obs.containers ? [degraded(obs.containers)] : [])
-      : progressSummary(obs, counts!, desired);
-  const conditions = conditionsFor(app, summary, at);
-  const c = counts ?? staleCounts(previous, desired);
-  const status: Record<string, unknown> = {
-    observedGeneration: app.metadata.generation ?? 1,
-    phase: counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed",
+  const conditions = conditionsFor(app, summaryFor(obs, outcome, counts, desired), at);
+  const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
+  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), ...(hash ? { configHash: hash } : {}), conditions };
+  const events = [...(obs.events ?? []), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
+  return { status, events, requeueAfter: requeueFor(obs, outcome, counts, desired) };
+}
+
+function countFields(c: ReplicaCounts, desired: number): Record<string, unknown> {
+  return {
     replicas: c.replicas,
     updatedReplicas: c.updatedReplicas,
     readyReplicas: c.readyReplicas,
     availableReplicas: c.availableReplicas,
     unavailableReplicas: c.unavailableReplicas,
     readySummary: `${c.readyReplicas}/${desired}`,
-    ...(hash ? { configHash: hash } : {}),
     endpoints: c.endpoints,
-    conditions,
   };
-  const events = [...(obs.events ?? []), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
-  const settled = !outcome.failure && !outcome.suspended && counts !== undefined && (converged(counts, desired) || (desired === 0 && counts.replicas === 0));
-  // Health changes arrive as engine events too; the requeue is the safety net while converging.
-  return { status, events, requeueAfter: settled || obs.rollout?.state === "failed" ? undefined : obs.rollout?.state === "rolled-back" ? 500 : 1000 };
 }
 
 /** Counts carried over from the last status when this reconcile could not look (an early failure). */

@@ -26,10 +26,10 @@ import type { DatabaseMaintenance } from "./maintenance.js";
  * Database existed then and no scheduled backup was taken since. Level-triggered, like a
  * CronJob with one missed run allowed: after downtime one backup catches up, not every missed one.
  */
-export function dueScheduledBackup(schedule: string, now: Date, createdAt: Date, lastScheduledAt: Date | undefined, tz?: string): Date | undefined {
+export function dueScheduledBackup(schedule: string, now: Date, history: { createdAt: Date; lastScheduledAt?: Date }, tz?: string): Date | undefined {
   const prev = CronExpressionParser.parse(schedule, { currentDate: new Date(now.getTime() + 1), ...(tz ? { tz } : {}) }).prev().toDate();
-  if (prev.getTime() < createdAt.getTime()) return undefined;
-  if (lastScheduledAt && lastScheduledAt.getTime() >= prev.getTime()) return undefined;
+  if (prev.getTime() < history.createdAt.getTime()) return undefined;
+  if (history.lastScheduledAt && history.lastScheduledAt.getTime() >= prev.getTime()) return undefined;
   return prev;
 }
 
@@ -151,7 +151,7 @@ export class BackupWorker {
     const tz = this.d.timeZone ?? process.env.BERTH_BACKUP_TZ ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
     let due: Date | undefined;
     try {
-      due = dueScheduledBackup(schedule, this.now, new Date(db.metadata.creationTimestamp!), await this.d.backups.lastScheduledAt(db.metadata.uid!), tz);
+      due = dueScheduledBackup(schedule, this.now, { createdAt: new Date(db.metadata.creationTimestamp!), lastScheduledAt: await this.d.backups.lastScheduledAt(db.metadata.uid!) }, tz);
     } catch (e) {
       this.d.logger.warn("invalid backup schedule", { namespace: db.metadata.namespace, name: db.metadata.name, schedule, error: String(e) });
       return false;
@@ -206,7 +206,7 @@ export class BackupWorker {
       const bytes = await this.dump(db, id);
       this.d.metrics.backupsTotal.inc({ engine, result: "success" });
       this.d.logger.info("backup completed", { namespace: db.project, name: db.name, backup: id, bytes, source: row.source });
-      await this.d.events.record(db.obj, "Normal", "BackupSucceeded", `backup ${id} (${row.source}) completed: ${bytes} bytes`);
+      await this.d.events.record(db.obj, { type: "Normal", reason: "BackupSucceeded", message: `backup ${id} (${row.source}) completed: ${bytes} bytes` });
     } catch (e) {
       await this.backupFailed(db, row, e, creds);
     } finally {
@@ -221,14 +221,14 @@ export class BackupWorker {
     const file = path.join(dir, `${iso(this.now).replace(/[-:]/g, "")}-${id.slice(0, 8)}.${ENGINE_INFO[db.spec.engine].dumpExtension}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const partial = `${file}.partial`;
-    const r = await execToFile(this.d.driver, container.id, backupCommand(db.spec.engine), partial, this.timeoutMs);
+    const r = await execToFile(this.d.driver, container.id, backupCommand(db.spec.engine), { file: partial, timeoutMs: this.timeoutMs });
     if (r.timedOut || r.exitCode !== 0 || r.bytes === 0) {
       rmSync(partial, { force: true });
       const why = r.timedOut ? `timed out after ${Math.round(this.timeoutMs / 1000)} s` : r.exitCode !== 0 ? `exited with ${r.exitCode}` : "produced an empty dump";
       throw new Error(`${db.spec.engine} dump ${why}${tail(r.stderr)}`);
     }
     renameSync(partial, file);
-    const removed = await this.d.backups.succeedBackup(id, file, r.bytes, db.spec.backup?.retention, (f) => rmSync(f, { force: true }));
+    const removed = await this.d.backups.succeedBackup(id, { path: file, bytes: r.bytes }, { keep: db.spec.backup?.retention, removeFile: (f) => rmSync(f, { force: true }) });
     if (removed) this.d.logger.info("backup retention removed old backups", { namespace: db.project, name: db.name, removed, kept: db.spec.backup?.retention });
     return r.bytes;
   }
@@ -238,7 +238,7 @@ export class BackupWorker {
     await this.d.backups.failBackup(row.id, message);
     this.d.metrics.backupsTotal.inc({ engine: db.spec.engine, result: "failed" });
     this.d.logger.warn("backup failed", { namespace: db.project, name: db.name, backup: row.id, error: message });
-    await this.d.events.record(db.obj, "Warning", "BackupFailed", `backup ${row.id} (${row.source}) failed: ${message}`);
+    await this.d.events.record(db.obj, { type: "Warning", reason: "BackupFailed", message: `backup ${row.id} (${row.source}) failed: ${message}` });
   }
 
   async runRestore(id: string): Promise<void> {
@@ -256,13 +256,13 @@ export class BackupWorker {
       await this.d.backups.succeedRestore(id);
       this.d.metrics.restoresTotal.inc({ engine, result: "success" });
       this.d.logger.info("restore completed", { namespace: db.project, name: db.name, restore: id, backup: backup.id });
-      await this.d.events.record(db.obj, "Normal", "Restored", `restored backup ${backup.id} (restore ${id})`);
+      await this.d.events.record(db.obj, { type: "Normal", reason: "Restored", message: `restored backup ${backup.id} (restore ${id})` });
     } catch (e) {
       const message = scrub((e as Error).message, [creds?.password ?? "", creds?.rootPassword ?? ""]).slice(0, 2000);
       await this.d.backups.failRestore(id, message);
       this.d.metrics.restoresTotal.inc({ engine, result: "failed" });
       this.d.logger.warn("restore failed", { namespace: db.project, name: db.name, restore: id, error: message });
-      await this.d.events.record(db.obj, "Warning", "RestoreFailed", `restore ${id} failed: ${message}`);
+      await this.d.events.record(db.obj, { type: "Warning", reason: "RestoreFailed", message: `restore ${id} failed: ${message}` });
     } finally {
       this.d.enqueue({ kind: "Database", namespace: db.project, name: db.name });
     }
@@ -279,7 +279,7 @@ export class BackupWorker {
   /** postgresql, mysql, mongodb: copy the dump into the container, run the engine's restore tool, remove the copy. */
   private async restoreWithTool(engine: Engine, container: ObservedContainer, file: string, restoreId: string): Promise<void> {
     const name = `berth-restore-${restoreId}.${ENGINE_INFO[engine].dumpExtension}`;
-    await putFile(this.d.driver, container.id, file, "/tmp", name, { mode: 0o644 });
+    await putFile(this.d.driver, container.id, { source: file, dir: "/tmp", name, mode: 0o644 });
     try {
       const r = await execCapture(this.d.driver, container.id, restoreCommand(engine, `/tmp/${name}`)!, this.timeoutMs);
       if (r.timedOut || r.exitCode !== 0) throw new Error(`${engine} restore ${r.timedOut ? "timed out" : `exited with ${r.exitCode}`}${tail(r.stderr)}`);
@@ -300,7 +300,7 @@ export class BackupWorker {
     await this.d.maintenance.during(db.uid, async () => {
       await this.d.driver.stopContainer(container.id, DATABASE_STOP_GRACE_SECONDS);
       try {
-        await putFile(this.d.driver, container.id, file, "/data", "dump.rdb", { mode: 0o600, uid: uidNum || 0, gid: gidNum || 0 });
+        await putFile(this.d.driver, container.id, { source: file, dir: "/data", name: "dump.rdb", mode: 0o600, uid: uidNum || 0, gid: gidNum || 0 });
       } finally {
         await this.d.driver.startContainer(container.id);
       }

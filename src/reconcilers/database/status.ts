@@ -59,33 +59,33 @@ function readiness(spec: DatabaseSpec, obs: Partial<DatabaseObserved>, current: 
  */
 export function databaseStatusFor(db: ResourceObject, obs: Partial<DatabaseObserved>, outcome: Outcome, at?: string): Verdict {
   const spec = (db.spec ?? {}) as unknown as DatabaseSpec;
-  const project = db.metadata.namespace!;
   const info = ENGINE_INFO[spec.engine];
-  const host = databaseContainerName(project, db.metadata.name);
+  const host = databaseContainerName(db.metadata.namespace!, db.metadata.name);
   const current = obs.containers?.find((c) => c.labels[LABEL.configHash] === obs.hash);
-  const extra = [backupCondition(obs.lastBackup), degraded(current, !!spec.suspend, obs.lastBackup)].filter((x): x is Extra => !!x);
   const r = outcome.failure ? { summary: failureSummary(outcome.failure), phase: "failed" } : readiness(spec, obs, current, `${host}:${info.port}`);
-  const conditions = conditionsFor(db, { ...r.summary, extra: [...(r.summary.extra ?? []), ...(outcome.failure ? [] : extra)] }, at);
-  const published = current?.ports.find((p) => p.containerPort === info.port);
-  const previous = (db.status ?? {}) as Record<string, unknown>;
-  const status: Record<string, unknown> = {
-    ...(outcome.failure ? previous : {}),
-    observedGeneration: db.metadata.generation ?? 1,
-    phase: r.phase,
-    ...(obs.image ? { image: obs.image } : {}),
-    host,
-    port: info.port,
-    endpoint: `${host}:${info.port}`,
-    ...(published ? { publishedEndpoint: endpointOf(published.hostIp, published.hostPort) } : {}),
-    ...(obs.credentials ? { connectionString: connectionUrl(obs.credentials, host, info.port, true) } : {}),
-    volume: databaseVolumeName(project, db.metadata.name),
-    ...(obs.hash ? { configHash: obs.hash } : {}),
-    ...(obs.lastBackup ? { lastBackup: lastBackupStatus(obs.lastBackup) } : {}),
-    conditions,
-  };
+  const extra = outcome.failure ? [] : [backupCondition(obs.lastBackup), degraded(current, !!spec.suspend, obs.lastBackup)].filter((x): x is Extra => !!x);
+  const conditions = conditionsFor(db, { ...r.summary, extra: [...(r.summary.extra ?? []), ...extra] }, at);
+  // A failure keeps what was last known (the endpoint, the last backup) with the new conditions.
+  const previous = outcome.failure ? ((db.status ?? {}) as Record<string, unknown>) : {};
+  const status = { ...previous, observedGeneration: db.metadata.generation ?? 1, phase: r.phase, ...whereItAnswers(db, obs, current), conditions };
   const events = [...(obs.events ?? []), ...transitionEvents(db, conditions, outcome.failure, { reason: "Ready", message: `${spec.engine} answers queries at ${host}:${info.port}` })];
   const waiting = !outcome.failure && r.phase === "initializing";
   return { status, events, ...(waiting ? { requeueAfter: 1000 } : {}) };
+}
+
+/** Image, host, ports, connection string (password redacted), volume, hash and the last backup. */
+function whereItAnswers(db: ResourceObject, obs: Partial<DatabaseObserved>, current: ObservedContainer | undefined): Record<string, unknown> {
+  const spec = (db.spec ?? {}) as unknown as DatabaseSpec;
+  const info = ENGINE_INFO[spec.engine];
+  const host = databaseContainerName(db.metadata.namespace!, db.metadata.name);
+  const published = current?.ports.find((p) => p.containerPort === info.port);
+  const out: Record<string, unknown> = { host, port: info.port, endpoint: `${host}:${info.port}`, volume: databaseVolumeName(db.metadata.namespace!, db.metadata.name) };
+  if (obs.image) out.image = obs.image;
+  if (published) out.publishedEndpoint = endpointOf(published.hostIp, published.hostPort);
+  if (obs.credentials) out.connectionString = connectionUrl(obs.credentials, host, info.port, true);
+  if (obs.hash) out.configHash = obs.hash;
+  if (obs.lastBackup) out.lastBackup = lastBackupStatus(obs.lastBackup);
+  return out;
 }
 
 function lastBackupStatus(b: BackupInfo): Record<string, unknown> {

@@ -67,18 +67,30 @@ const NOT_CONFIGURED: ConditionInput = { type: "Ready", status: "Unknown", reaso
  * The Domain's status: its URL, the upstreams its route sends to (the target's serving
  * replicas), the certificate served with TLS, and Ready with why. Pure.
  */
-export function domainStatusFor(dom: ResourceObject, obs: Partial<DomainObserved>, outcome: Outcome, at?: string, now = Date.now()): Verdict {
-  let v: RouteVerdict;
-  if (outcome.failure) v = { summary: failureSummary(outcome.failure), phase: "Failed", fields: {} };
-  else if (!obs.routerConfigured) v = { summary: { ready: NOT_CONFIGURED }, phase: "Pending", fields: {} };
-  else v = routeVerdict(dom, obs, now);
+export function domainStatusFor(dom: ResourceObject, obs: Partial<DomainObserved>, outcome: Outcome, at?: string): Verdict {
+  const v = verdictOf(dom, obs, outcome, at ? Date.parse(at) : Date.now());
   const conditions = conditionsFor(dom, v.summary, at);
-  const prev = (dom.status ?? {}) as Record<string, unknown>;
-  // A failure keeps what was last known of the route; a new verdict replaces it.
-  const kept = outcome.failure ? Object.fromEntries(["url", "upstreams", "certificate"].filter((k) => k in prev).map((k) => [k, prev[k]])) : {};
-  const status = { ...kept, ...v.fields, observedGeneration: dom.metadata.generation ?? 1, phase: v.phase, conditions };
+  const status = { ...keptOnFailure(dom, outcome), ...v.fields, observedGeneration: dom.metadata.generation ?? 1, phase: v.phase, conditions };
   const routed = obs.entry && !outcome.failure ? { reason: "Routed", message: `${String(v.fields.url)} → ${obs.entry.message}` } : undefined;
-  const events = [...(obs.events ?? []), ...transitionEvents(dom, conditions, outcome.failure, routed)];
-  if (obs.entry?.state === "TargetNotFound" && getCondition(dom.status?.conditions as never, "Ready")?.reason !== "TargetNotFound") events.push({ type: "Warning", reason: "TargetNotFound", message: obs.entry.message });
+  const events = [...(obs.events ?? []), ...transitionEvents(dom, conditions, outcome.failure, routed), ...targetEvents(dom, obs)];
   return { status, events, ...(v.requeueAfter ? { requeueAfter: v.requeueAfter } : {}) };
+}
+
+function verdictOf(dom: ResourceObject, obs: Partial<DomainObserved>, outcome: Outcome, now: number): RouteVerdict {
+  if (outcome.failure) return { summary: failureSummary(outcome.failure), phase: "Failed", fields: {} };
+  if (!obs.routerConfigured) return { summary: { ready: NOT_CONFIGURED }, phase: "Pending", fields: {} };
+  return routeVerdict(dom, obs, now);
+}
+
+/** A failure keeps what was last known of the route; a new verdict replaces it. */
+function keptOnFailure(dom: ResourceObject, outcome: Outcome): Record<string, unknown> {
+  if (!outcome.failure) return {};
+  const prev = (dom.status ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(["url", "upstreams", "certificate"].filter((k) => k in prev).map((k) => [k, prev[k]]));
+}
+
+/** A target that goes missing is worth a Warning once (it is not a failure of this reconcile). */
+function targetEvents(dom: ResourceObject, obs: Partial<DomainObserved>): EventSpec[] {
+  if (obs.entry?.state !== "TargetNotFound" || getCondition(dom.status?.conditions as never, "Ready")?.reason === "TargetNotFound") return [];
+  return [{ type: "Warning", reason: "TargetNotFound", message: obs.entry.message }];
 }

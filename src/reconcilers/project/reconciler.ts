@@ -57,7 +57,7 @@ export class ProjectReconciler extends ObjectReconciler<ProjectObserved> {
     for (const kind of CONTENT) {
       const { items } = await this.d.store.list(kind, { namespace: ns }, true);
       remaining += items.length;
-      for (const o of items) if (!o.metadata.deletionTimestamp) await this.d.store.delete(kind, ns, o.metadata.name, CONTROLLER).catch(() => undefined);
+      for (const o of items) if (!o.metadata.deletionTimestamp) await this.d.store.delete({ kind: kind, namespace: ns, name: o.metadata.name }, CONTROLLER).catch(() => undefined);
     }
     if (remaining) {
       ctx.logger.info("waiting for the project's objects to be deleted", { remaining });

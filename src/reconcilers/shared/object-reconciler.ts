@@ -77,12 +77,12 @@ export abstract class ObjectReconciler<Observed> implements Reconciler {
   /** The one status write and the events of this reconcile. */
   private async commit(obj: ResourceObject, verdict: Verdict): Promise<void> {
     await writeStatus(this.base.store, obj, verdict.status);
-    for (const e of verdict.events) await this.base.events.record(obj, e.type, e.reason, e.message);
+    for (const e of verdict.events) await this.base.events.record(obj, e);
   }
 
   private async ensureFinalizer(obj: ResourceObject): Promise<ResourceObject> {
     if ((obj.metadata.finalizers ?? []).includes(this.finalizer)) return obj;
-    const r = await this.base.store.update(this.kind, obj.metadata.namespace, obj.metadata.name, CONTROLLER, "add-finalizer", (cur) => ({
+    const r = await this.base.store.update({ kind: this.kind, namespace: obj.metadata.namespace, name: obj.metadata.name }, CONTROLLER, "add-finalizer", (cur) => ({
       ...cur!,
       metadata: { ...cur!.metadata, finalizers: [...(cur!.metadata.finalizers ?? []), this.finalizer] },
     }));
@@ -102,7 +102,7 @@ export abstract class ObjectReconciler<Observed> implements Reconciler {
       throw new ReportedFailure(`${failure.reason}: ${failure.message}`);
     }
     if (!done) return { requeueAfter: 1000 };
-    await this.base.store.update(this.kind, obj.metadata.namespace, obj.metadata.name, CONTROLLER, "remove-finalizer", (cur) => ({
+    await this.base.store.update({ kind: this.kind, namespace: obj.metadata.namespace, name: obj.metadata.name }, CONTROLLER, "remove-finalizer", (cur) => ({
       ...cur!,
       metadata: { ...cur!.metadata, finalizers: (cur!.metadata.finalizers ?? []).filter((f) => f !== this.finalizer) },
     }));
@@ -118,7 +118,7 @@ export abstract class ObjectReconciler<Observed> implements Reconciler {
 export async function writeStatus(store: ResourceStore, read: ResourceObject, status: Record<string, unknown>): Promise<void> {
   if (isDeepStrictEqual(read.status ?? {}, status)) return;
   const generation = read.metadata.generation ?? 1;
-  await store.upsert(read.kind, read.metadata.namespace, read.metadata.name, CONTROLLER, "update-status", (cur) => {
+  await store.upsert({ kind: read.kind, namespace: read.metadata.namespace, name: read.metadata.name }, CONTROLLER, "update-status", (cur) => {
     // Deleted meanwhile, or a new object of the same name: nothing of this status applies.
     if (!cur || cur.metadata.uid !== read.metadata.uid) return "skip";
     const g = cur.metadata.generation ?? 1;

@@ -68,9 +68,12 @@ export function suspendedSummary(what: string): Summary {
  */
 export function transitionEvents(before: ResourceObject, after: Condition[], failure: Failure | undefined, ready?: { reason: string; message: string }): EventSpec[] {
   const prev = getCondition(conditionsOf(before.status), "Ready");
-  const next = getCondition(after, "Ready");
   const events: EventSpec[] = [];
-  if (failure && (prev?.reason !== failure.reason || prev?.message !== failure.message)) events.push({ type: "Warning", reason: failure.reason, message: failure.message });
-  if (next?.status === "True" && prev?.status !== "True") events.push({ type: "Normal", reason: ready?.reason ?? "Ready", message: ready?.message ?? next.message });
+  if (failure && isNewFailure(prev, failure)) events.push({ type: "Warning", reason: failure.reason, message: failure.message });
+  if (getCondition(after, "Ready")?.status === "True" && prev?.status !== "True") events.push({ type: "Normal", reason: ready?.reason ?? "Ready", message: ready?.message ?? getCondition(after, "Ready")!.message });
   return events;
+}
+
+function isNewFailure(prev: Condition | undefined, failure: Failure): boolean {
+  return prev?.reason !== failure.reason || prev?.message !== failure.message;
 }
