@@ -24,22 +24,6 @@ export default tseslint.config(
       "max-params": ["error", 4],
       "max-statements": ["error", 25],
       "max-nested-callbacks": ["error", 4],
-      // DESIGN.md §2a: the CLI sits on the lower layers (core/, schema/; router/settings for
-      // serve's flags). `serve` loads the server, the store and the logger with import(), which
-      // this rule does not see and should not: a static import would load them for every
-      // command, --help included.
-      "no-restricted-imports": [
-        "error",
-        {
-          patterns: [
-            {
-              regex: "^(\\.\\./)+(api|store|controller|reconcilers|runtime|telemetry)/",
-              message: "the CLI talks to the server over HTTP; only `berth serve` loads server code, with a dynamic import()",
-            },
-            { regex: "^(\\.\\./)+main\\.js$", message: "src/main.ts is loaded by `berth serve` only, with a dynamic import()" },
-          ],
-        },
-      ],
     },
   },
   {
