@@ -3,10 +3,12 @@ import https from "node:https";
 import { spawnSync } from "node:child_process";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
 import { call, startTestBerth } from "./helpers/berth.js";
+import { SecretBox } from "../src/store/secrets.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
 
 const G = "/apis/berth.dev/v1alpha1";
+const SEALED = /^sealed:v1:[A-Za-z0-9_-]+$/;
 
 function project(name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
   return { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name }, spec: { description: "test", ...spec } };
@@ -215,7 +217,7 @@ for (const server of SERVERS) {
       const c = await call(berth, "POST", `${G}/namespaces/shop/applications`, app("shop", "sec", { secretEnv: { API_KEY: secret } }));
       expect(c.status, c.text).to.equal(201);
       expect(c.text).to.not.contain(secret);
-      expect(c.body.spec.secretEnv.API_KEY).to.equal("<redacted>");
+      expect(c.body.spec.secretEnv.API_KEY).to.match(SEALED);
       const rv = c.body.metadata.resourceVersion;
       // Re-sending the same plaintext is a no-op, not a re-encryption.
       const again = await call(berth, "PATCH", `${G}/namespaces/shop/applications/sec`, { spec: { secretEnv: { API_KEY: secret } } }, { contentType: "application/merge-patch+json" });
@@ -235,6 +237,78 @@ for (const server of SERVERS) {
         expect(out.stdout).to.contain("API_KEY");
         expect(out.stdout).to.not.contain(secret);
       }
+    });
+
+    it("reads secretEnv back as sealed strings that every write path takes back for their own field only", async () => {
+      const secret = "s3cr3t-" + Math.random().toString(36).slice(2);
+      const item = `${G}/namespaces/shop/applications/sealed`;
+      const c = await call(berth, "POST", `${G}/namespaces/shop/applications`, app("shop", "sealed", { secretEnv: { TOKEN: secret } }));
+      expect(c.status, c.text).to.equal(201);
+      const sealed: string = c.body.spec.secretEnv.TOKEN;
+      expect(sealed).to.match(SEALED);
+      const box = SecretBox.fromEnvOrDataDir(berth.dataDir);
+      const atRest = async (name = "sealed"): Promise<string | undefined> => (await berth.dataSource.query(`SELECT spec->'secretEnv'->>'TOKEN' AS t FROM applications WHERE name = $1`, [name]))[0]?.t;
+      const stored = await atRest();
+      const rv = c.body.metadata.resourceVersion;
+      const merge = { contentType: "application/merge-patch+json" };
+      const json = { contentType: "application/json-patch+json" };
+      const ssa = { contentType: "application/apply-patch+yaml" };
+      // The sealed string sent back is the stored secret: a no-op for PUT and both patch types.
+      const same = [
+        await call(berth, "PUT", item, c.body),
+        await call(berth, "PATCH", item, { spec: { secretEnv: { TOKEN: sealed } } }, merge),
+        await call(berth, "PATCH", item, [{ op: "replace", path: "/spec/secretEnv/TOKEN", value: sealed }], json),
+        await call(berth, "PATCH", `${item}?dryRun=All`, { spec: { secretEnv: { TOKEN: sealed } } }, merge),
+      ];
+      for (const r of same) {
+        expect(r.status, r.text).to.equal(200);
+        expect(r.body.metadata.resourceVersion).to.equal(rv);
+        expect(r.body.spec.secretEnv.TOKEN).to.equal(sealed);
+      }
+      const applied = await call(berth, "PATCH", `${item}?fieldManager=test`, app("shop", "sealed", { secretEnv: { TOKEN: sealed } }), ssa);
+      expect(applied.status, applied.text).to.equal(200);
+      const batch = await call(berth, "POST", "/berth/v1/apply", { items: [app("shop", "sealed", { secretEnv: { TOKEN: sealed } })] });
+      expect(batch.status, batch.text).to.equal(200);
+      expect(batch.body.items[0].object.spec.secretEnv.TOKEN).to.equal(sealed);
+      expect(await atRest(), "no write re-encrypted or replaced the secret").to.equal(stored);
+      expect(box.decrypt(stored!)).to.equal(secret);
+
+      // Moved anywhere else, it is refused on every path and nothing is stored.
+      expect((await call(berth, "POST", `${G}/namespaces/shop/applications`, app("shop", "other-app", { secretEnv: { TOKEN: "x-1" } }))).status).to.equal(201);
+      const before = { other: await atRest("other-app"), rv: (await call(berth, "GET", `${G}/applications`)).body.metadata.resourceVersion };
+      const foreign = [
+        await call(berth, "POST", `${G}/namespaces/shop/applications`, app("shop", "copy", { secretEnv: { TOKEN: sealed } })),
+        await call(berth, "POST", `${G}/namespaces/shop/applications?dryRun=All`, app("shop", "copy", { secretEnv: { TOKEN: sealed } })),
+        await call(berth, "PATCH", `${G}/namespaces/shop/applications/other-app`, { spec: { secretEnv: { TOKEN: sealed } } }, merge),
+        await call(berth, "PATCH", item, [{ op: "add", path: "/spec/secretEnv/COPY", value: sealed }], json),
+        await call(berth, "PATCH", `${G}/namespaces/shop/applications/copy?fieldManager=test`, app("shop", "copy", { secretEnv: { TOKEN: sealed } }), ssa),
+      ];
+      for (const r of foreign) {
+        expect(r.status, r.text).to.equal(422);
+        expect(r.body.reason).to.equal("Invalid");
+        expect(r.body.message).to.match(/spec\.secretEnv\.(TOKEN|COPY): Invalid value: "sealed:v1:[^"]+": this sealed value belongs to another object or key/);
+      }
+      const batchForeign = await call(berth, "POST", "/berth/v1/apply", { items: [app("shop", "fine", { replicas: 2 }), app("shop", "copy", { secretEnv: { TOKEN: sealed } })] });
+      expect(batchForeign.status, batchForeign.text).to.equal(422);
+      expect(batchForeign.body.details.causes[0].field).to.equal("items[1].spec.secretEnv.TOKEN");
+      expect((await call(berth, "GET", `${G}/namespaces/shop/applications/copy`)).status).to.equal(404);
+      expect((await call(berth, "GET", `${G}/namespaces/shop/applications/fine`)).status, "nothing of the batch").to.equal(404);
+      expect(await atRest("other-app")).to.equal(before.other);
+      expect((await call(berth, "GET", `${G}/applications`)).body.metadata.resourceVersion, "nothing was stored").to.equal(before.rv);
+    });
+
+    it("refuses <redacted> where no value is stored, on create, apply and batch apply", async () => {
+      const placeholder = app("shop", "placeholder", { secretEnv: { TOKEN: "<redacted>" } });
+      const attempts = [
+        await call(berth, "POST", `${G}/namespaces/shop/applications`, placeholder),
+        await call(berth, "PATCH", `${G}/namespaces/shop/applications/placeholder?fieldManager=test`, placeholder, { contentType: "application/apply-patch+yaml" }),
+        await call(berth, "POST", "/berth/v1/apply", { items: [placeholder] }),
+      ];
+      for (const r of attempts) {
+        expect(r.status, r.text).to.equal(422);
+        expect(r.body.message).to.contain('spec.secretEnv.TOKEN: "<redacted>" keeps a stored value, and this object has none');
+      }
+      expect((await call(berth, "GET", `${G}/namespaces/shop/applications/placeholder`)).status).to.equal(404);
     });
 
     it("writes an audit_logs row for every mutation, with client address and user agent", async () => {

@@ -102,6 +102,26 @@ describe("berth CLI against a real berth serve", function () {
     expect(equal.stdout.trim()).to.equal("");
   });
 
+  it("takes its own get -o yaml back, secrets sealed: diff exits 0, apply is unchanged", async () => {
+    const y = await berth(["get", "app", "api-service", "-n", "my-saas-app", "-o", "yaml"]);
+    expect(y.stdout).to.match(/API_KEY: sealed:v1:[A-Za-z0-9_-]+$/m);
+    const dump = path.join(work, "api-service.yaml");
+    writeFileSync(dump, y.stdout);
+    const diff = await berth(["diff", "-f", dump]);
+    expect(diff.code, diff.stdout + diff.stderr).to.equal(0);
+    const before = await storeSnapshot(server);
+    const applied = await berth(["apply", "-f", dump]);
+    expect(applied.code, applied.stderr).to.equal(0);
+    expect(applied.stdout.trim()).to.equal("application.berth.dev/api-service unchanged");
+    expect(await storeSnapshot(server)).to.equal(before);
+    const moved = path.join(work, "api-service-copy.yaml");
+    writeFileSync(moved, y.stdout.replace(/^ {2}name: api-service$/m, "  name: api-copy"));
+    const refused = await berth(["apply", "-f", moved]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.contain("spec.secretEnv.API_KEY").and.contain("this sealed value belongs to another object or key");
+    expect(await storeSnapshot(server)).to.equal(before);
+  });
+
   it("applies from stdin", async () => {
     const doc = "apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: from-stdin}\nspec: {description: piped}\n";
     const r = await berth(["apply", "-f", "-"], doc);

@@ -21,6 +21,7 @@ import { findKind } from "../src/core/kinds.js";
 import { LEADER_LOCK_KEY } from "../src/controller/leader.js";
 import { createDataSource } from "../src/store/data-source.js";
 import { EventStore } from "../src/store/events.js";
+import { SecretBox } from "../src/store/secrets.js";
 import { call, removeDir, REPO, spawnServe, tempDir, type ServeProcess } from "./helpers/berth.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
 
@@ -28,6 +29,7 @@ const KUBECTL = "/usr/bin/kubectl";
 const G = "/apis/berth.dev/v1alpha1";
 const NS = "my-saas-app";
 const STACK = path.join(REPO, "examples", "stack.yaml");
+const SEALED = /^sealed:v1:[A-Za-z0-9_-]+$/;
 
 interface Run {
   code: number | null;
@@ -228,7 +230,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         expect(r.stdout.trim().split("\n")).to.deep.equal([
           "project.berth.dev/my-saas-app unchanged",
           "database.berth.dev/app-postgres unchanged",
-          // kubectl's three-way merge sees "s3cr3t" against "<redacted>" and sends a patch;
+          // kubectl's three-way merge sees "s3cr3t" against a sealed string and sends a patch;
           // the server finds the same secret and stores nothing (docs/kubectl.md).
           "application.berth.dev/api-service configured",
           "domain.berth.dev/api unchanged",
@@ -236,7 +238,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         expect(await rvOf("applications", "api-service")).to.equal(before.app);
         expect(await maxRv(), "no change was written anywhere").to.equal(before.rv);
         const app = await getJson("application", "api-service");
-        expect(app.spec.secretEnv).to.deep.equal({ API_KEY: "<redacted>" });
+        expect(app.spec.secretEnv.API_KEY).to.match(SEALED);
         expect(JSON.stringify(app)).to.not.contain("s3cr3t");
       });
 
@@ -259,15 +261,114 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         expect(secretAfter).to.equal(secretBefore);
       });
 
-      it("round-trips `get -o yaml` through `replace` without losing the secret it shows as <redacted>", async () => {
+      it("round-trips `get -o yaml` through `replace` without losing the secret it shows sealed", async () => {
         const secretOf = async (): Promise<string> => (await db.query(`SELECT spec->'secretEnv'->>'API_KEY' AS s FROM applications WHERE name = 'api-service'`)).rows[0].s;
         const before = { secret: await secretOf() };
         const dump = file("api-service.yaml", ok(await kubectl(["get", "app", "api-service", "-n", NS, "-o", "yaml"])).stdout);
-        expect(readFileSync(dump, "utf8")).to.contain("API_KEY: <redacted>");
+        expect(readFileSync(dump, "utf8")).to.match(/API_KEY: sealed:v1:/).and.not.contain("s3cr3t");
         expect(ok(await kubectl(["replace", "-f", dump])).stdout.trim()).to.equal("application.berth.dev/api-service replaced");
         expect(await secretOf()).to.equal(before.secret);
         // kubectl replace rewrites the last-applied annotation (a real change); the spec is untouched.
         expect((await getJson("application", "api-service")).metadata.generation).to.equal(2);
+      });
+    });
+
+    describe("secretEnv read back as sealed strings (ADR 0006)", () => {
+      const A = "sealed-a";
+      const B = "sealed-b";
+      const secret = "tok-" + Math.random().toString(36).slice(2);
+      const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+      let dump: string;
+      const manifest = (token: string): string =>
+        YAML.stringify({ apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "vault", namespace: A }, spec: { source: { image: "berth-test/busybox:1" }, secretEnv: { TOKEN: token } } });
+      /** What the store holds for TOKEN, decrypted with the server's own key from its data dir. */
+      const storedSecret = async (ns: string, name: string): Promise<string> => {
+        const r = await db.query(`SELECT a.spec->'secretEnv'->>'TOKEN' AS t FROM applications a JOIN projects p ON p.id = a.project_id WHERE p.name = $1 AND a.name = $2`, [ns, name]);
+        expect(r.rows[0]?.t).to.match(/^enc:v1:/);
+        return SecretBox.fromEnvOrDataDir(srv.dataDir).decrypt(r.rows[0].t);
+      };
+      const uidOf = async (ns: string, name: string): Promise<string> => (await call(srv, "GET", `${G}/namespaces/${ns}/applications/${name}`)).body.metadata.uid;
+      const stored = async (): Promise<{ rv: number; apps: number }> => ({ rv: await maxRv(), apps: Number((await db.query(`SELECT count(*) AS n FROM applications`)).rows[0].n) });
+      /** The dump, edited as someone re-using it elsewhere would. */
+      const edited = (fileName: string, edit: (o: any) => void): string => {
+        const o = YAML.parse(readFileSync(dump, "utf8"));
+        edit(o);
+        return file(fileName, YAML.stringify(o));
+      };
+
+      before(async () => {
+        for (const name of [A, B]) {
+          const r = await call(srv, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name }, spec: {} });
+          expect(r.status, r.text).to.equal(201);
+        }
+        expect(ok(await kubectl(["apply", "-f", file("vault.yaml", manifest(secret))])).stdout.trim()).to.equal("application.berth.dev/vault created");
+      });
+
+      after(async () => {
+        for (const [ns, name] of [[A, "vault"], [A, "vault-copy"], [B, "vault"]]) await call(srv, "DELETE", `${G}/namespaces/${ns}/applications/${name}`);
+        for (const name of [A, B]) await call(srv, "DELETE", `${G}/projects/${name}`);
+      });
+
+      it("get -o yaml shows the secret as one sealed string, in the spec and in the last-applied annotation, the same on every read", async () => {
+        const text = ok(await kubectl(["get", "app", "vault", "-n", A, "-o", "yaml"])).stdout;
+        dump = file("vault-dump.yaml", text);
+        expect(text).to.not.contain(secret).and.not.contain("<redacted>");
+        const o = YAML.parse(text);
+        expect(o.spec.secretEnv.TOKEN).to.match(SEALED);
+        expect(JSON.parse(o.metadata.annotations[LAST_APPLIED]).spec.secretEnv.TOKEN).to.equal(o.spec.secretEnv.TOKEN);
+        expect(ok(await kubectl(["get", "app", "vault", "-n", A, "-o", "yaml"])).stdout).to.equal(text);
+      });
+
+      it("kubectl diff -f of its own get -o yaml output exits 0", async () => {
+        const before = await stored();
+        const r = await kubectl(["diff", "-f", dump]);
+        expect(r.code, r.stdout + r.stderr).to.equal(0);
+        expect(r.stdout).to.equal("");
+        expect(await stored()).to.deep.equal(before);
+      });
+
+      it("is re-created from that output by delete + create -f, with the original secret stored", async () => {
+        const uid = await uidOf(A, "vault");
+        ok(await kubectl(["delete", "app", "vault", "-n", A]));
+        expect(ok(await kubectl(["create", "-f", dump])).stdout.trim()).to.equal("application.berth.dev/vault created");
+        expect(await uidOf(A, "vault"), "a new object").to.not.equal(uid);
+        expect(await storedSecret(A, "vault")).to.equal(secret);
+      });
+
+      it("is re-created from that output by replace --force -f, with the original secret stored", async () => {
+        const uid = await uidOf(A, "vault");
+        const r = ok(await kubectl(["replace", "--force", "-f", dump]));
+        expect(r.stdout).to.contain('application.berth.dev "vault" deleted').and.contain("application.berth.dev/vault replaced");
+        expect(await uidOf(A, "vault"), "a new object").to.not.equal(uid);
+        expect(await storedSecret(A, "vault")).to.equal(secret);
+        const again = YAML.parse(ok(await kubectl(["get", "app", "vault", "-n", A, "-o", "yaml"])).stdout);
+        expect(again.spec.secretEnv.TOKEN).to.equal(YAML.parse(readFileSync(dump, "utf8")).spec.secretEnv.TOKEN);
+      });
+
+      it("refuses the sealed string moved into another object or another Project with 422, storing nothing", async () => {
+        const before = await stored();
+        const copy = failed(await kubectl(["create", "-f", edited("vault-copy.yaml", (o) => (o.metadata.name = "vault-copy"))]));
+        expect(copy.stderr).to.contain('The Application "vault-copy" is invalid').and.match(/spec\.secretEnv\.TOKEN: Invalid value: "sealed:v1:[^"]+": this sealed value belongs to another object or key/);
+        const moved = failed(await kubectl(["create", "-f", edited("vault-moved.yaml", (o) => (o.metadata.namespace = B))]));
+        expect(moved.stderr).to.contain('The Application "vault" is invalid').and.contain("this sealed value belongs to another object or key");
+        const applied = failed(await kubectl(["apply", "-f", edited("vault-applied.yaml", (o) => (o.metadata.namespace = B))]));
+        expect(applied.stderr).to.contain("this sealed value belongs to another object or key");
+        expect(await stored()).to.deep.equal(before);
+        failed(await kubectl(["get", "app", "vault-copy", "-n", A]));
+        failed(await kubectl(["get", "app", "vault", "-n", B]));
+      });
+
+      it("refuses a create with <redacted> where no value is stored with 422, storing nothing", async () => {
+        const before = await stored();
+        const placeholder = edited("vault-placeholder.yaml", (o) => {
+          o.metadata.name = "vault-copy";
+          o.spec.secretEnv.TOKEN = "<redacted>";
+          delete o.metadata.annotations;
+        });
+        const r = failed(await kubectl(["create", "-f", placeholder]));
+        expect(r.stderr).to.contain('The Application "vault-copy" is invalid: spec.secretEnv.TOKEN: "<redacted>" keeps a stored value, and this object has none');
+        expect(await stored()).to.deep.equal(before);
+        failed(await kubectl(["get", "app", "vault-copy", "-n", A]));
       });
     });
 
@@ -313,28 +414,28 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
 
     describe("get", () => {
       it("prints tables with the CRDs' printer columns", async () => {
-        await setStatus("applications", "api-service", { phase: "running", readyReplicas: 5, conditions: [{ type: "Ready", status: "True", reason: "ReplicasReady", message: "5/5 replicas ready", lastTransitionTime: "2026-01-01T00:00:00Z" }] });
+        await setStatus("applications", "api-service", { phase: "running", readyReplicas: 5, updatedReplicas: 5, availableReplicas: 5, readySummary: "5/5", conditions: [{ type: "Ready", status: "True", reason: "ReplicasReady", message: "5/5 replicas ready", lastTransitionTime: "2026-01-01T00:00:00Z" }] });
         const apps = tableOf(ok(await kubectl(["get", "applications", "-n", NS])).stdout);
-        expect(apps.header).to.deep.equal(["NAME", "READY", "PHASE", "IMAGE", "AGE"]);
+        expect(apps.header).to.deep.equal(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "PHASE", "REASON", "AGE"]);
         const api = apps.rows.find((r) => r[0] === "api-service")!;
-        expect(api.slice(0, 4)).to.deep.equal(["api-service", "True", "running", "berth-test/busybox:1"]);
-        expect(api[4]).to.match(/^\d+s$|^\d+m/);
+        expect(api.slice(0, 6)).to.deep.equal(["api-service", "5/5", "5", "5", "running", "ReplicasReady"]);
+        expect(api[6]).to.match(/^\d+s$|^\d+m/);
         const dbs = tableOf(ok(await kubectl(["get", "databases", "-n", NS])).stdout);
-        expect(dbs.header).to.deep.equal(["NAME", "ENGINE", "VERSION", "PHASE", "AGE"]);
+        expect(dbs.header).to.deep.equal(["NAME", "ENGINE", "VERSION", "READY", "PHASE", "REASON", "AGE"]);
         expect(dbs.rows[0].slice(0, 3)).to.deep.equal(["app-postgres", "postgresql", "16"]);
         const doms = tableOf(ok(await kubectl(["get", "domains", "-n", NS])).stdout);
-        expect(doms.header).to.deep.equal(["NAME", "HOST", "TARGET", "TLS", "READY", "AGE"]);
+        expect(doms.header).to.deep.equal(["NAME", "HOST", "TARGET", "TLS", "READY", "REASON", "AGE"]);
         expect(doms.rows[0].slice(0, 4)).to.deep.equal(["api", "api.example.com", "api-service", "true"]);
         const projects = tableOf(ok(await kubectl(["get", "projects"])).stdout);
-        expect(projects.header).to.deep.equal(["NAME", "DESCRIPTION", "TEAM", "PHASE", "AGE"]);
+        expect(projects.header).to.deep.equal(["NAME", "DESCRIPTION", "TEAM", "PHASE", "READY", "AGE"]);
         expect(projects.rows[0].slice(0, 2)).to.deep.equal(["my-saas-app", "Production SaaS application"]);
       });
 
       it("prints -o wide, -A with the NAMESPACE column, --show-labels and short names", async () => {
         const wide = tableOf(ok(await kubectl(["get", "app", "-n", NS, "-o", "wide"])).stdout);
-        expect(wide.header).to.deep.equal(["NAME", "READY", "PHASE", "IMAGE", "AGE", "REPLICAS", "AVAILABLE", "REASON"]);
+        expect(wide.header).to.deep.equal(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "PHASE", "REASON", "AGE", "IMAGE", "REPLICAS", "STATUS"]);
         const api = wide.rows.find((r) => r[0] === "api-service")!;
-        expect(api.slice(5)).to.deep.equal(["5", "5", "ReplicasReady"]);
+        expect(api.slice(7)).to.deep.equal(["berth-test/busybox:1", "5", "True"]);
         const all = tableOf(ok(await kubectl(["get", "app", "-A"])).stdout);
         expect(all.header.slice(0, 2)).to.deep.equal(["NAMESPACE", "NAME"]);
         expect(all.rows.map((r) => `${r[0]}/${r[1]}`).sort()).to.deep.equal([`${NS}/api-service`, `${NS}/ssa-app`]);
@@ -347,12 +448,12 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         expect(selected.trim()).to.equal("application.berth.dev/ssa-app");
       });
 
-      it("prints -o yaml and -o json, secrets redacted", async () => {
+      it("prints -o yaml and -o json, secrets sealed", async () => {
         const y = YAML.parse(ok(await kubectl(["get", "app", "api-service", "-n", NS, "-o", "yaml"])).stdout);
         expect(y.kind).to.equal("Application");
         expect(y.apiVersion).to.equal("berth.dev/v1alpha1");
         expect(y.metadata.namespace).to.equal(NS);
-        expect(y.spec.secretEnv.API_KEY).to.equal("<redacted>");
+        expect(y.spec.secretEnv.API_KEY).to.match(SEALED);
         expect(y.status.phase).to.equal("running");
         const list = JSON.parse(ok(await kubectl(["get", "app", "-n", NS, "-o", "json"])).stdout);
         expect(list.kind).to.equal("List");
@@ -377,7 +478,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         one.child.kill("SIGTERM");
         await Promise.all([w.result, one.result]);
         const lines = w.stdout().trim().split("\n");
-        expect(lines[0]).to.match(/^NAME\s+READY\s+PHASE\s+IMAGE\s+AGE$/);
+        expect(lines[0]).to.match(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+PHASE\s+REASON\s+AGE$/);
         expect(lines.filter((l) => l.startsWith("ssa-app"))).to.have.length(3);
       });
     });

@@ -7,7 +7,7 @@ import type { AuditLog } from "../store/audit.js";
 import type { BackupQueue } from "../store/backups.js";
 import type { CredentialStore } from "../store/credentials.js";
 import type { ResourceStore } from "../store/resources.js";
-import type { Reply } from "./handlers.js";
+import type { Reply } from "./request.js";
 
 export type { BackupInfo, RestoreInfo };
 
@@ -16,6 +16,17 @@ export interface DatabaseEndpointDeps {
   credentials: CredentialStore;
   backups: BackupQueue;
   audit: AuditLog;
+}
+
+/** One request to a database endpoint: …/namespaces/NAMESPACE/databases/NAME/WHAT. */
+export interface DatabaseOperation {
+  method: string;
+  namespace: string;
+  name: string;
+  what: string;
+  query: URLSearchParams;
+  ctx: RequestContext;
+  body: () => Promise<Buffer>;
 }
 
 /** What the endpoints serve of a backup or restore (the database is in the URL already). */
@@ -44,9 +55,10 @@ function finished(status: string): boolean {
 export class DatabaseEndpoints {
   constructor(private readonly d: DatabaseEndpointDeps) {}
 
-  async handle(method: string, ns: string, name: string, what: string, q: URLSearchParams, ctx: RequestContext, body: () => Promise<Buffer>): Promise<Reply> {
-    const db = await this.d.store.getStored("Database", ns, name);
-    if (!db) throw notFound("databases", name);
+  async handle(op: DatabaseOperation): Promise<Reply> {
+    const { method, what, query: q, ctx, body } = op;
+    const db = await this.d.store.getStored("Database", op.namespace, op.name);
+    if (!db) throw notFound("databases", op.name);
     if (what === "credentials" && method === "GET") return this.credentials(db, ctx);
     if (what === "backups" && method === "GET") return { status: 200, body: { kind: "BackupList", apiVersion: "berth.dev/v1", items: (await this.d.backups.backupsOf(db.metadata.uid!)).map(wire) } };
     if (what === "backups" && method === "POST") return this.backup(db, q, ctx);
@@ -55,15 +67,15 @@ export class DatabaseEndpoints {
     throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
   }
 
-  private async audit(action: string, resourceType: "database" | "backup", resourceId: string, db: ResourceObject, ctx: RequestContext, extra: Record<string, unknown> = {}): Promise<void> {
-    await this.d.audit.record({ action, resourceType, resourceId, details: { name: db.metadata.name, namespace: db.metadata.namespace, ...extra }, ctx });
+  private async audit(db: ResourceObject, ctx: RequestContext, what: { action: string; resourceType: "database" | "backup"; resourceId: string; extra?: Record<string, unknown> }): Promise<void> {
+    await this.d.audit.record({ action: what.action, resourceType: what.resourceType, resourceId: what.resourceId, details: { name: db.metadata.name, namespace: db.metadata.namespace, ...(what.extra ?? {}) }, ctx });
   }
 
   /** The plaintext credentials, for `berth db credentials`; every reveal is an audit_logs row. */
   private async credentials(db: ResourceObject, ctx: RequestContext): Promise<Reply> {
     const creds = await this.d.credentials.load(db.metadata.uid!);
     if (!creds) throw new ApiError(409, "Conflict", `database ${db.metadata.name} has no credentials yet: the Database controller has not reconciled it`);
-    await this.audit("reveal-credentials", "database", db.metadata.uid!, db, ctx);
+    await this.audit(db, ctx, { action: "reveal-credentials", resourceType: "database", resourceId: db.metadata.uid! });
     const host = databaseContainerName(db.metadata.namespace!, db.metadata.name);
     const port = ENGINE_INFO[creds.engine].port;
     const published = typeof db.status?.publishedEndpoint === "string" ? (db.status.publishedEndpoint as string) : undefined;
@@ -99,7 +111,7 @@ export class DatabaseEndpoints {
   private async backup(db: ResourceObject, q: URLSearchParams, ctx: RequestContext): Promise<Reply> {
     if (db.metadata.deletionTimestamp) throw new ApiError(409, "Conflict", `database ${db.metadata.name} is being deleted`);
     const requested = await this.d.backups.requestBackup(db.metadata.uid!, "manual");
-    await this.audit("backup", "backup", requested.id, db, ctx);
+    await this.audit(db, ctx, { action: "backup", resourceType: "backup", resourceId: requested.id });
     if (q.get("wait") === "false") return { status: 202, body: wire(requested) };
     const row = (await this.waitFor(() => this.d.backups.backup(requested.id), q)) ?? requested;
     return { status: finished(row.status) ? 200 : 202, body: wire(row) };
@@ -127,7 +139,7 @@ export class DatabaseEndpoints {
     if (matches.length > 1) throw badRequest(`backup id prefix "${from}" is ambiguous`);
     if (matches[0].status !== "success") throw new ApiError(409, "Conflict", `backup ${matches[0].id} is ${matches[0].status}; only a successful backup can be restored`);
     const requested = await this.d.backups.requestRestore(db.metadata.uid!, matches[0].id);
-    await this.audit("restore", "backup", matches[0].id, db, ctx, { restoreId: requested.id });
+    await this.audit(db, ctx, { action: "restore", resourceType: "backup", resourceId: matches[0].id, extra: { restoreId: requested.id } });
     const row = (await this.waitFor(() => this.d.backups.restore(requested.id), q)) ?? requested;
     return { status: finished(row.status) ? 200 : 202, body: wire(row) };
   }

@@ -3,7 +3,7 @@ import jsonpatch from "fast-json-patch";
 import YAML from "yaml";
 import type { ChangeFeed } from "../store/change-feed.js";
 import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
-import type { Change, RequestContext, ResourceObject } from "../core/types.js";
+import type { RequestContext, ResourceObject } from "../core/types.js";
 import { ApiError, badRequest, invalid, notFound } from "../core/errors.js";
 import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, findKind, KINDS, type KindInfo } from "../core/kinds.js";
 import { mergePatch } from "./merge-patch.js";
@@ -11,28 +11,10 @@ import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from
 import { parseFieldSelector, parseLabelSelector } from "../core/selectors.js";
 import { serverSideApply } from "./server-side-apply.js";
 import { toTable, wantsTable } from "./table.js";
+import { serveWatch } from "./watch.js";
+import type { Reply, ResourceRequest } from "./request.js";
 
-/** One parsed API request against a resource path. */
-export interface ResourceRequest {
-  kind: KindInfo;
-  namespace?: string;
-  name?: string;
-  subresource?: "status";
-  query: URLSearchParams;
-  accept?: string;
-  contentType?: string;
-  body?: Buffer;
-  ctx: RequestContext;
-}
-
-export interface Reply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
-
-/** How often a watch with allowWatchBookmarks=true is told about versions it saw no event for. */
-const BOOKMARK_INTERVAL_MS = 1000;
+export type { Reply, ResourceRequest };
 
 type FieldValidation = "Strict" | "Warn" | "Ignore";
 
@@ -262,70 +244,9 @@ export class ResourceHandlers {
     return prune;
   }
 
-  /**
-   * A watch stream: one JSON event per line. With no resourceVersion (or "0") the current
-   * objects come first as synthetic ADDED events, then live changes from the list's version.
-   */
+  /** A watch stream (./watch.ts). */
   async watch(req: ResourceRequest, res: ServerResponse): Promise<void> {
-    const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
-    const labels = parseLabelSelector(req.query.get("labelSelector") ?? undefined);
-    const namespace = req.namespace ?? fs.namespace;
-    const table = wantsTable(req.accept);
-    const includeObject = req.query.get("includeObject") ?? undefined;
-    const rvParam = req.query.get("resourceVersion");
-    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });
-    res.flushHeaders();
-    let closed = false;
-    const send = (type: string, object: unknown): void => {
-      if (!closed) res.write(JSON.stringify({ type, object }) + "\n");
-    };
-    const render = (o: ResourceObject): unknown => (table ? toTable(req.kind.kind, [o], o.metadata.resourceVersion, includeObject) : o);
-    let fromRv: number;
-    if (!rvParam || rvParam === "0") {
-      const list = await this.store.list(req.kind.kind, { namespace, name: fs.name, labelSelector: labels });
-      for (const o of list.items) send("ADDED", render(o));
-      fromRv = Number(list.resourceVersion);
-    } else {
-      fromRv = Number(rvParam);
-      if (!Number.isFinite(fromRv)) throw badRequest(`invalid resourceVersion "${rvParam}"`);
-    }
-    // `delivered`: every change up to it has been seen (sent or filtered out); a bookmark may
-    // claim it. `announced`: the newest version this client has been told about.
-    let delivered = fromRv;
-    let announced = fromRv;
-    const matches = (c: Change): boolean =>
-      c.kind === req.kind.kind && (!namespace || c.namespace === namespace) && (!fs.name || c.name === fs.name) && (!labels || labels(c.object.metadata.labels ?? {}));
-    let unsubscribe: () => void = () => {};
-    const cleanup = (): void => {
-      closed = true;
-      unsubscribe();
-      clearInterval(bookmarks);
-      clearTimeout(timeout);
-    };
-    // Bookmarks let a client that sees no matching change still resume from a recent version.
-    const wantsBookmarks = req.query.get("allowWatchBookmarks") === "true";
-    const bookmarks = setInterval(() => {
-      if (wantsBookmarks && delivered > announced) {
-        announced = delivered;
-        send("BOOKMARK", { kind: req.kind.kind, apiVersion: API_VERSION, metadata: { resourceVersion: String(delivered) } });
-      }
-    }, BOOKMARK_INTERVAL_MS);
-    const timeoutSeconds = Number(req.query.get("timeoutSeconds") ?? 0);
-    const timeout = setTimeout(() => res.end(), timeoutSeconds > 0 ? timeoutSeconds * 1000 : 2 ** 31 - 1);
-    res.on("close", cleanup);
-    try {
-      unsubscribe = await this.feed.subscribe(fromRv, (c) => {
-        delivered = Math.max(delivered, c.rv);
-        if (matches(c)) {
-          announced = delivered;
-          send(c.type, render(c.object));
-        }
-      });
-      if (closed) unsubscribe();
-    } catch (e) {
-      if (e instanceof ApiError) send("ERROR", e.toStatus());
-      res.end();
-    }
+    await serveWatch(this.store, this.feed, req, res);
   }
 }
 

@@ -7,7 +7,7 @@ import { LABEL } from "../runtime/labels.js";
 import type { ResourceStore } from "../store/resources.js";
 import type { RevisionRow, RevisionStore } from "../store/revisions.js";
 import { redactObject } from "../store/secrets.js";
-import type { Reply } from "./handlers.js";
+import type { Reply } from "./request.js";
 
 export type { RevisionInfo };
 

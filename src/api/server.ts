@@ -6,9 +6,12 @@ import type { Logger } from "winston";
 import type { ChangeFeed } from "../store/change-feed.js";
 import type { Stores } from "../store/index.js";
 import { apiGroup, apiGroupList, apiResourceList, coreResourceList, coreVersions, versionInfo } from "./discovery.js";
-import { ApiError, badRequest, namespaceNotFound } from "../core/errors.js";
+import { ApiError, badRequest, namespaceNotFound, storeUnavailable } from "../core/errors.js";
+import { isStoreUnavailable } from "../store/errors.js";
+import { StoreOutageLog } from "./store-outage.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
 import { findKind, GROUP, VERSION } from "../core/kinds.js";
+import type { RequestContext, ResourceObject } from "../core/types.js";
 import { openApiIndex, openApiGroupVersion } from "../schema/openapi.js";
 import { RolloutEndpoints } from "./rollouts.js";
 import { DatabaseEndpoints } from "./databases.js";
@@ -34,6 +37,14 @@ export interface ApiServerOptions {
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
 
+/** Paths answered from memory (probes, discovery, OpenAPI): their success says nothing about the store. */
+const STORELESS = new Set([...PUBLIC, "/apis", `/apis/${GROUP}`, `/apis/${GROUP}/${VERSION}`, "/api", "/api/v1", "/openapi/v3"]);
+
+function usesStore(path: string): boolean {
+  const p = path.replace(/\/+$/, "") || "/";
+  return !STORELESS.has(p) && !p.startsWith("/openapi/");
+}
+
 /**
  * The Kubernetes-shaped HTTPS API. Routing is a handful of regular expressions over the
  * Kubernetes URL layout; each resource request becomes a ResourceRequest for the handlers.
@@ -45,8 +56,10 @@ export class ApiServer {
   private readonly databases: DatabaseEndpoints;
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
+  private readonly outage: StoreOutageLog;
 
   constructor(private readonly opts: ApiServerOptions) {
+    this.outage = new StoreOutageLog(opts.logger);
     const st = opts.stores;
     this.handlers = new ResourceHandlers(st.resources, opts.feed);
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
@@ -97,12 +110,13 @@ export class ApiServer {
       if (!PUBLIC.has(url.pathname) && !this.authorized(req)) {
         throw new ApiError(401, "Unauthorized", "Unauthorized");
       }
-      const result = await this.route(req, res, url);
+      const result = await this.route({ req, res, url, path: url.pathname.replace(/\/+$/, "") || "/", method: req.method ?? "GET", ctx: requestContext(req) });
       if (result) send(res, result);
+      if (usesStore(url.pathname)) this.outage.succeeded();
     } catch (e) {
-      const err = e instanceof ApiError ? e : new ApiError(500, "InternalError", "Internal error occurred: " + (e as Error).message);
-      if (!(e instanceof ApiError)) this.opts.logger.error("request failed", { method: req.method, path: url.pathname, error: (e as Error).stack });
-      if (!res.headersSent) send(res, { status: err.code, body: err.toStatus() });
+      const err = this.toApiError(e, req.method, url.pathname);
+      const retry = err.details?.retryAfterSeconds;
+      if (!res.headersSent) send(res, { status: err.code, body: err.toStatus(), headers: retry ? { "Retry-After": String(retry) } : undefined });
       else res.end();
     } finally {
       if (!url.searchParams.has("watch")) {
@@ -111,123 +125,166 @@ export class ApiServer {
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Reply | undefined> {
-    const p = url.pathname.replace(/\/+$/, "") || "/";
-    const method = req.method ?? "GET";
+  /**
+   * The one place an error becomes a reply. ApiErrors are the client's; an unreachable store is
+   * a retryable 503 (logged once per outage, not per request); anything else is our bug: 500,
+   * with the stack in the log only.
+   */
+  private toApiError(e: unknown, method: string | undefined, path: string): ApiError {
+    if (e instanceof ApiError) return e;
+    if (isStoreUnavailable(e)) {
+      this.outage.failed(e, { method, path });
+      return storeUnavailable();
+    }
+    this.opts.logger.error("request failed", { method, path, error: (e as Error).stack });
+    return new ApiError(500, "InternalError", "Internal error occurred: " + (e as Error).message);
+  }
+
+  /** Answers that need nothing but the path: probes, version, discovery, OpenAPI. */
+  private async staticRoute(p: string): Promise<Reply | undefined> {
     if (p === "/healthz" || p === "/livez") return { status: 200, body: "ok" };
     if (p === "/readyz") return this.opts.ready && !this.opts.ready() ? { status: 503, body: "not ready" } : { status: 200, body: "ok" };
     if (p === "/metrics" && this.opts.metrics) {
       const m = await this.opts.metrics();
       return { status: 200, body: m.body, headers: { "Content-Type": m.contentType } };
     }
-    if (p === "/version") return { status: 200, body: versionInfo() };
-    if (p === "/apis") return { status: 200, body: apiGroupList() };
-    if (p === `/apis/${GROUP}`) return { status: 200, body: apiGroup() };
-    if (p === `/apis/${GROUP}/${VERSION}`) return { status: 200, body: apiResourceList() };
-    if (p === "/api") return { status: 200, body: coreVersions() };
-    if (p === "/api/v1") return { status: 200, body: coreResourceList() };
-    if (p === "/openapi/v3") return { status: 200, body: openApiIndex() };
-    if (p === `/openapi/v3/apis/${GROUP}/${VERSION}`) return { status: 200, body: openApiGroupVersion() };
+    const body = STATIC_BODIES[p]?.();
+    if (body !== undefined) return { status: 200, body };
     if (p.startsWith("/openapi/")) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
-    const rollout = /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/.exec(p);
-    if (rollout) return this.rollout(req, res, url, rollout[1], rollout[2], rollout[3], method);
-    const dbOp = /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/.exec(p);
-    if (dbOp) return this.databases.handle(method, decodeURIComponent(dbOp[1]), decodeURIComponent(dbOp[2]), dbOp[3], url.searchParams, { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] }, () => readBody(req));
-    if (p === "/berth/v1/apply" && method === "POST") {
-      return this.handlers.batchApply(await readBody(req), url.searchParams, { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] });
-    }
-    const core = /^\/api\/v1\/(?:namespaces(?:\/([^/]+))?(?:\/(events))?|(events))$/.exec(p);
-    if (core) return this.core(method, url, core[1], core[2] ?? core[3], req.headers.accept);
-    const rr = this.resourceRequest(req, url, p);
-    if (!rr) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
-    if (["POST", "PUT", "PATCH", "DELETE"].includes(method)) rr.body = await readBody(req);
-    return this.dispatch(method, rr, res);
+    return undefined;
   }
 
-  private resourceRequest(req: IncomingMessage, url: URL, p: string): ResourceRequest | undefined {
-    const prefix = `/apis/${GROUP}/${VERSION}/`;
-    if (!p.startsWith(prefix)) return undefined;
-    const parts = p.slice(prefix.length).split("/").map(decodeURIComponent);
-    let namespace: string | undefined;
-    if (parts[0] === "namespaces" && parts.length >= 3) {
-      namespace = parts[1];
-      parts.splice(0, 2);
+  private async route(call: Call): Promise<Reply | undefined> {
+    const fixed = await this.staticRoute(call.path);
+    if (fixed) return fixed;
+    for (const r of this.routes) {
+      const m = r.pattern.exec(call.path);
+      if (m) return r.handle(call, m.slice(1).map((x) => (x === undefined ? undefined : decodeURIComponent(x))));
     }
-    const [plural, name, sub, ...rest] = parts;
-    const kind = findKind(plural);
-    if (!kind || kind.plural !== plural || rest.length || (sub && sub !== "status")) return undefined;
-    if (namespace && !kind.namespaced) return undefined;
-    if (kind.namespaced && name && !namespace) return undefined;
-    return {
-      kind,
-      namespace,
-      name,
-      subresource: sub === "status" ? "status" : undefined,
-      query: url.searchParams,
-      accept: req.headers.accept,
-      contentType: req.headers["content-type"],
-      ctx: { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] },
-    };
+    const rr = this.resourceRequest(call);
+    if (!rr) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    if (["POST", "PUT", "PATCH", "DELETE"].includes(call.method)) rr.body = await readBody(call.req);
+    return this.dispatch(call.method, rr, call.res);
+  }
+
+  /** Berth's own endpoints (under /berth/v1) and the parts of the core API kubectl asks for. */
+  private readonly routes: { pattern: RegExp; handle: (call: Call, groups: (string | undefined)[]) => Promise<Reply | undefined> }[] = [
+    { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/, handle: (c, [ns, name, what]) => this.rollout(c, ns!, name!, what!) },
+    {
+      pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/,
+      handle: (c, [ns, name, what]) => this.databases.handle({ method: c.method, namespace: ns!, name: name!, what: what!, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req) }),
+    },
+    { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx) : methodNotAllowed()) },
+    { pattern: /^\/api\/v1\/(?:namespaces(?:\/([^/]+))?(?:\/(events))?|(events))$/, handle: (c, [ns, nsEvents, events]) => this.core(c, ns, nsEvents ?? events) },
+  ];
+
+  private resourceRequest(call: Call): ResourceRequest | undefined {
+    const target = parseResourcePath(call.path);
+    if (!target) return undefined;
+    return { ...target, query: call.url.searchParams, accept: call.req.headers.accept, contentType: call.req.headers["content-type"], ctx: call.ctx };
   }
 
   private async dispatch(method: string, rr: ResourceRequest, res: ServerResponse): Promise<Reply | undefined> {
+    if (rr.name) return this.dispatchItem(method, rr);
     const watch = rr.query.get("watch");
-    if (!rr.name) {
-      if (method === "GET" && (watch === "true" || watch === "1")) {
-        await this.handlers.watch(rr, res);
-        return undefined;
-      }
-      if (method === "GET") return this.handlers.list(rr);
-      if (method === "POST") {
-        if (rr.kind.namespaced && !rr.namespace) throw badRequest("the namespace of the object must be set in the URL");
-        return this.handlers.create(rr);
-      }
-    } else {
-      if (method === "GET") return this.handlers.get(rr);
-      if (method === "PUT") return this.handlers.replace(rr);
-      if (method === "PATCH") return this.handlers.patch(rr);
-      if (method === "DELETE" && !rr.subresource) return this.handlers.delete(rr);
-    }
-    throw new ApiError(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
-  }
-
-  private async rollout(req: IncomingMessage, res: ServerResponse, url: URL, ns: string, name: string, what: string, method: string): Promise<Reply | undefined> {
-    const ctx = { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
-    if (what === "deployments" && method === "GET") return this.rollouts.history(ns, name, url.searchParams.get("logs") === "true");
-    if (what === "rollback" && method === "POST") {
-      const to = url.searchParams.get("toRevision");
-      return this.rollouts.undo(ns, name, to ? Number(to) : undefined, ctx);
-    }
-    if (what === "logs" && method === "GET") {
-      await this.rollouts.logs(ns, name, url.searchParams, res);
+    if (method === "GET" && (watch === "true" || watch === "1")) {
+      await this.handlers.watch(rr, res);
       return undefined;
     }
-    throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    if (method === "GET") return this.handlers.list(rr);
+    if (method !== "POST") return methodNotAllowed();
+    if (rr.kind.namespaced && !rr.namespace) throw badRequest("the namespace of the object must be set in the URL");
+    return this.handlers.create(rr);
+  }
+
+  private dispatchItem(method: string, rr: ResourceRequest): Promise<Reply> {
+    if (method === "GET") return this.handlers.get(rr);
+    if (method === "PUT") return this.handlers.replace(rr);
+    if (method === "PATCH") return this.handlers.patch(rr);
+    if (method === "DELETE" && !rr.subresource) return this.handlers.delete(rr);
+    return methodNotAllowed();
+  }
+
+  private async rollout(call: Call, ns: string, name: string, what: string): Promise<Reply | undefined> {
+    const q = call.url.searchParams;
+    if (what === "deployments" && call.method === "GET") return this.rollouts.history(ns, name, q.get("logs") === "true");
+    if (what === "rollback" && call.method === "POST") return this.rollouts.undo(ns, name, q.get("toRevision") ? Number(q.get("toRevision")) : undefined, call.ctx);
+    if (what !== "logs" || call.method !== "GET") return methodNotAllowed();
+    await this.rollouts.logs(ns, name, q, call.res);
+    return undefined;
   }
 
   /** Namespaces are Projects seen through the core API; events are written by controllers. */
-  private async core(method: string, url: URL, ns: string | undefined, events: string | undefined, accept: string | undefined): Promise<Reply> {
-    if (method !== "GET") throw new ApiError(405, "MethodNotAllowed", "namespaces are managed as berth.dev Projects");
+  private async core(call: Call, ns: string | undefined, events: string | undefined): Promise<Reply> {
+    if (call.method !== "GET") throw new ApiError(405, "MethodNotAllowed", "namespaces are managed as berth.dev Projects");
+    const table = wantsTable(call.req.headers.accept);
     if (events) {
-      const list = (await this.opts.stores.events.list(ns, url.searchParams.get("fieldSelector") ?? undefined)) as { items: Record<string, any>[] };
+      const list = (await this.opts.stores.events.list(ns, call.url.searchParams.get("fieldSelector") ?? undefined)) as { items: Record<string, any>[] };
       // An Event is created when it is first seen; kubectl's AGE and `-o yaml` read this.
       for (const e of list.items) e.metadata.creationTimestamp ??= e.firstTimestamp;
-      return { status: 200, body: wantsTable(accept) ? eventTable(list.items) : list };
+      return { status: 200, body: table ? eventTable(list.items) : list };
     }
     if (ns) {
       const project = await this.opts.stores.resources.get("Project", undefined, ns);
       if (!project) throw namespaceNotFound(ns);
       const namespace = toNamespace(project);
-      return { status: 200, body: wantsTable(accept) ? namespaceTable([namespace], project.metadata.resourceVersion) : namespace };
+      return { status: 200, body: table ? namespaceTable([namespace], project.metadata.resourceVersion) : namespace };
     }
     const { items, resourceVersion } = await this.opts.stores.resources.list("Project");
     const namespaces = items.map(toNamespace);
-    if (wantsTable(accept)) return { status: 200, body: namespaceTable(namespaces, resourceVersion) };
+    if (table) return { status: 200, body: namespaceTable(namespaces, resourceVersion) };
     return { status: 200, body: { kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion }, items: namespaces } };
   }
 }
 
-function toNamespace(project: import("../core/types.js").ResourceObject): Record<string, unknown> {
+/** One HTTP request on its way through the router, with who sent it. */
+interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  path: string;
+  method: string;
+  ctx: RequestContext;
+}
+
+const STATIC_BODIES: Record<string, () => unknown> = {
+  "/version": versionInfo,
+  "/apis": apiGroupList,
+  [`/apis/${GROUP}`]: apiGroup,
+  [`/apis/${GROUP}/${VERSION}`]: apiResourceList,
+  "/api": coreVersions,
+  "/api/v1": coreResourceList,
+  "/openapi/v3": openApiIndex,
+  [`/openapi/v3/apis/${GROUP}/${VERSION}`]: openApiGroupVersion,
+};
+
+function methodNotAllowed(): never {
+  throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+}
+
+/** `/apis/berth.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status]]`, or undefined for anything else. */
+function parseResourcePath(p: string): Pick<ResourceRequest, "kind" | "namespace" | "name" | "subresource"> | undefined {
+  const prefix = `/apis/${GROUP}/${VERSION}/`;
+  if (!p.startsWith(prefix)) return undefined;
+  const parts = p.slice(prefix.length).split("/").map(decodeURIComponent);
+  const namespace = parts[0] === "namespaces" && parts.length >= 3 ? parts[1] : undefined;
+  if (namespace !== undefined) parts.splice(0, 2);
+  const [plural, name, sub, ...rest] = parts;
+  const kind = findKind(plural);
+  if (!kind || kind.plural !== plural || rest.length || (sub && sub !== "status")) return undefined;
+  if ((namespace && !kind.namespaced) || (kind.namespaced && name && !namespace)) return undefined;
+  return { kind, namespace, name, subresource: sub === "status" ? "status" : undefined };
+}
+
+/**
+ * Who sent a request, for every store write and audit row. The one place it is derived: today
+ * every authenticated request is the admin (one token), so the user is "admin".
+ */
+function requestContext(req: IncomingMessage): RequestContext {
+  return { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
+}
+
+function toNamespace(project: ResourceObject): Record<string, unknown> {
   const { name, uid, creationTimestamp, labels, resourceVersion, deletionTimestamp } = project.metadata;
   return {
     kind: "Namespace",

@@ -19,7 +19,7 @@ export class ApiError extends Error {
     readonly code: number,
     readonly reason: string,
     message: string,
-    readonly details?: { name?: string; group?: string; kind?: string; causes?: ValidationCause[] },
+    readonly details?: { name?: string; group?: string; kind?: string; causes?: ValidationCause[]; retryAfterSeconds?: number },
   ) {
     super(message);
   }
@@ -71,4 +71,16 @@ export function forbidden(message: string): ApiError {
 
 export function expired(message: string): ApiError {
   return new ApiError(410, "Expired", message);
+}
+
+/** How long a client should wait before retrying while the store is unavailable. */
+export const STORE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * 503 while Postgres cannot be reached: retryable, and says so (details.retryAfterSeconds and
+ * the Retry-After header, which client-go honours by retrying on its own). The message never
+ * carries the socket error: that says nothing a client can act on.
+ */
+export function storeUnavailable(): ApiError {
+  return new ApiError(503, "ServiceUnavailable", "the store (Postgres) is unavailable; retry shortly", { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS });
 }

@@ -28,6 +28,14 @@ export interface RouteEntry {
 
 export type CaddyConfig = Record<string, unknown>;
 
+/**
+ * The host of the drain route: it never gets real traffic. It lists the upstreams of containers
+ * withdrawn from every route while requests to them may still be in flight, which keeps those
+ * upstreams in Caddy's global upstream pool, where /reverse_proxy/upstreams counts their
+ * in-flight requests — the old config's requests included — until they are done.
+ */
+export const DRAIN_HOST = "drain.berth.invalid";
+
 /** Top-level keys Berth owns; everything else in Caddy's config (admin, logging, storage) is kept as Caddy has it. */
 export const OWNED_KEYS = ["apps"] as const;
 
@@ -73,7 +81,7 @@ export function sortEntries(entries: RouteEntry[]): RouteEntry[] {
  * keys Berth does not own, taken from the live config (`base`). Pure, so the same table always
  * gives the same document, hash and load.
  */
-export function buildCaddyConfig(entries: RouteEntry[], s: RouterSettings, base: CaddyConfig = {}): CaddyConfig {
+export function buildCaddyConfig(entries: RouteEntry[], s: RouterSettings, base: CaddyConfig = {}, draining: readonly string[] = []): CaddyConfig {
   const live = sortEntries(entries.filter((e) => e.state !== "Suspended"));
   const plain = live.filter((e) => !e.tls.enabled);
   const secure = live.filter((e) => e.tls.enabled);
@@ -90,6 +98,7 @@ export function buildCaddyConfig(entries: RouteEntry[], s: RouterSettings, base:
         ...(redirectHosts.length
           ? [{ match: [{ host: redirectHosts }], handle: [text(308, "", { Location: [`https://{http.request.host}${httpsSuffix}{http.request.uri}`] })], terminal: true }]
           : []),
+        ...(draining.length ? [drainRoute(draining)] : []),
         notFound,
       ],
     },
@@ -120,6 +129,25 @@ export function buildCaddyConfig(entries: RouteEntry[], s: RouterSettings, base:
   if (policies.length) apps.tls = { automation: { policies } };
   const kept = Object.fromEntries(Object.entries(base ?? {}).filter(([k]) => !(OWNED_KEYS as readonly string[]).includes(k)));
   return { ...kept, apps };
+}
+
+function drainRoute(upstreams: readonly string[]): Record<string, unknown> {
+  return { match: [{ host: [DRAIN_HOST] }], handle: [{ handler: "reverse_proxy", upstreams: [...upstreams].sort().map((dial) => ({ dial })) }], terminal: true };
+}
+
+/** Every upstream a (live) config proxies to, in any of Berth's routes, the drain route included. */
+export function routedUpstreams(config: CaddyConfig): Set<string> {
+  const servers = ((config as any)?.apps?.http?.servers ?? {}) as Record<string, { routes?: { handle?: { upstreams?: { dial: string }[] }[] }[] }>;
+  const out = new Set<string>();
+  for (const server of Object.values(servers)) for (const r of server.routes ?? []) for (const h of r.handle ?? []) for (const u of h.upstreams ?? []) out.add(u.dial);
+  return out;
+}
+
+/** The drain upstreams a (live) config lists. */
+export function drainingOf(config: CaddyConfig): string[] {
+  const routes = ((config as any)?.apps?.http?.servers?.berth_http?.routes ?? []) as { match?: { host?: string[] }[]; handle?: { upstreams?: { dial: string }[] }[] }[];
+  const route = routes.find((r) => r.match?.[0]?.host?.[0] === DRAIN_HOST);
+  return (route?.handle?.[0]?.upstreams ?? []).map((u) => u.dial);
 }
 
 /** JSON with object keys sorted at every level: Caddy returns its config that way (GET /config/). */

@@ -8,7 +8,7 @@ import { servingEndpoints } from "../runtime/serving.js";
 import type { TrafficSwitch } from "../runtime/traffic.js";
 import type { ResourceStore } from "../store/resources.js";
 import { CaddyAdmin } from "./caddy-admin.js";
-import { buildCaddyConfig, hashConfig, type CaddyConfig, type RouteEntry } from "./caddy-config.js";
+import { buildCaddyConfig, drainingOf, hashConfig, routedUpstreams, type CaddyConfig, type RouteEntry } from "./caddy-config.js";
 import type { RouterSettings } from "./settings.js";
 
 export type { DomainSpec };
@@ -98,8 +98,9 @@ export class CaddyRouter implements TrafficSwitch {
 
   /**
    * Takes containers out of every route before Berth stops them: marks them withdrawn, loads a
-   * table without them (confirmed by Caddy's answer to POST /load), then waits until Caddy has
-   * no request in flight to their addresses (at most `drainMs`), so a stop cuts off nobody.
+   * table without them (confirmed by Caddy's answer to POST /load; a sync already running when
+   * they were marked may be the one that loads it), then waits until Caddy has no request in
+   * flight to their addresses (at most `drainMs`), so a stop cuts off nobody.
    */
   async withdraw(containerIds: string[], drainMs = 5000): Promise<void> {
     const containers = await this.driver.listContainers({ [LABEL.kind]: "Application" });
@@ -107,9 +108,9 @@ export class CaddyRouter implements TrafficSwitch {
       const c = containers.find((x) => x.id === id);
       this.withdrawn.set(id, servingEndpoints(c ? [c] : [], () => false));
     }
-    const r = await this.sync();
+    await this.sync();
     const addresses = containerIds.flatMap((id) => this.withdrawn.get(id) ?? []);
-    if (r.loaded && addresses.length) await this.drained(addresses, drainMs);
+    if (addresses.length) await this.drained(addresses, drainMs);
   }
 
   /** Until Caddy reports no request in flight to any of `addresses` (or the time is up). */
@@ -156,12 +157,16 @@ export class CaddyRouter implements TrafficSwitch {
   private async run(): Promise<SyncResult> {
     const entries = await this.table();
     const current = await this.admin.getConfig();
-    const desired: CaddyConfig = buildCaddyConfig(entries, this.settings, current);
+    // A withdrawn address that the live config routes (or drains) must stay in the drain route
+    // while its requests finish; one that was never routed needs nothing.
+    const routed = routedUpstreams(current);
+    const draining = [...new Set([...this.withdrawn.values()].flat())].filter((a) => routed.has(a)).sort();
+    const desired: CaddyConfig = buildCaddyConfig(entries, this.settings, current, draining);
     const hash = hashConfig(desired);
     const liveHash = hashConfig(current);
     const result = { entries: new Map(entries.map((e) => [e.key, e])), hash };
-    if (liveHash === hash) {
-      this.lastLoadedHash = hash;
+    if (liveHash === hash || this.onlyDrainShrinks(entries, current, draining, liveHash)) {
+      this.lastLoadedHash = liveHash;
       return { ...result, loaded: false, reason: "" };
     }
     const reason = hash === this.lastLoadedHash ? "caddy-diverged" : "changed";
@@ -175,4 +180,16 @@ export class CaddyRouter implements TrafficSwitch {
     this.logger.info("route table loaded into Caddy", { routes: entries.length, hash: hash.slice(0, 12), reason });
     return { ...result, loaded: true, reason };
   }
+
+  /**
+   * The live config differs only by drain upstreams of containers that are gone: no traffic
+   * can use them, so that alone is no reason for a reload (each reload closes idle client
+   * connections); the next real change drops them.
+   */
+  private onlyDrainShrinks(entries: RouteEntry[], current: CaddyConfig, draining: string[], liveHash: string): boolean {
+    const live = drainingOf(current);
+    if (!draining.every((d) => live.includes(d))) return false;
+    return hashConfig(buildCaddyConfig(entries, this.settings, current, live)) === liveHash;
+  }
+
 }

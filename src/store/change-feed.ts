@@ -2,11 +2,14 @@ import pg from "pg";
 import type { ResourceStore } from "./resources.js";
 import { CHANGES_CHANNEL } from "./resources.js";
 import type { Change } from "../core/types.js";
+import { StoreUnavailableError } from "./errors.js";
 
 export type ChangeListener = (change: Change) => void;
 
 interface Subscription {
   listener: ChangeListener;
+  /** The newest version this subscriber already has (from its list or the replay). */
+  after: number;
 }
 
 /**
@@ -17,6 +20,7 @@ interface Subscription {
 export class ChangeFeed {
   private cursor = 0;
   private readonly subs = new Set<Subscription>();
+  private readonly disconnectListeners = new Set<() => void>();
   private chain: Promise<void> = Promise.resolve();
   private client: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -35,6 +39,24 @@ export class ChangeFeed {
   /** False while the LISTEN connection to Postgres is down (it reconnects by itself). */
   get connected(): boolean {
     return this.client !== undefined;
+  }
+
+  /**
+   * Fails fast with StoreUnavailableError while the LISTEN connection is down: a watch started
+   * then would hear nothing live, so it must be refused (503) rather than left open and silent.
+   */
+  requireConnected(): void {
+    if (!this.connected) throw new StoreUnavailableError();
+  }
+
+  /**
+   * Called once each time the LISTEN connection is lost. Watch streams end on it, so their
+   * clients re-list (or re-watch) once the store is back instead of waiting on a deaf stream;
+   * subscribers that stay (controllers) need nothing: delivery resumes from the cursor.
+   */
+  onDisconnect(listener: () => void): () => void {
+    this.disconnectListeners.add(listener);
+    return () => this.disconnectListeners.delete(listener);
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -56,11 +78,7 @@ export class ChangeFeed {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url });
     client.on("notification", () => this.pump());
-    client.on("error", () => {
-      this.client = undefined;
-      void client.end().catch(() => undefined);
-      this.reconnect();
-    });
+    client.on("error", () => this.lost(client));
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANGES_CHANNEL}`);
@@ -74,6 +92,17 @@ export class ChangeFeed {
     }
     this.client = client;
     this.pump();
+  }
+
+  /** The LISTEN connection broke: tell the listeners once, then keep reconnecting. */
+  private lost(client: pg.Client): void {
+    void client.end().catch(() => undefined);
+    // A second error from the same dead client (or one that never finished connecting) is not
+    // a second disconnection.
+    if (this.client !== client) return;
+    this.client = undefined;
+    for (const l of [...this.disconnectListeners]) l();
+    this.reconnect();
   }
 
   /** Keeps trying while Postgres is away (every 500 ms); the poll timer covers changes meanwhile. */
@@ -102,7 +131,9 @@ export class ChangeFeed {
       const changes = await this.store.changesSince(this.cursor);
       for (const c of changes) {
         this.cursor = c.rv;
-        for (const s of this.subs) s.listener(c);
+        // A subscriber may start ahead of the cursor (its list saw a commit whose NOTIFY is not
+        // drained yet); it must not get that change a second time.
+        for (const s of this.subs) if (c.rv > s.after) s.listener(c);
       }
       if (changes.length < 1000) return;
     }
@@ -113,7 +144,7 @@ export class ChangeFeed {
    * first (410 Expired if compacted), then live ones follow with no gap and no repeat.
    */
   async subscribe(fromRv: number, listener: ChangeListener): Promise<() => void> {
-    const sub: Subscription = { listener };
+    const sub: Subscription = { listener, after: fromRv };
     let failure: unknown;
     const run = async (): Promise<void> => {
       try {

@@ -5,10 +5,11 @@ import { API_VERSION, kindInfo, type KindInfo } from "../core/kinds.js";
 import { alreadyExists, ApiError, conflict, forbidden, invalid, namespaceNotFound, notFound } from "../core/errors.js";
 import type { SecretBox } from "../store/secrets.js";
 import { ASYNC_COMMIT_SQL } from "./durability.js";
-import { redactObject, sealObject } from "./secrets.js";
+import { redactObject, sealedView, sealObject } from "./secrets.js";
 import { AuditLog } from "./audit.js";
 import type { AuditResourceType } from "./entities/audit-log.js";
 import { seedColumns } from "./seed-columns.js";
+import { rollbackQuietly } from "./sql.js";
 import type { Change, RequestContext, ResourceObject, WatchEventType } from "../core/types.js";
 
 /** Every write takes this transaction-scoped advisory lock so resource versions commit in order. */
@@ -136,7 +137,8 @@ function selectSql(kind: KindInfo): string {
 /**
  * The desired-state store: Kubernetes-shaped objects kept in the seed's tables, a change log
  * keyed by a global resource version, and NOTIFY after commit so watchers wake up.
- * Reads return secrets redacted; only the runtime asks for plaintext (see sealing.ts).
+ * Reads return secret values as sealed strings, writes store them encrypted (secrets.ts, ADR 0006);
+ * only the runtime asks for plaintext.
  */
 export class ResourceStore {
   private readonly audit: AuditLog;
@@ -158,7 +160,7 @@ export class ResourceStore {
 
   async get(kindName: string, namespace: string | undefined, name: string): Promise<ResourceObject | undefined> {
     const o = await this.getStored(kindName, namespace, name);
-    return o ? redactObject(o) : undefined;
+    return o ? sealedView(this.box, o) : undefined;
   }
 
   async projectExists(name: string): Promise<boolean> {
@@ -236,10 +238,10 @@ export class ResourceStore {
       const items = rows
         .map((r) => toObject(kind, r))
         .filter((o) => !opts.labelSelector || opts.labelSelector(o.metadata.labels ?? {}))
-        .map((o) => (stored ? o : redactObject(o)));
+        .map((o) => (stored ? o : sealedView(this.box, o)));
       return { items, resourceVersion: String(rv) };
     } catch (e) {
-      if (qr.isTransactionActive) await qr.rollbackTransaction();
+      await rollbackQuietly(qr);
       throw e;
     } finally {
       await qr.release();
@@ -257,7 +259,7 @@ export class ResourceStore {
     const oldest = min[0].rv === null ? null : Number(min[0].rv);
     if (oldest !== null && rv < oldest - 1) throw new ApiError(410, "Expired", `too old resource version: ${rv} (${oldest - 1})`);
     const rows: ChangeRow[] = await this.ds.query(`SELECT rv, kind, namespace, name, uid, event_type, object, status_only FROM resource_changes WHERE rv > $1 ORDER BY rv LIMIT $2`, [rv, limit]);
-    return rows.map((r) => ({ rv: Number(r.rv), type: r.event_type, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, object: redactObject(r.object), statusOnly: r.status_only }));
+    return rows.map((r) => ({ rv: Number(r.rv), type: r.event_type, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, object: sealedView(this.box, r.object), statusOnly: r.status_only }));
   }
 
   /** Drops change-log rows older than `keepSeconds`, always keeping the newest one. */
@@ -279,7 +281,7 @@ export class ResourceStore {
 
   /**
    * Read-modify-write of one object under the write lock. `mutate` sees the current object
-   * (secrets redacted) and returns the next one; a stale metadata.resourceVersion in it is a 409.
+   * (secrets as sealed strings) and returns the next one; a stale metadata.resourceVersion in it is a 409.
    */
   async update(kindName: string, namespace: string | undefined, name: string, ctx: RequestContext, action: string, mutate: Mutation): Promise<WriteResult> {
     const kind = kindInfo(kindName);
@@ -339,9 +341,9 @@ export class ResourceStore {
       const results = await body(qr);
       if (ctx.dryRun || !results.some((r) => r.changed)) await qr.rollbackTransaction();
       else await qr.commitTransaction();
-      return results.map((r) => ({ object: redactObject(r.object), changed: r.changed }));
+      return results.map((r) => ({ object: sealedView(this.box, r.object), changed: r.changed }));
     } catch (e) {
-      if (qr.isTransactionActive) await qr.rollbackTransaction();
+      await rollbackQuietly(qr);
       throw e;
     } finally {
       await qr.release();
@@ -353,7 +355,7 @@ export class ResourceStore {
       const projectId = kind.namespaced ? await this.lockNamespace(qr, namespace, name, kind) : undefined;
       const rows: Row[] = await qr.query(`${selectSql(kind)} WHERE t.name = $1 ${kind.namespaced ? "AND t.project_id = $2" : ""} FOR UPDATE OF t`, kind.namespaced ? [name, projectId] : [name]);
       const stored = rows[0] ? toObject(kind, rows[0]) : undefined;
-      const decision = decide(stored ? redactObject(stored) : undefined);
+      const decision = decide(stored ? sealedView(this.box, stored) : undefined);
       if (decision === "skip") return { object: stored ?? { apiVersion: API_VERSION, kind: kind.kind, metadata: { name, ...(namespace ? { namespace } : {}) } }, changed: false };
       return await this.apply(qr, kind, projectId, stored, decision, ctx, action);
     } catch (e) {
@@ -513,6 +515,7 @@ export class ResourceStore {
       [rv, kind.kind, obj.metadata.namespace ?? null, obj.metadata.name, uid, type, JSON.stringify(obj), statusOnly(before, obj, type)],
     );
     if (kind.kind === "Application" && type !== "DELETED") await syncEnvVars(qr, uid, obj.spec);
+    // Audit rows need no round trip: a placeholder, not a sealed string.
     const details = {
       name: obj.metadata.name,
       namespace: obj.metadata.namespace,

@@ -18,3 +18,13 @@ export function affected(res: unknown): number {
 export function iso(d: Date | string): string {
   return new Date(d).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+/**
+ * Rolls back after a failure without hiding it. When the connection itself broke, TypeORM has
+ * already marked the runner released, and ROLLBACK would throw QueryRunnerAlreadyReleasedError
+ * in place of the socket error the caller must see (to answer 503, not 500).
+ */
+export async function rollbackQuietly(qr: QueryRunner): Promise<void> {
+  if (!qr.isTransactionActive || qr.isReleased) return;
+  await qr.rollbackTransaction().catch(() => undefined);
+}

@@ -23,10 +23,10 @@ export function quietLogger(): winston.Logger {
 }
 
 /** An in-process Berth on a temporary data dir; with no URL it starts its embedded Postgres. */
-export async function startTestBerth(opts: { databaseUrl?: string; dataDir?: string; controllers?: boolean; resyncMs?: number } = {}): Promise<Berth & { dataDir: string; cleanup(): Promise<void> }> {
+export async function startTestBerth(opts: { databaseUrl?: string; dataDir?: string; controllers?: boolean; resyncMs?: number; logger?: winston.Logger } = {}): Promise<Berth & { dataDir: string; cleanup(): Promise<void> }> {
   const dataDir = opts.dataDir ?? tempDir("berth-test-");
   // API-only unless a suite asks for controllers, so API tests never touch Docker.
-  const berth = await startBerth({ dataDir, listen: "127.0.0.1:0", databaseUrl: opts.databaseUrl, logger: quietLogger(), controllers: opts.controllers ?? false, resyncMs: opts.resyncMs });
+  const berth = await startBerth({ dataDir, listen: "127.0.0.1:0", databaseUrl: opts.databaseUrl, logger: opts.logger ?? quietLogger(), controllers: opts.controllers ?? false, resyncMs: opts.resyncMs });
   return {
     ...berth,
     dataDir,

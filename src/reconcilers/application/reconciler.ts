@@ -12,7 +12,7 @@ import { createsContainers, describeStep, ordered, planApplication, planInfrastr
 import type { TrafficSwitch } from "../../runtime/traffic.js";
 import type { CredentialStore } from "../../store/credentials.js";
 import type { RevisionStore } from "../../store/revisions.js";
-import { unsealSecretEnv, type SecretBox } from "../../store/secrets.js";
+import { SecretEnvError, unsealSecretEnv, type SecretBox } from "../../store/secrets.js";
 import type { VolumeStore } from "../../store/volumes.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { fail } from "../shared/failures.js";
@@ -72,6 +72,16 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     }
   }
 
+  /** A stored value that is not this installation's ciphertext stops the rollout: it is never passed on. */
+  private secretEnv(app: ResourceObject): Record<string, string> {
+    try {
+      return unsealSecretEnv(this.d.box, app.spec);
+    } catch (e) {
+      if (e instanceof SecretEnvError) fail("SecretUnreadable", e.message, { terminal: true });
+      throw e;
+    }
+  }
+
   private list(app: ResourceObject): ReturnType<RuntimeDriver["listContainers"]> {
     return this.d.driver.listContainers({ [LABEL.ownerUid]: app.metadata.uid! });
   }
@@ -118,7 +128,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
       command: spec.command,
       args: spec.args,
       // envFrom (DATABASE_URL and friends) first: the Application's own env and secretEnv win.
-      env: { ...(await databaseEnvFrom(this.d.credentials, app)), ...(spec.env ?? {}), ...unsealSecretEnv(this.d.box, app.spec) },
+      env: { ...(await databaseEnvFrom(this.d.credentials, app)), ...(spec.env ?? {}), ...this.secretEnv(app) },
       ports: spec.ports ?? [],
       healthcheck: spec.healthcheck,
       resources: spec.resources,

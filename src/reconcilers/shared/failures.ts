@@ -34,7 +34,7 @@ export function fail(reason: string, message: string, opts: { terminal?: boolean
  */
 const RUNTIME_POLICY: Record<RuntimeReason, { terminal: boolean; retryAfterMs?: number }> = {
   NameConflict: { terminal: false, retryAfterMs: 10_000 },
-  PortConflict: { terminal: false, retryAfterMs: 1_000 },
+  PortConflict: { terminal: false, retryAfterMs: 500 },
   InvalidSpec: { terminal: true },
   ImageNotFound: { terminal: false, retryAfterMs: 30_000 },
   VolumeConflict: { terminal: false, retryAfterMs: 30_000 },

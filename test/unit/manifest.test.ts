@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
-import { API_VERSION, KINDS } from "../src/core/kinds.js";
+import { API_VERSION, KINDS } from "../../src/core/kinds.js";
 import {
   applyDefaults,
   crdFor,
@@ -15,10 +15,10 @@ import {
   unknownFields,
   validateObject,
   type OpenApiSchema,
-} from "../src/schema/crds.js";
-import { loadManifests, ManifestError, MAX_DOCUMENT_BYTES, sortForApply, sortForDelete, type ManifestDoc } from "../src/cli/objects/manifest.js";
+} from "../../src/schema/crds.js";
+import { loadManifests, ManifestError, MAX_DOCUMENT_BYTES, sortForApply, sortForDelete, type ManifestDoc } from "../../src/cli/objects/manifest.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BAD = path.join(ROOT, "test", "fixtures", "bad");
 const STACK = path.join(ROOT, "examples", "stack.yaml");
 

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import type { ObjectKey } from "../src/controller/controller.js";
-import { ResyncSource } from "../src/controller/sources.js";
-import { applicationSettled } from "../src/reconcilers/application/settled.js";
-import type { ObservedContainer } from "../src/runtime/driver.js";
-import { LABEL } from "../src/runtime/labels.js";
-import type { ResourceStore } from "../src/store/resources.js";
-import type { ResourceObject } from "../src/core/types.js";
+import type { ObjectKey } from "../../src/controller/controller.js";
+import { ResyncSource } from "../../src/controller/sources.js";
+import { applicationSettled } from "../../src/reconcilers/application/settled.js";
+import type { ObservedContainer } from "../../src/runtime/driver.js";
+import { LABEL } from "../../src/runtime/labels.js";
+import type { ResourceStore } from "../../src/store/resources.js";
+import type { ResourceObject } from "../../src/core/types.js";
 
 function app(name: string, over: { replicas?: number; generation?: number; observed?: number; ready?: "True" | "False"; readyReplicas?: number; hash?: string; suspend?: boolean; deleting?: boolean; reason?: string } = {}): ResourceObject {
   const replicas = over.replicas ?? 2;

@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { buildCaddyConfig, canonicalJson, hashConfig, pathMatchers, type RouteEntry } from "../src/router/caddy-config.js";
-import { routeEntry } from "../src/router/caddy-router.js";
-import { resolveRouterSettings, routerOptionsFromFlags } from "../src/router/settings.js";
-import type { ObservedContainer } from "../src/runtime/driver.js";
-import type { ResourceObject } from "../src/core/types.js";
+import { buildCaddyConfig, canonicalJson, hashConfig, pathMatchers, type RouteEntry } from "../../src/router/caddy-config.js";
+import { routeEntry } from "../../src/router/caddy-router.js";
+import { resolveRouterSettings, routerOptionsFromFlags } from "../../src/router/settings.js";
+import type { ObservedContainer } from "../../src/runtime/driver.js";
+import type { ResourceObject } from "../../src/core/types.js";
 
 const settings = resolveRouterSettings({ adminUrl: "http://127.0.0.1:2019", httpPort: 8080, httpsPort: 8443, acme: { email: "ops@example.com" } })!;
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { dueScheduledBackup, backupRoot } from "../src/reconcilers/database/backup-worker.js";
-import { envFromDependencies } from "../src/reconcilers/application/env.js";
-import { scrub } from "../src/reconcilers/shared/failures.js";
+import { dueScheduledBackup, backupRoot } from "../../src/reconcilers/database/backup-worker.js";
+import { envFromDependencies } from "../../src/reconcilers/application/env.js";
+import { scrub } from "../../src/reconcilers/shared/failures.js";
 import {
   applicationEnv,
   backupCommand,
@@ -17,8 +17,8 @@ import {
   serverCommand,
   sizeInGb,
   type Credentials,
-} from "../src/runtime/database-engines.js";
-import { databaseConfigHash, databaseContainerOptions, type DatabaseRuntime } from "../src/runtime/database-spec.js";
+} from "../../src/runtime/database-engines.js";
+import { databaseConfigHash, databaseContainerOptions, type DatabaseRuntime } from "../../src/runtime/database-spec.js";
 
 const PW = "S3cretS3cretS3cretS3cretS3cret12";
 

@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import winston from "winston";
-import { Controller, TerminalError, type ObjectKey } from "../src/controller/controller.js";
-import { ResyncSource, type SourceEvent } from "../src/controller/sources.js";
-import { WorkQueue } from "../src/controller/workqueue.js";
-import type { ResourceStore } from "../src/store/resources.js";
-import { Metrics } from "../src/telemetry/metrics.js";
+import { Controller, TerminalError, type ObjectKey } from "../../src/controller/controller.js";
+import { ResyncSource, type SourceEvent } from "../../src/controller/sources.js";
+import { WorkQueue } from "../../src/controller/workqueue.js";
+import type { ResourceStore } from "../../src/store/resources.js";
+import { Metrics } from "../../src/telemetry/metrics.js";
 
 const quiet = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,10 +2,10 @@ import { expect } from "chai";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ObservedContainer } from "../src/runtime/driver.js";
-import { formatPlan, planApplication, planDatabase, planInfrastructure, withInfrastructure, type AppPlanInput, type DatabasePlanInput, type InfraObserved, type Plan } from "../src/runtime/plan.js";
+import type { ObservedContainer } from "../../src/runtime/driver.js";
+import { formatPlan, planApplication, planDatabase, planInfrastructure, withInfrastructure, type AppPlanInput, type DatabasePlanInput, type InfraObserved, type Plan } from "../../src/runtime/plan.js";
 
-const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), "golden", "plans.txt");
+const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "golden", "plans.txt");
 
 let created = 1000;
 function c(replica: number | undefined, hash: string, state = "running", health: ObservedContainer["health"] = "healthy", name?: string): ObservedContainer {

@@ -1,0 +1,140 @@
+import type { ServerResponse } from "node:http";
+import type { ChangeFeed } from "../store/change-feed.js";
+import type { ResourceStore } from "../store/resources.js";
+import type { Change, ResourceObject } from "../core/types.js";
+import { ApiError, badRequest } from "../core/errors.js";
+import { API_VERSION } from "../core/kinds.js";
+import { parseFieldSelector, parseLabelSelector, type LabelPredicate } from "../core/selectors.js";
+import { toTable, wantsTable } from "./table.js";
+import type { ResourceRequest } from "./request.js";
+
+/** How often a watch with allowWatchBookmarks=true is told about versions it saw no event for. */
+const BOOKMARK_INTERVAL_MS = 1000;
+
+/** What one watch request asks for, parsed and checked before any reply is written. */
+interface WatchQuery {
+  kind: string;
+  namespace?: string;
+  name?: string;
+  labels?: LabelPredicate;
+  table: boolean;
+  includeObject?: string;
+  bookmarks: boolean;
+  timeoutSeconds: number;
+  /** Undefined: start with the current objects as synthetic ADDED events. */
+  fromRv?: number;
+}
+
+function parseWatch(req: ResourceRequest): WatchQuery {
+  const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
+  const rvParam = req.query.get("resourceVersion");
+  const fromRv = !rvParam || rvParam === "0" ? undefined : Number(rvParam);
+  if (fromRv !== undefined && !Number.isFinite(fromRv)) throw badRequest(`invalid resourceVersion "${rvParam}"`);
+  return {
+    kind: req.kind.kind,
+    namespace: req.namespace ?? fs.namespace,
+    name: fs.name,
+    labels: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
+    table: wantsTable(req.accept),
+    includeObject: req.query.get("includeObject") ?? undefined,
+    bookmarks: req.query.get("allowWatchBookmarks") === "true",
+    timeoutSeconds: Number(req.query.get("timeoutSeconds") ?? 0),
+    fromRv,
+  };
+}
+
+/** One open stream: one JSON event per line, until the client leaves, the timeout, or the store goes. */
+class WatchStream {
+  private closed = false;
+  private readonly cleanups: (() => void)[] = [];
+  // `delivered`: every change up to it has been seen (sent or filtered out); a bookmark may
+  // claim it. `announced`: the newest version this client has been told about.
+  private delivered: number;
+  private announced: number;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly q: WatchQuery,
+    readonly fromRv: number,
+  ) {
+    this.delivered = this.announced = fromRv;
+    res.on("close", () => this.cleanup());
+    const bookmarks = setInterval(() => this.bookmark(), BOOKMARK_INTERVAL_MS);
+    const timeout = setTimeout(() => this.end(), q.timeoutSeconds > 0 ? q.timeoutSeconds * 1000 : 2 ** 31 - 1);
+    this.onEnd(() => clearInterval(bookmarks));
+    this.onEnd(() => clearTimeout(timeout));
+  }
+
+  /** Runs `fn` when the stream ends, or at once if it already has (the client left meanwhile). */
+  onEnd(fn: () => void): void {
+    if (this.closed) fn();
+    else this.cleanups.push(fn);
+  }
+
+  send(type: string, object: unknown): void {
+    if (!this.closed) this.res.write(JSON.stringify({ type, object }) + "\n");
+  }
+
+  added(o: ResourceObject): void {
+    this.send("ADDED", this.render(o));
+  }
+
+  deliver(c: Change): void {
+    this.delivered = Math.max(this.delivered, c.rv);
+    if (!this.matches(c)) return;
+    this.announced = this.delivered;
+    this.send(c.type, this.render(c.object));
+  }
+
+  /** Ends the response; the client (kubectl, an informer) re-watches or re-lists. */
+  end(): void {
+    this.cleanup();
+    this.res.end();
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fn of this.cleanups.splice(0)) fn();
+  }
+
+  private matches(c: Change): boolean {
+    const q = this.q;
+    return c.kind === q.kind && (!q.namespace || c.namespace === q.namespace) && (!q.name || c.name === q.name) && (!q.labels || q.labels(c.object.metadata.labels ?? {}));
+  }
+
+  private render(o: ResourceObject): unknown {
+    return this.q.table ? toTable(this.q.kind, [o], o.metadata.resourceVersion, this.q.includeObject) : o;
+  }
+
+  /** Bookmarks let a client that sees no matching change still resume from a recent version. */
+  private bookmark(): void {
+    if (!this.q.bookmarks || this.delivered <= this.announced) return;
+    this.announced = this.delivered;
+    this.send("BOOKMARK", { kind: this.q.kind, apiVersion: API_VERSION, metadata: { resourceVersion: String(this.delivered) } });
+  }
+}
+
+/**
+ * A watch stream. With no resourceVersion (or "0") the current objects come first as synthetic
+ * ADDED events, then live changes from the list's version. Everything that can fail for want
+ * of the store (a LISTEN connection that is down, the initial list) happens before the 200 is
+ * written, so such a request gets the same 503 as any other; a stream already open ends when
+ * the feed loses Postgres, since it would hear nothing more.
+ */
+export async function serveWatch(store: ResourceStore, feed: ChangeFeed, req: ResourceRequest, res: ServerResponse): Promise<void> {
+  const q = parseWatch(req);
+  feed.requireConnected();
+  const initial = q.fromRv === undefined ? await store.list(q.kind, { namespace: q.namespace, name: q.name, labelSelector: q.labels }) : undefined;
+  res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });
+  res.flushHeaders();
+  const stream = new WatchStream(res, q, initial ? Number(initial.resourceVersion) : q.fromRv!);
+  for (const o of initial?.items ?? []) stream.added(o);
+  stream.onEnd(feed.onDisconnect(() => stream.end()));
+  try {
+    stream.onEnd(await feed.subscribe(stream.fromRv, (c) => stream.deliver(c)));
+  } catch (e) {
+    if (e instanceof ApiError) stream.send("ERROR", e.toStatus());
+    stream.end();
+  }
+}
