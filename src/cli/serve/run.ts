@@ -1,19 +1,18 @@
 import { routerOptionsFromFlags, type CliRouterFlags } from "../../router/settings.js";
+// Type-only: erased, so the module itself is still loaded by the import() below, and only by serve.
+import type { EmbeddedDatabase } from "../../store/embedded.js";
 import { processIo } from "../shared/io.js";
 
 /** The flags of `berth serve`, as commander parses them. */
 export type ServeFlags = { listen: string; databaseUrl?: string; controllers: boolean } & CliRouterFlags;
 
-type EmbeddedDatabase = import("../../store/embedded.js").EmbeddedDatabase;
-type Logger = ReturnType<(typeof import("../../telemetry/logger.js"))["createLogger"]>;
-
 /**
  * initdb and the server start in child processes while this one loads the server's modules.
  * The start is returned wrapped: an async function returning the bare promise would wait for it.
  */
-async function startEmbedded(dataDir: string, logger: Logger): Promise<{ start: Promise<EmbeddedDatabase> }> {
+async function startEmbedded(dataDir: string, log: (message: string) => void): Promise<{ start: Promise<EmbeddedDatabase> }> {
   const { startEmbeddedPostgres } = await import("../../store/embedded.js");
-  const start = startEmbeddedPostgres(dataDir, (m) => logger.debug("postgres", { message: m }));
+  const start = startEmbeddedPostgres(dataDir, log);
   start.catch(() => undefined); // awaited (and reported) by startBerth
   return { start };
 }
@@ -41,7 +40,7 @@ export async function runServe(opts: ServeFlags, dataDir: string): Promise<void>
   const { createLogger } = await import("../../telemetry/logger.js");
   const logger = createLogger();
   const router = routerOptionsFromFlags(opts, process.env);
-  const embedded = opts.databaseUrl ? undefined : (await startEmbedded(dataDir, logger)).start;
+  const embedded = opts.databaseUrl ? undefined : (await startEmbedded(dataDir, (m) => logger.debug("postgres", { message: m }))).start;
   const { startBerth } = await import("../../main.js");
   const controllers = opts.controllers && process.env.BERTH_CONTROLLERS !== "false";
   const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, embedded, logger, controllers, router });
