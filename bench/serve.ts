@@ -73,7 +73,7 @@ const probes: [string, string, boolean][] = [
   ["@kubernetes/client-node alone (plain node)", "@kubernetes/client-node", false],
   ["typeorm alone (plain node)", "typeorm", false],
   ["src/main.ts through tsx (server: store, API, controllers)", "./src/main.ts", true],
-  ["src/cli/client.ts through tsx (kubeconfig client)", "./src/cli/client.ts", true],
+  ["src/cli/shared/client.ts through tsx (kubeconfig client)", "./src/cli/shared/client.ts", true],
 ];
 const probeResults: { what: string; ms: number; cpuMs: number; rssMb: number }[] = [];
 for (const [what, spec, tsx] of probes) {

@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { BerthClient } from "../src/cli/client.js";
-import { applyCommand, CommandError } from "../src/cli/commands.js";
+import { BerthClient } from "../src/cli/shared/client.js";
+import { applyCommand } from "../src/cli/objects/apply.js";
+import { CommandError } from "../src/cli/shared/errors.js";
 import { call, REPO, removeDir, runBerth, spawnServe, tempDir, type ServeProcess } from "./helpers/berth.js";
 
 const STACK = path.join(REPO, "examples", "stack.yaml");

@@ -1,31 +1,13 @@
-import { existsSync } from "node:fs";
 import https from "node:https";
-import path from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { defaultDataDir } from "../core/config.js";
-import { API_VERSION, GROUP, VERSION, type KindInfo } from "../core/kinds.js";
+import { GROUP, VERSION, type KindInfo } from "../../core/kinds.js";
+import { ApiCallError } from "./errors.js";
 
-/** A metav1.Status error from the server, with its HTTP code. */
-export class ApiCallError extends Error {
-  constructor(
-    readonly code: number,
-    readonly status: { message?: string; reason?: string; details?: { causes?: { field?: string; message?: string }[] } },
-  ) {
-    super(status.message ?? `HTTP ${code}`);
-  }
-}
-
-export interface ClientOptions {
-  kubeconfig?: string;
-  dataDir?: string;
-}
-
-/** Where the CLI finds the server: --kubeconfig, then KUBECONFIG, then <data-dir>/kubeconfig.yaml. */
-export function resolveKubeconfig(opts: ClientOptions, env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [opts.kubeconfig, env.KUBECONFIG?.split(path.delimiter)[0], path.join(opts.dataDir ?? defaultDataDir(env), "kubeconfig.yaml")];
-  const found = candidates.find((c): c is string => !!c && existsSync(c));
-  if (!found) throw new Error(`no kubeconfig found (tried ${candidates.filter(Boolean).join(", ")}); is "berth serve" running? Pass --kubeconfig or set KUBECONFIG`);
-  return found;
+/** The parts of a request besides method and path; JSON in and out unless told otherwise. */
+export interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  accept?: string;
 }
 
 /**
@@ -58,7 +40,7 @@ export class BerthClient {
     return new URL(urlPath, this.server);
   }
 
-  async request<T = unknown>(method: string, urlPath: string, body?: unknown, contentType = "application/json", accept = "application/json"): Promise<T> {
+  async request<T = unknown>(method: string, urlPath: string, { body, contentType = "application/json", accept = "application/json" }: RequestOptions = {}): Promise<T> {
     const opts: https.RequestOptions = { method, headers: { Accept: accept } };
     const url = await this.prepare(urlPath, opts);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -139,11 +121,11 @@ export class BerthClient {
     const q = new URLSearchParams();
     if (dryRun) q.set("dryRun", "All");
     if (prune) q.set("prune", "true");
-    return this.request("POST", `/berth/v1/apply${q.size ? `?${q}` : ""}`, { items });
+    return this.request("POST", `/berth/v1/apply${q.size ? `?${q}` : ""}`, { body: { items } });
   }
 
   async delete(kind: KindInfo, namespace: string | undefined, name: string): Promise<Record<string, any>> {
-    return this.request("DELETE", BerthClient.itemPath(kind, namespace, name), { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background" });
+    return this.request("DELETE", BerthClient.itemPath(kind, namespace, name), { body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Background" } });
   }
 
   async events(namespace: string | undefined, uid: string): Promise<Record<string, any>[]> {
@@ -152,5 +134,3 @@ export class BerthClient {
     return list.items;
   }
 }
-
-export { API_VERSION };

@@ -7,8 +7,8 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node, type YAMLError } from "yaml";
-import { API_VERSION, KINDS, type KindInfo } from "../core/kinds.js";
-import { parseFieldPath, unknownFields, validateObject, type PathSegment } from "../schema/crds.js";
+import { API_VERSION, KINDS, type KindInfo } from "../../core/kinds.js";
+import { parseFieldPath, unknownFields, validateObject, type PathSegment } from "../../schema/crds.js";
 
 /** One object read from a manifest. */
 export interface ManifestDoc {
@@ -72,15 +72,20 @@ export async function loadManifests(inputs: string[], readStdin: () => Promise<s
   const sources = await readSources(inputs, readStdin, problems);
   const seen = new Map<string, string>();
   const docs: ManifestDoc[] = [];
-  for (const source of sources) {
-    for (const raw of parseSource(source, problems)) {
-      for (const candidate of objectsOf(raw, problems)) {
-        const doc = checkObject(candidate, seen, problems);
-        if (doc) docs.push(doc);
-      }
+  for (const source of sources) docs.push(...checkSource(source, seen, problems));
+  if (problems.length) throw new ManifestError(sortProblems(problems, sources.map((s) => s.file)));
+  return docs;
+}
+
+/** The valid objects of one source, in order; `seen` spans sources, so duplicates across files are found too. */
+function checkSource(source: Source, seen: Map<string, string>, problems: ManifestProblem[]): ManifestDoc[] {
+  const docs: ManifestDoc[] = [];
+  for (const raw of parseSource(source, problems)) {
+    for (const candidate of objectsOf(raw, problems)) {
+      const doc = checkObject(candidate, seen, problems);
+      if (doc) docs.push(doc);
     }
   }
-  if (problems.length) throw new ManifestError(sortProblems(problems, sources.map((s) => s.file)));
   return docs;
 }
 
@@ -168,13 +173,21 @@ function parseSource(source: Source, problems: ManifestProblem[]): RawDoc[] {
   const docs = Array.from(parseAllDocuments(source.text, { lineCounter, merge: true }));
   const out: RawDoc[] = [];
   docs.forEach((doc, index) => {
-    const raw = convertDocument(source, doc, index, lineCounter, problems);
+    const raw = convertDocument({ source, doc, index, lineCounter }, problems);
     if (raw) out.push(raw);
   });
   return out;
 }
 
-function convertDocument(source: Source, doc: Document, index: number, lineCounter: LineCounter, problems: ManifestProblem[]): RawDoc | undefined {
+/** A parsed YAML document and where it is: its source, position in it, and the source's line counter. */
+interface ParsedDoc {
+  source: Source;
+  doc: Document;
+  index: number;
+  lineCounter: LineCounter;
+}
+
+function convertDocument({ source, doc, index, lineCounter }: ParsedDoc, problems: ManifestProblem[]): RawDoc | undefined {
   const range = doc.range ?? [0, source.text.length, source.text.length];
   const start = (doc.contents as Node | null)?.range?.[0] ?? range[0];
   const line = lineCounter.linePos(start).line;
