@@ -87,8 +87,8 @@ export class FakeDriver implements RuntimeDriver {
     return c;
   }
 
-  async createContainer(spec: ContainerSpec): Promise<string> {
-    this.enter("container_create", spec.name ?? "");
+  /** Docker's refusals of a create, in Docker's words. */
+  private refuseCreate(spec: ContainerSpec): void {
     const holder = spec.name ? this.byName(spec.name) : undefined;
     if (holder) {
       throw new RuntimeError("NameConflict", `Conflict. The container name "/${spec.name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`, 409);
@@ -96,6 +96,11 @@ export class FakeDriver implements RuntimeDriver {
     const image = this.images.get(spec.Image ?? "");
     if (!image) throw new RuntimeError("ImageNotFound", `No such image: ${spec.Image}`, 404);
     if (!spec.Cmd?.length && !image.cmd?.length && !spec.Entrypoint) throw new RuntimeError("InvalidSpec", "No command specified", 400);
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    this.enter("container_create", spec.name ?? "");
+    this.refuseCreate(spec);
     const id = `c${String(this.nextId++).padStart(11, "0")}`;
     const container: FakeContainer = {
       id,

@@ -70,7 +70,8 @@ function best(list: ObservedContainer[]): ObservedContainer {
  * Taking a container away: out of the route table first when it may be serving, then a stop
  * with its grace period when it runs, then the removal.
  */
-export function retire(c: ObservedContainer, replica: number | undefined, graceSeconds: number, cause: string, routed = true): Step[] {
+export function retire(c: ObservedContainer, replica: number | undefined, how: { graceSeconds: number; cause: string; routed?: boolean }): Step[] {
+  const { graceSeconds, cause, routed = true } = how;
   const steps: Step[] = [];
   if (routed && isReady(c)) steps.push({ op: "unroute", replica, id: c.id, name: c.name, cause });
   if (c.state === "running" || c.state === "restarting" || c.state === "paused") steps.push({ op: "stop", replica, id: c.id, name: c.name, graceSeconds, cause });
@@ -154,7 +155,7 @@ class Planner {
   }
 
   retire(c: ObservedContainer, replica: number | undefined, cause: string): void {
-    this.steps.push(...retire(c, replica, this.input.graceSeconds, cause));
+    this.steps.push(...retire(c, replica, { graceSeconds: this.input.graceSeconds, cause }));
     this.names.delete(c.name);
   }
 
@@ -226,7 +227,7 @@ function planCurrentReplica(p: Planner, input: AppPlanInput, g: ReplicaGroup, bu
   const r = g.replica;
   const keep = best(g.current);
   for (const c of g.current) if (c !== keep) p.retire(c, r, `duplicate container for replica ${r}`);
-  repairReplica(p, input, keep, r, budget);
+  repairReplica(p, input, { keep, r }, budget);
   if (!g.stale.length) return renameHome(p, input, keep, r);
   if (!isReady(keep)) {
     p.waiting.push(`replica ${r}: new container ${keep.name} is not ready yet`);
@@ -236,7 +237,7 @@ function planCurrentReplica(p: Planner, input: AppPlanInput, g: ReplicaGroup, bu
   renameHome(p, input, keep, r);
 }
 
-function repairReplica(p: Planner, input: AppPlanInput, keep: ObservedContainer, r: number, budget: Budget): void {
+function repairReplica(p: Planner, input: AppPlanInput, { keep, r }: { keep: ObservedContainer; r: number }, budget: Budget): void {
   if (keep.state === "created") p.steps.push({ op: "start", replica: r, id: keep.id, name: keep.name, cause: "created but never started (interrupted rollout)" });
   else if (keep.state === "exited" || keep.state === "dead") p.steps.push({ op: "start", replica: r, id: keep.id, name: keep.name, cause: `container ${keep.state} (drift)` });
   else if (keep.health === "unhealthy" && budget.restarts > 0) {
@@ -322,15 +323,26 @@ export function planDatabase(input: DatabasePlanInput, observed: ObservedContain
   const steps: Step[] = [];
   const current = observed.filter((c) => c.labels[LABEL.configHash] === input.hash);
   const stale = observed.filter((c) => c.labels[LABEL.configHash] !== input.hash);
-  for (const c of stale) steps.push(...retire(c, 0, input.graceSeconds, `config-hash changed ${short(c.labels[LABEL.configHash])} → ${short(input.hash)}`, false));
+  for (const c of stale) steps.push(...retire(c, 0, { graceSeconds: input.graceSeconds, cause: `config-hash changed ${short(c.labels[LABEL.configHash])} → ${short(input.hash)}`, routed: false }));
   const keep = current.length ? bestDatabase(current) : undefined;
-  for (const c of current) if (c !== keep) steps.push(...retire(c, 0, input.graceSeconds, "duplicate container", false));
-  if (input.suspend) {
-    if (keep && running(keep)) steps.push({ op: "stop", replica: 0, id: keep.id, name: keep.name, graceSeconds: input.graceSeconds, cause: "suspended (spec.suspend: true)" });
-  } else if (!keep) steps.push({ op: "create", replica: 0, cause: stale.length ? "config changed (recreate)" : "missing container" });
-  else if (keep.state === "created") steps.push({ op: "start", replica: 0, id: keep.id, name: keep.name, cause: "created but never started" });
-  else if (keep.state === "exited" || keep.state === "dead") steps.push({ op: "start", replica: 0, id: keep.id, name: keep.name, cause: `container ${keep.state} (drift)` });
+  for (const c of current) if (c !== keep) steps.push(...retire(c, 0, { graceSeconds: input.graceSeconds, cause: "duplicate container", routed: false }));
+  const last = input.suspend ? suspendStep(keep, input) : serverStep(keep, stale.length > 0);
+  if (last) steps.push(last);
   return { steps: ordered(steps), waiting: [] };
+}
+
+/** Suspended: the running server stops (and stays), the container is kept. */
+function suspendStep(keep: ObservedContainer | undefined, input: DatabasePlanInput): Step | undefined {
+  if (!keep || !running(keep)) return undefined;
+  return { op: "stop", replica: 0, id: keep.id, name: keep.name, graceSeconds: input.graceSeconds, cause: "suspended (spec.suspend: true)" };
+}
+
+/** The server runs: created if missing, started if it never ran or stopped. */
+function serverStep(keep: ObservedContainer | undefined, recreate: boolean): Step | undefined {
+  if (!keep) return { op: "create", replica: 0, cause: recreate ? "config changed (recreate)" : "missing container" };
+  if (keep.state === "created") return { op: "start", replica: 0, id: keep.id, name: keep.name, cause: "created but never started" };
+  if (keep.state === "exited" || keep.state === "dead") return { op: "start", replica: 0, id: keep.id, name: keep.name, cause: `container ${keep.state} (drift)` };
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

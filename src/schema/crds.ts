@@ -330,42 +330,36 @@ function causeOf(err: ErrorObject, subject: Record<string, unknown>): Validation
 
 type Described = Pick<ValidationCause, "reason" | "message">;
 
+type Describer = (p: Record<string, unknown>, value: unknown, err: ErrorObject) => Described;
+
+const invalidValue = (value: unknown, text: string): Described => ({ reason: "FieldValueInvalid", message: `Invalid value: ${shortJson(value)}: ${text}` });
+const bound: Describer = (p, v) => invalidValue(v, `must be ${String(p.comparison)} ${String(p.limit)}`);
+const tooMany: Describer = (p, _v, err) => ({ reason: "FieldValueTooLong", message: `Too many: may not have more than ${String(p.limit)} ${err.keyword === "maxItems" ? "items" : "entries"}` });
+const tooFew: Describer = (p, v, err) => invalidValue(v, Number(p.limit) === 1 ? "must not be empty" : `must have at least ${String(p.limit)} ${err.keyword === "minLength" ? "characters" : "entries"}`);
+
+/** Kubernetes' words (and cause reasons) for each ajv keyword. */
+const DESCRIBERS: Record<string, Describer> = {
+  type: (p, v) => ({ reason: "FieldValueTypeInvalid", message: `must be of type ${String(p.type)}, got ${jsonType(v)}${quoteHint(p.type, v)}` }),
+  enum: (p, v) => ({ reason: "FieldValueNotSupported", message: `Unsupported value: ${shortJson(v)}: supported values: ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(", ")}` }),
+  minimum: bound,
+  maximum: bound,
+  exclusiveMinimum: bound,
+  exclusiveMaximum: bound,
+  pattern: (p, v) => invalidValue(v, patternMessage(String(p.pattern))),
+  format: (p, v) => invalidValue(v, `must be a valid ${String(p.format)}`),
+  maxLength: (p) => ({ reason: "FieldValueTooLong", message: `Too long: may not be more than ${String(p.limit)} characters` }),
+  maxItems: tooMany,
+  maxProperties: tooMany,
+  minLength: tooFew,
+  minItems: tooFew,
+  minProperties: tooFew,
+  oneOf: (_p, _v, err) => describeOneOf(err),
+  anyOf: (_p, v, err) => invalidValue(v, describeAnyOf(err)),
+};
+
 function describe(err: ErrorObject, value: unknown): Described {
-  const p = err.params as Record<string, unknown>;
-  const invalid = (text: string): Described => ({ reason: "FieldValueInvalid", message: `Invalid value: ${shortJson(value)}: ${text}` });
-  switch (err.keyword) {
-    case "type":
-      return { reason: "FieldValueTypeInvalid", message: `must be of type ${String(p.type)}, got ${jsonType(value)}${quoteHint(p.type, value)}` };
-    case "enum":
-      return {
-        reason: "FieldValueNotSupported",
-        message: `Unsupported value: ${shortJson(value)}: supported values: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`,
-      };
-    case "minimum":
-    case "maximum":
-    case "exclusiveMinimum":
-    case "exclusiveMaximum":
-      return invalid(`must be ${String(p.comparison)} ${String(p.limit)}`);
-    case "pattern":
-      return invalid(patternMessage(String(p.pattern)));
-    case "format":
-      return invalid(`must be a valid ${String(p.format)}`);
-    case "maxLength":
-      return { reason: "FieldValueTooLong", message: `Too long: may not be more than ${String(p.limit)} characters` };
-    case "maxItems":
-    case "maxProperties":
-      return { reason: "FieldValueTooLong", message: `Too many: may not have more than ${String(p.limit)} ${err.keyword === "maxItems" ? "items" : "entries"}` };
-    case "minLength":
-    case "minItems":
-    case "minProperties":
-      return invalid(Number(p.limit) === 1 ? "must not be empty" : `must have at least ${String(p.limit)} ${err.keyword === "minLength" ? "characters" : "entries"}`);
-    case "oneOf":
-      return describeOneOf(err);
-    case "anyOf":
-      return invalid(describeAnyOf(err));
-    default:
-      return invalid(err.message ?? "is invalid");
-  }
+  const d = DESCRIBERS[err.keyword];
+  return d ? d(err.params as Record<string, unknown>, value, err) : invalidValue(value, err.message ?? "is invalid");
 }
 
 /** YAML turns 16 into a number and true into a boolean; say how to keep them strings. */
@@ -398,21 +392,15 @@ function describeAnyOf(err: ErrorObject): string {
 /** Checks ajv cannot do from the schema alone: list-map key uniqueness and CEL rules. */
 function schemaWalkCauses(schema: OpenApiSchema, value: unknown, path: PathSegment[]): ValidationCause[] {
   if (schema["x-kubernetes-preserve-unknown-fields"]) return [];
-  const causes: ValidationCause[] = [];
-  for (const { rule } of schema["x-kubernetes-validations"] ?? []) {
-    const check = CEL_CHECKS[rule];
-    if (check) causes.push(...check(value, path));
-  }
-  if (Array.isArray(value) && schema.items) {
-    causes.push(...duplicateListItems(schema, value, path));
-    value.forEach((item, i) => causes.push(...schemaWalkCauses(schema.items as OpenApiSchema, item, [...path, i])));
-  } else if (isPlainObject(value)) {
-    for (const [key, child] of Object.entries(value)) {
-      const childSchema = schema.properties?.[key] ?? (isSchema(schema.additionalProperties) ? schema.additionalProperties : undefined);
-      if (childSchema) causes.push(...schemaWalkCauses(childSchema, child, [...path, key]));
-    }
-  }
+  const causes = (schema["x-kubernetes-validations"] ?? []).flatMap(({ rule }) => CEL_CHECKS[rule]?.(value, path) ?? []);
+  if (Array.isArray(value) && schema.items) return [...causes, ...duplicateListItems(schema, value, path), ...value.flatMap((item, i) => schemaWalkCauses(schema.items as OpenApiSchema, item, [...path, i]))];
+  if (isPlainObject(value)) return [...causes, ...Object.entries(value).flatMap(([key, child]) => childCauses(schema, key, child, path))];
   return causes;
+}
+
+function childCauses(schema: OpenApiSchema, key: string, child: unknown, path: PathSegment[]): ValidationCause[] {
+  const childSchema = schema.properties?.[key] ?? (isSchema(schema.additionalProperties) ? schema.additionalProperties : undefined);
+  return childSchema ? schemaWalkCauses(childSchema, child, [...path, key]) : [];
 }
 
 function duplicateListItems(schema: OpenApiSchema, list: unknown[], path: PathSegment[]): ValidationCause[] {
@@ -504,15 +492,17 @@ function fillDefaults(schema: OpenApiSchema, value: unknown): void {
     if (schema.items) for (const item of value) fillDefaults(schema.items, item);
     return;
   }
-  if (!isPlainObject(value)) return;
+  if (isPlainObject(value)) fillObjectDefaults(schema, value);
+}
+
+function fillObjectDefaults(schema: OpenApiSchema, value: Record<string, unknown>): void {
   for (const [key, child] of Object.entries(schema.properties ?? {})) {
     if (value[key] === undefined && child.default !== undefined) value[key] = structuredClone(child.default);
     if (value[key] !== undefined) fillDefaults(child, value[key]);
   }
   const additional = schema.additionalProperties;
-  if (isSchema(additional)) {
-    for (const [key, child] of Object.entries(value)) if (!schema.properties?.[key]) fillDefaults(additional, child);
-  }
+  if (!isSchema(additional)) return;
+  for (const [key, child] of Object.entries(value)) if (!schema.properties?.[key]) fillDefaults(additional, child);
 }
 
 /** A deep copy without object fields whose value is null; status is copied untouched. */

@@ -250,7 +250,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     const spec = (app.spec ?? {}) as ApplicationSpec;
     const containers = await this.list(app);
     const grace = stopGraceSeconds(spec.stopGracePeriod);
-    const steps = containers.flatMap((c) => retire(c, Number(c.labels[LABEL.replica]), grace, "the Application is being deleted"));
+    const steps = containers.flatMap((c) => retire(c, Number(c.labels[LABEL.replica]), { graceSeconds: grace, cause: "the Application is being deleted" }));
     await executePlan({ steps: ordered(steps), waiting: [] }, {
       driver: this.d.driver,
       traffic: this.d.traffic,

@@ -140,12 +140,17 @@ function requeueFor(obs: Partial<AppObserved>, outcome: Outcome, counts: Replica
  * upstreams), Ready/Reconciling/Stalled, Progressing and Degraded, and the events of the change.
  * Pure: the same inputs always give the same status.
  */
-export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserved>, outcome: Outcome, at?: string): Verdict {
-  const spec = (app.spec ?? {}) as ApplicationSpec;
-  const desired = obs.desired ?? spec.replicas ?? 1;
+/** What the status is computed from: the desired count, the config hash, and the counts if the replicas were seen. */
+function inputsOf(app: ResourceObject, obs: Partial<AppObserved>): { desired: number; previous: Record<string, unknown>; hash: string | undefined; counts: ReplicaCounts | undefined } {
+  const desired = obs.desired ?? ((app.spec ?? {}) as ApplicationSpec).replicas ?? 1;
   const previous = (app.status ?? {}) as Record<string, unknown>;
   const hash = obs.hash ?? (previous.configHash as string | undefined);
   const counts = obs.containers ? countReplicas(obs.containers, hash ?? "", desired, obs.withdrawn ?? []) : undefined;
+  return { desired, previous, hash, counts };
+}
+
+export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserved>, outcome: Outcome, at?: string): Verdict {
+  const { desired, previous, hash, counts } = inputsOf(app, obs);
   const conditions = conditionsFor(app, summaryFor(obs, outcome, counts, desired), at);
   const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
   const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), ...(hash ? { configHash: hash } : {}), conditions };

@@ -169,7 +169,7 @@ export class DatabaseReconciler extends ObjectReconciler<DatabaseObserved> {
     const uid = db.metadata.uid!;
     const volume = databaseVolumeName(db.metadata.namespace!, db.metadata.name);
     const containers = await this.d.driver.listContainers({ [LABEL.ownerUid]: uid });
-    const steps = containers.flatMap((c) => retire(c, 0, DATABASE_STOP_GRACE_SECONDS, "the Database is being deleted", false));
+    const steps = containers.flatMap((c) => retire(c, 0, { graceSeconds: DATABASE_STOP_GRACE_SECONDS, cause: "the Database is being deleted", routed: false }));
     await executePlan({ steps: ordered(steps), waiting: [] }, { driver: this.d.driver, traffic: NO_TRAFFIC, createOptions: () => ({}), ownerLabels: {} });
     const owner = await this.d.driver.volumeOwner(volume);
     if ((spec.deletionPolicy ?? "Retain") === "Delete" || owner.state === "absent") {
