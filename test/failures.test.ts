@@ -236,10 +236,17 @@ describe("failures reach status, kubectl and events; removing the cause converge
         proxy = undefined;
       });
     await open();
+    // Only this Berth talks through the relay; assigning undefined back would leave the string
+    // "undefined" in the environment of every later suite's berth serve.
     const saved = process.env.DOCKER_SOCKET;
     process.env.DOCKER_SOCKET = socket;
-    const other = await startTestBerth({ controllers: true, resyncMs: 600_000 });
-    process.env.DOCKER_SOCKET = saved;
+    let other: Awaited<ReturnType<typeof startTestBerth>>;
+    try {
+      other = await startTestBerth({ controllers: true, resyncMs: 600_000 });
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_SOCKET;
+      else process.env.DOCKER_SOCKET = saved;
+    }
     const NS = `${P}-eng`;
     try {
       await close();

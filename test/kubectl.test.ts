@@ -490,8 +490,8 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         const events = await readWatch(srv, `${G}/namespaces/${NS}/applications?watch=true&resourceVersion=0&fieldSelector=metadata.name%3Dapi-service`, TABLE, (ev) => ev.length >= 1);
         expect(events[0].type).to.equal("ADDED");
         expect(events[0].object.kind).to.equal("Table");
-        expect(events[0].object.columnDefinitions.map((c: any) => c.name)).to.deep.equal(["Name", "Ready", "Phase", "Image", "Age", "Replicas", "Available", "Reason"]);
-        expect(events[0].object.rows[0].cells.slice(0, 3)).to.deep.equal(["api-service", "True", "running"]);
+        expect(events[0].object.columnDefinitions.map((c: any) => c.name)).to.deep.equal(["Name", "Ready", "Up-to-date", "Available", "Phase", "Reason", "Age", "Image", "Replicas", "Status"]);
+        expect(events[0].object.rows[0].cells.slice(0, 6)).to.deep.equal(["api-service", "5/5", 5, 5, "running", "ReplicasReady"]);
         expect(events[0].object.rows[0].object.kind).to.equal("PartialObjectMetadata");
         expect(events[0].object.rows[0].object.metadata.namespace).to.equal(NS);
         const json = await readWatch(srv, `${G}/namespaces/${NS}/applications?watch=true&resourceVersion=0`, "application/json", (ev) => ev.length >= 2);

@@ -227,19 +227,26 @@ function planCurrentReplica(p: Planner, input: AppPlanInput, g: ReplicaGroup, bu
   const r = g.replica;
   const keep = best(g.current);
   for (const c of g.current) if (c !== keep) p.retire(c, r, `duplicate container for replica ${r}`);
-  repairReplica(p, input, { keep, r }, budget);
+  repairReplica(p, input, { keep, r, onTrial: g.stale.length > 0 }, budget);
   if (!g.stale.length) return renameHome(p, input, keep, r);
   if (!isReady(keep)) {
-    p.waiting.push(`replica ${r}: new container ${keep.name} is not ready yet`);
+    const why = keep.health === "unhealthy" ? "is unhealthy; the old one serves until the progress deadline" : "is not ready yet";
+    p.waiting.push(`replica ${r}: new container ${keep.name} ${why}`);
     return;
   }
   for (const c of g.stale) p.retire(c, r, `replaced by config ${short(input.hash)}`);
   renameHome(p, input, keep, r);
 }
 
-function repairReplica(p: Planner, input: AppPlanInput, { keep, r }: { keep: ObservedContainer; r: number }, budget: Budget): void {
+/**
+ * A new container still on trial (its replica's old one serves) is never restarted for being
+ * unhealthy: the progress deadline judges it, and a restart would only reset its health window
+ * and churn a container the user may be inspecting.
+ */
+function repairReplica(p: Planner, input: AppPlanInput, { keep, r, onTrial }: { keep: ObservedContainer; r: number; onTrial: boolean }, budget: Budget): void {
   if (keep.state === "created") p.steps.push({ op: "start", replica: r, id: keep.id, name: keep.name, cause: "created but never started (interrupted rollout)" });
   else if (keep.state === "exited" || keep.state === "dead") p.steps.push({ op: "start", replica: r, id: keep.id, name: keep.name, cause: `container ${keep.state} (drift)` });
+  else if (keep.health === "unhealthy" && onTrial) return;
   else if (keep.health === "unhealthy" && budget.restarts > 0) {
     budget.restarts--;
     p.steps.push({ op: "restart", replica: r, id: keep.id, name: keep.name, graceSeconds: input.graceSeconds, cause: "healthcheck failing (unhealthy)" });
