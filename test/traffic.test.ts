@@ -10,27 +10,12 @@ import { expect } from "chai";
 import { startBerth, type Berth } from "../src/main.js";
 import { call, quietLogger, tempDir, removeDir } from "./helpers/berth.js";
 import { requireCommands, startCaddy, type TestCaddy } from "./helpers/caddy.js";
-import { appContainers, BUSYBOX_IMAGE, cleanupProject, docker, ensureBusyboxImage, requireDocker, waitFor } from "./helpers/docker.js";
+import { appContainers, cleanupProject, docker, ensureSlowHttpImage, requireDocker, SLOW_HTTP_IMAGE, waitFor } from "./helpers/docker.js";
 import { startLoad, type LoadResult } from "./helpers/load.js";
 
 const G = "/apis/berth.dev/v1alpha1";
 const P = `traffic-${process.pid}`;
 const HOST = `web.${P}.test`;
-/** busybox httpd with a CGI endpoint that takes 300 ms: requests are in flight when a replica goes. */
-const IMAGE = `berth-test/slow-${process.pid}:1`;
-const SLOW_CGI = ["#!/bin/sh", "[ -n \"$CONTENT_LENGTH\" ] && head -c \"$CONTENT_LENGTH\" > /dev/null", "usleep 300000", "printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'"].join("\n");
-
-async function buildSlowImage(): Promise<void> {
-  const c = await docker.createContainer({ Image: BUSYBOX_IMAGE, Cmd: ["sh", "-c", `mkdir -p /www/cgi-bin && printf '%s\\n' "$SCRIPT" > /www/cgi-bin/slow && chmod 755 /www/cgi-bin/slow`], Env: [`SCRIPT=${SLOW_CGI}`] });
-  try {
-    await c.start();
-    await c.wait();
-    await c.commit({ repo: IMAGE.split(":")[0], tag: "1", changes: 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' } as never);
-  } finally {
-    await c.remove({ force: true });
-  }
-}
-
 interface StatusSample {
   at: number;
   readyReplicas: number;
@@ -98,8 +83,7 @@ describe("zero-downtime hand-over through a real Caddy", function () {
   before(async function () {
     await requireDocker(this);
     requireCommands(this, ["caddy"]);
-    await ensureBusyboxImage();
-    await buildSlowImage();
+    await ensureSlowHttpImage();
     caddy = await startCaddy();
     dataDir = tempDir("berth-traffic-");
     berth = await startBerth({ dataDir, listen: "127.0.0.1:0", logger: quietLogger(), controllers: true, resyncMs: 5000, router: { adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort, bindHost: "127.0.0.1" } });
@@ -110,7 +94,7 @@ describe("zero-downtime hand-over through a real Caddy", function () {
       kind: "Application",
       metadata: { name: "web", namespace: P },
       spec: {
-        source: { image: IMAGE },
+        source: { image: SLOW_HTTP_IMAGE },
         replicas: 3,
         env: { VERSION: "1" },
         ports: [{ containerPort: 8080 }],
@@ -133,7 +117,6 @@ describe("zero-downtime hand-over through a real Caddy", function () {
     await berth?.stop();
     await caddy?.stop();
     await cleanupProject(P).catch(() => undefined);
-    await docker.getImage(IMAGE).remove({ force: true }).catch(() => undefined);
     removeDir(dataDir ?? "");
   });
 

@@ -79,3 +79,27 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** busybox httpd with a CGI endpoint, /cgi-bin/slow, that answers after 300 ms: requests are in flight when a replica goes. */
+export const SLOW_HTTP_IMAGE = "berth-test/slow-http:1";
+const SLOW_CGI = ["#!/bin/sh", '[ -n "$CONTENT_LENGTH" ] && head -c "$CONTENT_LENGTH" > /dev/null', "usleep 300000", "printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'"].join("\n");
+
+/** Built once per machine from the busybox image (DESIGN §3) and reused by tag. */
+export async function ensureSlowHttpImage(): Promise<string> {
+  try {
+    await docker.getImage(SLOW_HTTP_IMAGE).inspect();
+    return SLOW_HTTP_IMAGE;
+  } catch {
+    // not built yet
+  }
+  await ensureBusyboxImage();
+  const c = await docker.createContainer({ Image: BUSYBOX_IMAGE, Cmd: ["sh", "-c", `mkdir -p /www/cgi-bin && printf '%s\\n' "$SCRIPT" > /www/cgi-bin/slow && chmod 755 /www/cgi-bin/slow`], Env: [`SCRIPT=${SLOW_CGI}`] });
+  try {
+    await c.start();
+    await c.wait();
+    await c.commit({ repo: SLOW_HTTP_IMAGE.split(":")[0], tag: SLOW_HTTP_IMAGE.split(":")[1], changes: 'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]' } as never);
+  } finally {
+    await c.remove({ force: true });
+  }
+  return SLOW_HTTP_IMAGE;
+}

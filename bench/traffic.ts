@@ -1,0 +1,137 @@
+/**
+ * Requests through a real Caddy while Berth rolls an Application, against the same load with
+ * no rollout, in one run:
+ *   a steady open-loop load (GETs at BENCH_RATE/s on keep-alive connections, plus slow POSTs —
+ *   300 ms each, never retried by Caddy or the client — at a fifth of that) goes through a
+ *   Domain to a 3-replica Application (maxSurge 1, maxUnavailable 0); rounds alternate between
+ *   a quiet window and a rolling update of all 3 replicas. Printed: failed requests (target 0),
+ *   p50/p99 latency, and the rollout's p99 as a ratio of the quiet p99.
+ *
+ *   npx tsx bench/traffic.ts
+ *   (BENCH_ROUNDS=3, BENCH_RATE=100, BENCH_QUIET_SECONDS=10)
+ */
+import { startBerth, type Berth } from "../src/main.js";
+import { quietLogger } from "../test/helpers/berth.js";
+import { startCaddy, type TestCaddy } from "../test/helpers/caddy.js";
+import { cleanupProject, ensureSlowHttpImage, SLOW_HTTP_IMAGE } from "../test/helpers/docker.js";
+import { startLoad, type LoadResult } from "../test/helpers/load.js";
+import { call, fmt, loadSampler, log, machine, median, ratio, removeDir, sleep, table, tempDir } from "./lib.js";
+
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const RATE = Number(process.env.BENCH_RATE ?? 100);
+const QUIET_S = Number(process.env.BENCH_QUIET_SECONDS ?? 10);
+const G = "/apis/berth.dev/v1alpha1";
+const P = `bench-traffic-${process.pid}`;
+const HOST = `web.${P}.test`;
+
+interface Window {
+  kind: "quiet" | "rollout";
+  seconds: number;
+  gets: LoadResult;
+  posts: LoadResult;
+}
+
+type Ep = { url: string; caPem: string; token: string };
+
+async function must(r: Promise<{ status: number; text: string }>, want: number, what: string): Promise<void> {
+  const x = await r;
+  if (x.status !== want) throw new Error(`${what}: ${x.status} ${x.text}`);
+}
+
+async function readyAt(ep: Ep, generation: number): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const a = (await call(ep, "GET", `${G}/namespaces/${P}/applications/web`)).body as any;
+    const ready = a?.status?.conditions?.find((c: any) => c.type === "Ready");
+    if (ready?.status === "True" && a.status.observedGeneration >= generation && a.status.readyReplicas === 3) return;
+    if (Date.now() > deadline) throw new Error(`web not Ready at generation ${generation}: ${JSON.stringify(a?.status?.conditions)}`);
+    await sleep(100);
+  }
+}
+
+async function setUp(ep: Ep): Promise<void> {
+  await must(call(ep, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: P }, spec: {} }), 201, "project");
+  const spec = {
+    source: { image: SLOW_HTTP_IMAGE },
+    replicas: 3,
+    env: { ROUND: "0" },
+    ports: [{ containerPort: 8080 }],
+    healthcheck: { http: { path: "/health", port: 8080 }, interval: "1s", timeout: "2s", retries: 3 },
+    strategy: { type: "RollingUpdate", maxSurge: 1, maxUnavailable: 0 },
+    stopGracePeriod: "5s",
+  };
+  await must(call(ep, "POST", `${G}/namespaces/${P}/applications`, { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "web", namespace: P }, spec }), 201, "application");
+  await must(call(ep, "POST", `${G}/namespaces/${P}/domains`, { apiVersion: "berth.dev/v1alpha1", kind: "Domain", metadata: { name: "web", namespace: P }, spec: { host: HOST, target: { application: "web", port: 8080 } } }), 201, "domain");
+  await readyAt(ep, 1);
+  await sleep(2000);
+}
+
+/** Load for the length of `during` (a fixed quiet window, or a rollout until Ready). */
+async function measure(caddy: TestCaddy, kind: Window["kind"], during: () => Promise<void>): Promise<Window> {
+  const t0 = Date.now();
+  const gets = startLoad({ port: caddy.httpPort, host: HOST, rate: RATE, maxMs: 600_000 });
+  const posts = startLoad({ port: caddy.httpPort, host: HOST, path: "/cgi-bin/slow", method: "POST", keepAlive: false, rate: Math.max(1, RATE / 5), maxMs: 600_000 });
+  await during();
+  await sleep(500);
+  const w = { kind, seconds: (Date.now() - t0) / 1000, gets: await gets.stop(), posts: await posts.stop() };
+  log(`${kind}: ${w.seconds.toFixed(1)} s, GET ${w.gets.failed}/${w.gets.sent} failed (p99 ${w.gets.p99} ms), POST ${w.posts.failed}/${w.posts.sent} failed (p99 ${w.posts.p99} ms)`);
+  return w;
+}
+
+function report(windows: Window[]): string {
+  const rows: string[][] = [];
+  for (const kind of ["quiet", "rollout"] as const) {
+    const ws = windows.filter((w) => w.kind === kind);
+    const sum = (f: (w: Window) => number): number => ws.reduce((n, w) => n + f(w), 0);
+    rows.push([
+      kind === "quiet" ? `no rollout (${QUIET_S} s windows)` : "rolling update of 3 replicas",
+      String(ws.length),
+      fmt(median(ws.map((w) => w.seconds)), 1),
+      `${sum((w) => w.gets.failed)} / ${sum((w) => w.gets.sent)}`,
+      String(sum((w) => w.gets.retried)),
+      fmt(median(ws.map((w) => w.gets.p50))),
+      fmt(median(ws.map((w) => w.gets.p99))),
+      `${sum((w) => w.posts.failed)} / ${sum((w) => w.posts.sent)}`,
+      fmt(median(ws.map((w) => w.posts.p99))),
+    ]);
+  }
+  const q = (f: (w: Window) => number): number => median(windows.filter((w) => w.kind === "quiet").map(f));
+  const r = (f: (w: Window) => number): number => median(windows.filter((w) => w.kind === "rollout").map(f));
+  return [
+    table(["window", "rounds", "median s", "GET failed / sent", "GET retried (keep-alive close)", "GET p50 ms", "GET p99 ms", "slow POST failed / sent", "POST p99 ms"], rows),
+    "",
+    `rollout p99 / quiet p99: GET ${ratio(r((w) => w.gets.p99), q((w) => w.gets.p99))}, slow POST ${ratio(r((w) => w.posts.p99), q((w) => w.posts.p99))}`,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const load = loadSampler();
+  log(machine());
+  await ensureSlowHttpImage();
+  const caddy = await startCaddy();
+  const dataDir = tempDir("berth-bench-traffic-");
+  let berth: Berth | undefined;
+  try {
+    berth = await startBerth({ dataDir, listen: "127.0.0.1:0", logger: quietLogger(), controllers: true, router: { adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort, bindHost: "127.0.0.1" } });
+    const ep = berth;
+    await setUp(ep);
+    const windows: Window[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      windows.push(await measure(caddy, "quiet", () => sleep(QUIET_S * 1000)));
+      windows.push(
+        await measure(caddy, "rollout", async () => {
+          const r = await call(ep, "PATCH", `${G}/namespaces/${P}/applications/web`, { spec: { env: { ROUND: String(round) } } }, "application/merge-patch+json");
+          await readyAt(ep, (r.body as any).metadata.generation);
+        }),
+      );
+    }
+    console.log(`\n${machine()}\n${load.summary()}\n\n${report(windows)}\n`);
+  } finally {
+    await berth?.stop();
+    await caddy.stop();
+    await cleanupProject(P).catch(() => undefined);
+    removeDir(dataDir);
+  }
+}
+
+await main();
