@@ -8,10 +8,15 @@
  *   p50/p99 latency, and the rollout's p99 as a ratio of the quiet p99.
  *
  *   npx tsx bench/traffic.ts
- *   (BENCH_ROUNDS=3, BENCH_RATE=100, BENCH_QUIET_SECONDS=10)
+ *   (BENCH_ROUNDS=3, BENCH_RATE=100, BENCH_QUIET_SECONDS=10; BENCH_MIGRATE_REQ=both measures
+ *   with net.ipv4.tcp_migrate_req off, then on, as root; BENCH_CADDY_DEBUG=1 shows the upstream
+ *   of each failed request)
  */
+import { writeFileSync } from "node:fs";
+import { Writable } from "node:stream";
+import winston from "winston";
 import { startBerth, type Berth } from "../src/main.js";
-import { quietLogger } from "../test/helpers/berth.js";
+import { MIGRATE_REQ_PATH, reloadSafety } from "../src/router/reload-safety.js";
 import { startCaddy, type TestCaddy } from "../test/helpers/caddy.js";
 import { cleanupProject, ensureSlowHttpImage, SLOW_HTTP_IMAGE } from "../test/helpers/docker.js";
 import { startLoad, type LoadResult } from "../test/helpers/load.js";
@@ -26,6 +31,8 @@ const HOST = `web.${P}.test`;
 
 interface Window {
   kind: "quiet" | "rollout";
+  /** net.ipv4.tcp_migrate_req while it ran. */
+  migrate: string;
   seconds: number;
   gets: LoadResult;
   posts: LoadResult;
@@ -73,27 +80,34 @@ async function measure(caddy: TestCaddy, kind: Window["kind"], during: () => Pro
   const posts = startLoad({ port: caddy.httpPort, host: HOST, path: "/cgi-bin/slow", method: "POST", keepAlive: false, rate: Math.max(1, RATE / 5), maxMs: 600_000 });
   await during();
   await sleep(500);
-  const w = { kind, seconds: (Date.now() - t0) / 1000, gets: await gets.stop(), posts: await posts.stop() };
+  const w = { kind, migrate: reloadSafety(), seconds: (Date.now() - t0) / 1000, gets: await gets.stop(), posts: await posts.stop() };
   log(`${kind}: ${w.seconds.toFixed(1)} s, GET ${w.gets.failed}/${w.gets.sent} failed (p99 ${w.gets.p99} ms), POST ${w.posts.failed}/${w.posts.sent} failed (p99 ${w.posts.p99} ms)`);
+  for (const f of [...w.gets.failures, ...w.posts.failures]) log(`  failed: ${f}`);
   return w;
+}
+
+function row(label: string, ws: Window[]): string[] {
+  const sum = (f: (w: Window) => number): number => ws.reduce((n, w) => n + f(w), 0);
+  return [
+    label,
+    String(ws.length),
+    fmt(median(ws.map((w) => w.seconds)), 1),
+    `${sum((w) => w.gets.failed)} / ${sum((w) => w.gets.sent)}`,
+    String(sum((w) => w.gets.retried)),
+    fmt(median(ws.map((w) => w.gets.p50))),
+    fmt(median(ws.map((w) => w.gets.p99))),
+    `${sum((w) => w.posts.failed)} / ${sum((w) => w.posts.sent)}`,
+    fmt(median(ws.map((w) => w.posts.p99))),
+  ];
 }
 
 function report(windows: Window[]): string {
   const rows: string[][] = [];
-  for (const kind of ["quiet", "rollout"] as const) {
-    const ws = windows.filter((w) => w.kind === kind);
-    const sum = (f: (w: Window) => number): number => ws.reduce((n, w) => n + f(w), 0);
-    rows.push([
-      kind === "quiet" ? `no rollout (${QUIET_S} s windows)` : "rolling update of 3 replicas",
-      String(ws.length),
-      fmt(median(ws.map((w) => w.seconds)), 1),
-      `${sum((w) => w.gets.failed)} / ${sum((w) => w.gets.sent)}`,
-      String(sum((w) => w.gets.retried)),
-      fmt(median(ws.map((w) => w.gets.p50))),
-      fmt(median(ws.map((w) => w.gets.p99))),
-      `${sum((w) => w.posts.failed)} / ${sum((w) => w.posts.sent)}`,
-      fmt(median(ws.map((w) => w.posts.p99))),
-    ]);
+  const settings = [...new Set(windows.map((w) => w.migrate))];
+  for (const m of settings) {
+    const of = (kind: Window["kind"]): Window[] => windows.filter((w) => w.kind === kind && w.migrate === m);
+    rows.push(row(`no rollout (${QUIET_S} s windows), tcp_migrate_req ${m}`, of("quiet")));
+    rows.push(row(`rolling update of 3 replicas, tcp_migrate_req ${m}`, of("rollout")));
   }
   const q = (f: (w: Window) => number): number => median(windows.filter((w) => w.kind === "quiet").map(f));
   const r = (f: (w: Window) => number): number => median(windows.filter((w) => w.kind === "rollout").map(f));
@@ -104,29 +118,74 @@ function report(windows: Window[]): string {
   ].join("\n");
 }
 
+/**
+ * The kernel settings to measure under: as the machine has it, or (BENCH_MIGRATE_REQ=both, as
+ * root) off then on, to show what the setting is worth; the original value is put back.
+ */
+function migrateVariants(): string[] {
+  return process.env.BENCH_MIGRATE_REQ === "both" ? ["0", "1"] : [""];
+}
+
+function setMigrate(value: string): void {
+  if (value) writeFileSync(MIGRATE_REQ_PATH, value);
+}
+
+/** Berth's info log kept in memory, so a failed request can be shown beside what Berth did then. */
+function memoryLogger(lines: string[]): winston.Logger {
+  const sink = new Writable({ write: (chunk: Buffer, _enc, done): void => (lines.push(chunk.toString().trim()), done()) });
+  return winston.createLogger({ level: "info", format: winston.format.combine(winston.format.timestamp(), winston.format.json()), transports: [new winston.transports.Stream({ stream: sink })] });
+}
+
+/** For each failed request: Berth's log and Caddy's errors in the second before it. */
+function explainFailures(w: Window, berthLog: string[], caddyLog: string): void {
+  const failed = [...w.gets.samples, ...w.posts.samples].filter((s) => s.status !== 200);
+  if (!failed.length) return;
+  const from = Math.min(...failed.map((s) => s.at)) - 1000;
+  const to = Math.max(...failed.map((s) => s.at + s.ms)) + 200;
+  const within = (line: string): boolean => {
+    const m = /"(?:timestamp|ts)":\s*"?([0-9T:.\-Z]+)"?/.exec(line);
+    const t = m ? (m[1].includes("T") ? Date.parse(m[1]) : Number(m[1]) * 1000) : NaN;
+    return t >= from && t <= to;
+  };
+  for (const l of berthLog.filter(within)) log(`  berth: ${l.slice(0, 400)}`);
+  const interesting = (x: string): boolean => x.includes('"error"') || (process.env.BENCH_CADDY_DEBUG !== undefined && /upstream|dial|roundtrip/.test(x));
+  for (const l of caddyLog.split("\n").filter((x) => interesting(x) && within(x))) log(`  caddy: ${l.slice(0, 1200)}`);
+}
+
 async function main(): Promise<void> {
   const load = loadSampler();
+  const originalMigrate = reloadSafety() === "on" ? "1" : "0";
   log(machine());
+  log(`net.ipv4.tcp_migrate_req: ${reloadSafety()} (scripts/tune-host.sh; off, a Caddy load can reset an arriving connection)`);
   await ensureSlowHttpImage();
   const caddy = await startCaddy();
+  // Caddy's debug log names the upstream of every proxied request; the failures are shown with it.
+  if (process.env.BENCH_CADDY_DEBUG) await fetch(`${caddy.adminUrl}/config/logging`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ logs: { default: { level: "DEBUG" } } }) });
   const dataDir = tempDir("berth-bench-traffic-");
   let berth: Berth | undefined;
+  const berthLog: string[] = [];
   try {
-    berth = await startBerth({ dataDir, listen: "127.0.0.1:0", logger: quietLogger(), controllers: true, router: { adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort, bindHost: "127.0.0.1" } });
+    berth = await startBerth({ dataDir, listen: "127.0.0.1:0", logger: memoryLogger(berthLog), controllers: true, router: { adminUrl: caddy.adminUrl, httpPort: caddy.httpPort, httpsPort: caddy.httpsPort, bindHost: "127.0.0.1" } });
     const ep = berth;
     await setUp(ep);
     const windows: Window[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
-      windows.push(await measure(caddy, "quiet", () => sleep(QUIET_S * 1000)));
-      windows.push(
-        await measure(caddy, "rollout", async () => {
+    let round = 0;
+    for (const m of migrateVariants()) {
+      setMigrate(m);
+      for (let i = 1; i <= ROUNDS; i++) {
+        round++;
+        windows.push(await measure(caddy, "quiet", () => sleep(QUIET_S * 1000)));
+        const w = await measure(caddy, "rollout", async () => {
           const r = await call(ep, "PATCH", `${G}/namespaces/${P}/applications/web`, { spec: { env: { ROUND: String(round) } } }, "application/merge-patch+json");
           await readyAt(ep, (r.body as any).metadata.generation);
-        }),
-      );
+        });
+        explainFailures(w, berthLog, caddy.logs());
+        windows.push(w);
+      }
     }
-    console.log(`\n${machine()}\n${load.summary()}\n\n${report(windows)}\n`);
+    console.log(`\n${machine()}, net.ipv4.tcp_migrate_req ${reloadSafety()}\n${load.summary()}\n\n${report(windows)}\n`);
   } finally {
+    if (process.env.BENCH_MIGRATE_REQ === "both") setMigrate(originalMigrate);
     await berth?.stop();
     await caddy.stop();
     await cleanupProject(P).catch(() => undefined);

@@ -9,7 +9,7 @@
 import { expect } from "chai";
 import { startBerth, type Berth } from "../src/main.js";
 import { call, quietLogger, tempDir, removeDir } from "./helpers/berth.js";
-import { requireCommands, startCaddy, type TestCaddy } from "./helpers/caddy.js";
+import { requireCommands, requireReloadSafety, startCaddy, type TestCaddy } from "./helpers/caddy.js";
 import { appContainers, cleanupProject, docker, ensureSlowHttpImage, requireDocker, SLOW_HTTP_IMAGE, waitFor } from "./helpers/docker.js";
 import { startLoad, type LoadResult } from "./helpers/load.js";
 
@@ -83,6 +83,7 @@ describe("zero-downtime hand-over through a real Caddy", function () {
   before(async function () {
     await requireDocker(this);
     requireCommands(this, ["caddy"]);
+    requireReloadSafety(this);
     await ensureSlowHttpImage();
     caddy = await startCaddy();
     dataDir = tempDir("berth-traffic-");

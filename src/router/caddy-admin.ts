@@ -14,27 +14,54 @@ export class CaddyError extends Error {
  * config atomically (POST /load), and read the local CA's root. Berth never edits a part of the
  * live config in place (no PATCH/PUT of paths), so a partial update can never be half-applied.
  */
+function causeOf(e: unknown): Error {
+  const err = e as Error;
+  return err.cause instanceof Error ? err.cause : err;
+}
+
+/** A kept-alive connection the admin endpoint closed before answering (undici's words, or the socket's). */
+function closedUnderUs(e: unknown): boolean {
+  const c = causeOf(e) as NodeJS.ErrnoException;
+  return c.code === "UND_ERR_SOCKET" || c.code === "ECONNRESET" || /other side closed|socket hang up/.test(c.message);
+}
+
+function unreachable(url: string, e: unknown): CaddyError {
+  return new CaddyError(`Caddy admin API at ${url} is unreachable: ${causeOf(e).message}`);
+}
+
 export class CaddyAdmin {
   constructor(
     readonly url: string,
     private readonly timeoutMs = 15_000,
   ) {}
 
+  /**
+   * Caddy restarts its admin endpoint on every config load, closing kept-alive connections; a
+   * call sent on one of those just then fails before Caddy read it. Every call Berth makes is
+   * idempotent (reads, and a /load of a whole config), so such a failure is tried once more.
+   */
   private async request(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-    let res: Response;
     try {
-      res = await fetch(this.url + path, {
-        method,
-        // Caddy's admin API checks the Origin/Host of requests; a plain request without Origin passes.
-        headers: body === undefined ? {} : { "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      return await this.once(method, path, body);
     } catch (e) {
-      throw new CaddyError(`Caddy admin API at ${this.url} is unreachable: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+      if (!closedUnderUs(e)) throw unreachable(this.url, e);
+      try {
+        return await this.once(method, path, body);
+      } catch (again) {
+        throw unreachable(this.url, again);
+      }
     }
-    const text = await res.text();
-    return { status: res.status, text };
+  }
+
+  private async once(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+    const res = await fetch(this.url + path, {
+      method,
+      // Caddy's admin API checks the Origin/Host of requests; a plain request without Origin passes.
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    return { status: res.status, text: await res.text() };
   }
 
   /** The live config; {} when Caddy runs without one (GET answers null). */

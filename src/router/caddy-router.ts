@@ -88,6 +88,7 @@ export class CaddyRouter implements TrafficSwitch {
   private readonly withdrawn = new Map<string, string[]>();
   private running: Promise<SyncResult> | undefined;
   private pending: Promise<SyncResult> | undefined;
+  private settling: { now: () => void; result: Promise<SyncResult> } | undefined;
   private lastLoadedHash: string | undefined;
   /** Loads done by this process (tests and metrics read it). */
   loads = 0;
@@ -124,18 +125,37 @@ export class CaddyRouter implements TrafficSwitch {
     if (addresses.length) await this.drained(addresses, drainMs);
   }
 
-  /** Until Caddy reports no request in flight to any of `addresses` (or the time is up). */
+  /**
+   * Until Caddy reports no request in flight to any of `addresses`, or the time is up. A count
+   * Caddy could not give is no answer: the stop waits for a real 0, never for an error.
+   */
   private async drained(addresses: string[], drainMs: number): Promise<void> {
     const deadline = Date.now() + drainMs;
+    let last: string;
     for (;;) {
-      const busy = await this.admin.upstreamRequests(addresses).catch(() => 0);
-      if (busy === 0 || Date.now() >= deadline) return;
+      const busy = await this.admin.upstreamRequests(addresses).catch((e: Error) => e);
+      if (busy === 0) return;
+      last = typeof busy === "number" ? `${busy} request(s) still in flight` : busy.message;
+      if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 25));
     }
+    this.logger.warn("drain did not finish before the stop; the stop goes ahead", { addresses, drainMs, last });
   }
 
-  sync(): Promise<SyncResult> {
+  /**
+   * `settleMs`: a sync that may wait that long for company. Every load restarts Caddy's servers,
+   * which closes idle client connections and can drop one arriving at that instant; when a
+   * new replica turns healthy, the Domain's sync (it joins) and the rollout's withdraw of the
+   * old one (it leaves) come a few milliseconds apart, and waiting lets them share one load.
+   * A sync without it (a withdraw) starts a waiting one at once.
+   */
+  sync(opts: { settleMs?: number } = {}): Promise<SyncResult> {
+    if (this.settling) {
+      if (!opts.settleMs) this.settling.now();
+      return this.settling.result;
+    }
     if (this.pending) return this.pending;
+    if (!this.running && opts.settleMs) return this.settle(opts.settleMs);
     if (!this.running) return this.startRun();
     const after = this.running.catch(() => undefined);
     this.pending = after.then(() => {
@@ -143,6 +163,20 @@ export class CaddyRouter implements TrafficSwitch {
       return this.running ?? this.startRun();
     });
     return this.pending;
+  }
+
+  private settle(ms: number): Promise<SyncResult> {
+    let now!: () => void;
+    const waited = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      now = (): void => (clearTimeout(timer), resolve());
+    });
+    const result = waited.then(() => {
+      this.settling = undefined;
+      return this.sync();
+    });
+    this.settling = { now, result };
+    return result;
   }
 
   private startRun(): Promise<SyncResult> {

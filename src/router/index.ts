@@ -4,6 +4,7 @@ import type { ResourceStore } from "../store/resources.js";
 import { CaddyRouter } from "./caddy-router.js";
 import { ManagedCaddy } from "./managed.js";
 import { resolveRouterSettings, type RouterOptions } from "./settings.js";
+import { warnIfReloadsDropConnections } from "./reload-safety.js";
 
 export { CaddyRouter } from "./caddy-router.js";
 export { ManagedCaddy } from "./managed.js";
@@ -19,6 +20,7 @@ export interface Routing {
 export function createRouting(opts: RouterOptions | undefined, deps: { store: ResourceStore; driver: RuntimeDriver; logger: Logger }): Routing | undefined {
   const settings = resolveRouterSettings(opts);
   if (!settings) return undefined;
+  warnIfReloadsDropConnections(settings, deps.logger);
   const router = new CaddyRouter(settings, deps.store, deps.driver, deps.logger);
   return { router, components: settings.managed ? [new ManagedCaddy(deps.driver, settings, deps.logger)] : [] };
 }

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { reloadSafety } from "../../src/router/reload-safety.js";
 import { freePort } from "../../src/store/embedded.js";
 import { tempDir } from "./berth.js";
 
@@ -76,6 +77,21 @@ export function requireCommands(ctx: Mocha.Context, commands: string[]): void {
   const missing = commands.filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
   if (!missing.length) return;
   const message = `${missing.join(", ")} not installed (apt-get install -y ${missing.join(" ")}, or scripts/install-system-deps.sh)`;
+  if (process.env.CI === "true") throw new Error(`CI=true but ${message}`);
+  console.warn(`    (skipping: ${message})`);
+  ctx.skip();
+}
+
+/**
+ * Suites that count failed requests across Caddy route changes: they need the kernel to move
+ * connections queued on Caddy's old socket to the new one (net.ipv4.tcp_migrate_req=1, set by
+ * scripts/tune-host.sh); without it a reload can reset one and the count means nothing. Skipped
+ * with that message where it is off, a hard failure under CI (CI=true).
+ */
+export function requireReloadSafety(ctx: Mocha.Context): void {
+  const safety = reloadSafety();
+  if (safety === "on") return;
+  const message = `net.ipv4.tcp_migrate_req is ${safety === "off" ? "0" : "not available"} (sysctl -w net.ipv4.tcp_migrate_req=1, or scripts/tune-host.sh)`;
   if (process.env.CI === "true") throw new Error(`CI=true but ${message}`);
   console.warn(`    (skipping: ${message})`);
   ctx.skip();

@@ -24,6 +24,9 @@ export interface DomainDeps extends ObjectReconcilerDeps {
  * Deleting a Domain (finalizer berth.dev/route) goes through one more sync without it, so the
  * object is gone only once its route is.
  */
+/** How long a Domain's sync waits for a rollout's withdraw to share its Caddy load (CaddyRouter.sync). */
+const ROUTE_SETTLE_MS = 50;
+
 export class DomainReconciler extends ObjectReconciler<DomainObserved> {
   readonly kind = "Domain" as const;
   readonly finalizer = FINALIZER.route;
@@ -59,7 +62,7 @@ export class DomainReconciler extends ObjectReconciler<DomainObserved> {
     let entry: RouteEntry | undefined;
     try {
       // Written after a running sync read the store: the next sync (which starts after it) has it.
-      entry = (await router.sync()).entries.get(key) ?? (await router.sync()).entries.get(key);
+      entry = (await router.sync({ settleMs: ROUTE_SETTLE_MS })).entries.get(key) ?? (await router.sync()).entries.get(key);
     } catch (e) {
       fail("RouterUnavailable", (e as Error).message);
     }

@@ -1,0 +1,86 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { expect } from "chai";
+import winston from "winston";
+import { CaddyRouter } from "../../src/router/caddy-router.js";
+import { reloadSafety, warnIfReloadsDropConnections } from "../../src/router/reload-safety.js";
+import { resolveRouterSettings } from "../../src/router/settings.js";
+import { FakeDriver } from "../../src/runtime/fake.js";
+import type { ResourceStore } from "../../src/store/resources.js";
+
+/** A logger that keeps its messages. */
+function captured(): { logger: winston.Logger; messages: string[] } {
+  const messages: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _enc, done): void => (messages.push((JSON.parse(chunk.toString()) as { message: string }).message), done()) });
+  return { logger: winston.createLogger({ format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] }), messages };
+}
+
+/** Caddy's admin API as far as a sync uses it: the config, /load, and the upstream counts. */
+async function fakeCaddyAdmin(): Promise<{ url: string; reads: () => number; loads: () => number; close: () => Promise<void> }> {
+  let config: unknown = null;
+  let reads = 0;
+  let loads = 0;
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      if (req.method === "GET" && req.url === "/config/") reads++;
+      if (req.method === "POST" && req.url === "/load") {
+        loads++;
+        config = JSON.parse(body);
+      }
+      res.setHeader("Content-Type", "application/json");
+      res.end(req.url === "/reverse_proxy/upstreams" ? "[]" : req.method === "GET" ? JSON.stringify(config) : "");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, reads: () => reads, loads: () => loads, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const emptyStore = { list: async () => ({ items: [] }) } as unknown as ResourceStore;
+
+describe("router: when a Caddy load can drop connections, and sharing loads", () => {
+  it("reads net.ipv4.tcp_migrate_req: on, off, or unknown where the kernel has none", () => {
+    expect(reloadSafety(() => "1\n")).to.equal("on");
+    expect(reloadSafety(() => "0\n")).to.equal("off");
+    expect(
+      reloadSafety(() => {
+        throw new Error("ENOENT");
+      }),
+    ).to.equal("unknown");
+  });
+
+  it("warns once at start for a local or managed Caddy with the setting off, not for a remote one", () => {
+    const local = captured();
+    warnIfReloadsDropConnections(resolveRouterSettings({ adminUrl: "http://127.0.0.1:2019" })!, local.logger, "off");
+    expect(local.messages.join("\n")).to.match(/tcp_migrate_req is 0.*scripts\/tune-host\.sh/);
+    const on = captured();
+    warnIfReloadsDropConnections(resolveRouterSettings({ adminUrl: "http://127.0.0.1:2019" })!, on.logger, "on");
+    const remote = captured();
+    warnIfReloadsDropConnections(resolveRouterSettings({ adminUrl: "http://caddy.internal:2019" })!, remote.logger, "off");
+    expect([...on.messages, ...remote.messages]).to.deep.equal([]);
+  });
+
+  it("a sync that may wait shares one run with a withdraw that comes meanwhile, and starts at once then", async () => {
+    const admin = await fakeCaddyAdmin();
+    try {
+      const router = new CaddyRouter(resolveRouterSettings({ adminUrl: admin.url, httpPort: 18080, httpsPort: 18443 })!, emptyStore, new FakeDriver("i1"), captured().logger);
+      const t0 = Date.now();
+      const waiting = router.sync({ settleMs: 5000 });
+      const now = router.sync();
+      const [a, b] = await Promise.all([waiting, now]);
+      expect(a).to.equal(b);
+      expect(Date.now() - t0, "the withdraw did not wait out the settle time").to.be.below(2000);
+      expect(admin.reads(), "one run read Caddy's config").to.equal(1);
+      expect(admin.loads()).to.equal(1);
+      const t1 = Date.now();
+      await router.sync({ settleMs: 150 });
+      expect(Date.now() - t1, "alone, it waits for company").to.be.at.least(140);
+      expect(admin.loads(), "nothing changed: no second load").to.equal(1);
+    } finally {
+      await admin.close();
+    }
+  });
+});
