@@ -207,6 +207,34 @@ describe("failures reach status, kubectl and events; removing the cause converge
     expect(ms).to.be.below(2000 + 1000 /* one healthcheck interval: the engine must see it healthy first */);
   });
 
+  it("kubectl wait for Ready right after a spec change returns only once that change runs (jsonpath and condition)", async () => {
+    const health = { http: { path: "/health", port: 8080 }, interval: "1s", timeout: "1s", retries: 1 };
+    await create("waited", { replicas: 2, healthcheck: health, ports: [{ containerPort: 8080 }], env: { V: "1" } });
+    await msToReady("waited", Date.now(), 30_000);
+    const p = await call(berth, "PATCH", `${G}/namespaces/${P}/applications/waited`, { spec: { env: { V: "2" } } }, { contentType: "application/merge-patch+json" });
+    expect(p.status, p.text).to.equal(200);
+    const generation = p.body.metadata.generation;
+    // Started the moment the write is answered, as a CI step would: nothing may say Ready for the old spec.
+    const t0 = Date.now();
+    const waits = ['--for=jsonpath={.status.conditions[?(@.type=="Ready")].status}=True', "--for=condition=Ready"].map(async (cond) => {
+      const r = await kubectl(["wait", cond, "application/waited", "-n", P, "--timeout=60s"]);
+      expect(r.code, `${cond}: ${r.stderr}`).to.equal(0);
+      // What runs the moment kubectl returns: the new spec, on every replica, all ready.
+      const a = await get("waited");
+      const running = await docker.listContainers({ filters: { label: [`berth.dev/project=${P}`, "berth.dev/name=waited"] } });
+      const envs = await Promise.all(running.map(async (c) => (await docker.getContainer(c.Id).inspect()).Config.Env));
+      return { cond, ms: Date.now() - t0, a, hashes: running.map((c) => c.Labels["berth.dev/config-hash"]), envs };
+    });
+    for (const w of await Promise.all(waits)) {
+      expect(w.a.status.observedGeneration, w.cond).to.equal(generation);
+      expect(w.a.status.readyReplicas, w.cond).to.equal(2);
+      expect(w.a.status.updatedReplicas, w.cond).to.equal(2);
+      expect(w.hashes, `${w.cond}: every container on the new config`).to.deep.equal([w.a.status.configHash, w.a.status.configHash]);
+      for (const env of w.envs) expect(env, w.cond).to.include("V=2");
+      console.log(`      kubectl wait ${w.cond.split("=")[0]}=${w.cond.includes("jsonpath") ? "jsonpath" : "condition"} returned after ${w.ms} ms, on generation ${generation} with both replicas replaced`);
+    }
+  });
+
   it("DockerUnavailable: a Berth whose engine stops answering reports it, and converges when it answers again", async () => {
     const dir = tempDir("berth-proxy-");
     const socket = path.join(dir, "docker.sock");

@@ -126,6 +126,16 @@ export class CaddyRouter implements TrafficSwitch {
   }
 
   /**
+   * Withdrawn containers that are gone: the drain route keeps nothing for them. A sync does the
+   * rest (a load only when that is no bother to anyone, see onlyDrainShrinks); a Caddy that
+   * cannot be reached now is brought up to date by the next sync, so it is no failure here.
+   */
+  async removed(containerIds: string[]): Promise<void> {
+    for (const id of containerIds) this.withdrawn.delete(id);
+    await this.sync().catch((e: Error) => this.logger.debug("sync after a withdrawn container was removed failed; the next one catches up", { error: e.message }));
+  }
+
+  /**
    * Until Caddy reports no request in flight to any of `addresses`, or the time is up. A count
    * Caddy could not give is no answer: the stop waits for a real 0, never for an error.
    */
@@ -229,9 +239,11 @@ export class CaddyRouter implements TrafficSwitch {
   /**
    * The live config differs only by drain upstreams of containers that are gone: no traffic
    * can use them, so that alone is no reason for a reload (each reload closes idle client
-   * connections); the next real change drops them.
+   * connections); the next real change drops them. With no Domain left there is no client to
+   * disturb, so the leftovers go at once and a deleted Project leaves nothing behind.
    */
   private onlyDrainShrinks(entries: RouteEntry[], current: CaddyConfig, draining: string[], liveHash: string): boolean {
+    if (entries.length === 0) return false;
     const live = drainingOf(current);
     if (!draining.every((d) => live.includes(d))) return false;
     return hashConfig(buildCaddyConfig(entries, this.settings, current, live)) === liveHash;

@@ -47,7 +47,7 @@ async function run(step: Step, x: ExecutionContext): Promise<void> {
     case "stop":
       return x.driver.stopContainer(step.id, step.graceSeconds);
     case "remove":
-      return x.driver.removeContainer(step.id);
+      return removeContainer(step.id, x);
     case "rename":
       return x.driver.renameContainer(step.id, step.to);
     case "create":
@@ -57,6 +57,12 @@ async function run(step: Step, x: ExecutionContext): Promise<void> {
     case "restart":
       return x.driver.restartContainer(step.id, step.graceSeconds);
   }
+}
+
+async function removeContainer(id: string, x: ExecutionContext): Promise<void> {
+  const wasWithdrawn = x.traffic.isWithdrawn(id);
+  await x.driver.removeContainer(id);
+  if (wasWithdrawn) await x.traffic.removed([id]);
 }
 
 async function runBatch(batch: Step[], x: ExecutionContext): Promise<void> {

@@ -38,6 +38,9 @@ function trafficOf(fake: FakeDriver): TrafficSwitch & { out: Set<string> } {
       }
     },
     isWithdrawn: (id) => out.has(id),
+    removed: async (ids) => {
+      for (const id of ids) out.delete(id);
+    },
   };
 }
 

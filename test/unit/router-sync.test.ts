@@ -5,6 +5,7 @@ import { expect } from "chai";
 import winston from "winston";
 import { CaddyRouter } from "../../src/router/caddy-router.js";
 import { reloadSafety, warnIfReloadsDropConnections } from "../../src/router/reload-safety.js";
+import { buildCaddyConfig, drainingOf } from "../../src/router/caddy-config.js";
 import { resolveRouterSettings } from "../../src/router/settings.js";
 import { FakeDriver } from "../../src/runtime/fake.js";
 import type { ResourceStore } from "../../src/store/resources.js";
@@ -17,8 +18,8 @@ function captured(): { logger: winston.Logger; messages: string[] } {
 }
 
 /** Caddy's admin API as far as a sync uses it: the config, /load, and the upstream counts. */
-async function fakeCaddyAdmin(): Promise<{ url: string; reads: () => number; loads: () => number; close: () => Promise<void> }> {
-  let config: unknown = null;
+async function fakeCaddyAdmin(initial: unknown = null): Promise<{ url: string; config: () => unknown; reads: () => number; loads: () => number; close: () => Promise<void> }> {
+  let config: unknown = initial;
   let reads = 0;
   let loads = 0;
   const server = http.createServer((req, res) => {
@@ -36,7 +37,7 @@ async function fakeCaddyAdmin(): Promise<{ url: string; reads: () => number; loa
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, reads: () => reads, loads: () => loads, close: () => new Promise((r) => server.close(() => r())) };
+  return { url, config: () => config, reads: () => reads, loads: () => loads, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 const emptyStore = { list: async () => ({ items: [] }) } as unknown as ResourceStore;
@@ -79,6 +80,21 @@ describe("router: when a Caddy load can drop connections, and sharing loads", ()
       await router.sync({ settleMs: 150 });
       expect(Date.now() - t1, "alone, it waits for company").to.be.at.least(140);
       expect(admin.loads(), "nothing changed: no second load").to.equal(1);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("drops a drain route of gone containers once no Domain is left (a deleted Project leaves nothing behind)", async () => {
+    const settings = resolveRouterSettings({ adminUrl: "http://127.0.0.1:1", httpPort: 18080, httpsPort: 18443 })!;
+    const admin = await fakeCaddyAdmin(buildCaddyConfig([], settings, {}, ["127.0.0.1:32785"]));
+    try {
+      expect(drainingOf(admin.config() as never)).to.deep.equal(["127.0.0.1:32785"]);
+      const router = new CaddyRouter({ ...settings, adminUrl: admin.url }, emptyStore, new FakeDriver("i1"), captured().logger);
+      const r = await router.sync();
+      expect(r.loaded, "the leftover drain route is a reason to load when nothing else is routed").to.equal(true);
+      expect(drainingOf(admin.config() as never)).to.deep.equal([]);
+      expect(JSON.stringify(admin.config())).to.not.contain("32785");
     } finally {
       await admin.close();
     }

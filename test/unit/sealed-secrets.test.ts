@@ -232,7 +232,7 @@ describe("sealed secret strings", function () {
       const fake = new FakeDriver();
       fake.images.set("berth-test/busybox:1", { cmd: ["sh"] });
       const s = u.stores;
-      const traffic = { withdraw: async () => undefined, isWithdrawn: () => false };
+      const traffic = { withdraw: async () => undefined, isWithdrawn: () => false, removed: async () => undefined };
       const reconciler = new ApplicationReconciler({ store: s.resources, events: s.events, driver: fake, traffic, box: u.box, credentials: s.credentials, revisions: s.revisions, volumes: s.volumes, metrics: u.metrics });
       await store.create(app("shop", "web", { TOKEN: SECRET }), ADMIN);
       // Data written before this rule (or by hand): the placeholder itself stored as the value.
