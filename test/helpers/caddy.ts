@@ -4,6 +4,7 @@ import path from "node:path";
 import { reloadSafety } from "../../src/router/reload-safety.js";
 import { freePort } from "../../src/store/embedded.js";
 import { tempDir } from "./berth.js";
+import { missingPrerequisite } from "./prerequisites.js";
 
 /** A real Caddy (Debian's package) with its admin API on a free 127.0.0.1 port and no routes. */
 export interface TestCaddy {
@@ -76,10 +77,7 @@ export async function startCaddy(): Promise<TestCaddy> {
 export function requireCommands(ctx: Mocha.Context, commands: string[]): void {
   const missing = commands.filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
   if (!missing.length) return;
-  const message = `${missing.join(", ")} not installed (apt-get install -y ${missing.join(" ")}, or scripts/install-system-deps.sh)`;
-  if (process.env.CI === "true") throw new Error(`CI=true but ${message}`);
-  console.warn(`    (skipping: ${message})`);
-  ctx.skip();
+  missingPrerequisite(ctx, `${missing.join(", ")} not installed (apt-get install -y ${missing.join(" ")}, or scripts/install-system-deps.sh)`);
 }
 
 /**
@@ -91,8 +89,5 @@ export function requireCommands(ctx: Mocha.Context, commands: string[]): void {
 export function requireReloadSafety(ctx: Mocha.Context): void {
   const safety = reloadSafety();
   if (safety === "on") return;
-  const message = `net.ipv4.tcp_migrate_req is ${safety === "off" ? "0" : "not available"} (sysctl -w net.ipv4.tcp_migrate_req=1, or scripts/tune-host.sh)`;
-  if (process.env.CI === "true") throw new Error(`CI=true but ${message}`);
-  console.warn(`    (skipping: ${message})`);
-  ctx.skip();
+  missingPrerequisite(ctx, `net.ipv4.tcp_migrate_req is ${safety === "off" ? "0" : "not available"} (sysctl -w net.ipv4.tcp_migrate_req=1, or scripts/tune-host.sh)`);
 }
