@@ -36,18 +36,16 @@ const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 export class EventStore {
   constructor(private readonly ds: DataSource) {}
 
+  /** One statement: a repeat bumps the count, a first occurrence is inserted (one commit either way). */
   async record(obj: ResourceObject, e: NewEvent, source = "berth-controller"): Promise<void> {
     const { type, reason, message } = e;
-    const bumped = await recordQuery(
-      this.ds,
-      `UPDATE events SET count = count + 1, last_timestamp = now() WHERE involved_uid = $1 AND reason = $2 AND message = $3 RETURNING id`,
-      [obj.metadata.uid, reason, message],
-    );
-    const rows = Array.isArray(bumped[0]) ? bumped[0] : bumped;
-    if (rows.length) return;
     await recordQuery(
       this.ds,
-      `INSERT INTO events (namespace, involved_kind, involved_name, involved_uid, type, reason, message, source, first_timestamp, last_timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), now())`,
+      `WITH bumped AS (
+         UPDATE events SET count = count + 1, last_timestamp = now() WHERE involved_uid = $4 AND reason = $6 AND message = $7 RETURNING id
+       )
+       INSERT INTO events (namespace, involved_kind, involved_name, involved_uid, type, reason, message, source, first_timestamp, last_timestamp)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, now(), now() WHERE NOT EXISTS (SELECT 1 FROM bumped)`,
       [obj.metadata.namespace ?? null, obj.kind, obj.metadata.name, obj.metadata.uid, type, reason, message, source],
     );
   }

@@ -71,6 +71,18 @@ describe("Application reconciler (fake runtime driver)", function () {
     await s.resources.create({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: P }, spec: {} }, ADMIN);
   });
 
+  it("an event repeated on an object bumps its count; another message is another event", async () => {
+    const web = await u.stores.resources.create(app("web"), ADMIN);
+    const e = { type: "Warning" as const, reason: "NameConflict", message: "the name is taken" };
+    await u.stores.events.record(web.object, e);
+    await u.stores.events.record(web.object, e);
+    await u.stores.events.record(web.object, { ...e, message: "another message" });
+    expect(await warnings("web")).to.have.deep.members([
+      { reason: e.reason, message: e.message, count: 2 },
+      { reason: e.reason, message: "another message", count: 1 },
+    ]);
+  });
+
   it("runs the replicas with its network, reports Deployment-shaped counts and stamps every condition's generation", async () => {
     await u.stores.resources.create(app("web"), ADMIN);
     const r = await reconcile("web");

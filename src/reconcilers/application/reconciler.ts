@@ -159,11 +159,13 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   private async observeInfrastructure(project: string, runtime: AppRuntimeSpec): Promise<InfraObserved> {
     const network = networkName(project);
     const volumes = runtime.volumes.map((v) => volumeName(project, v.name));
-    return {
-      image: { name: runtime.image, present: await this.d.driver.imageExists(runtime.image) },
-      network: { name: network, exists: await this.d.driver.networkExists(network) },
-      volumes: await Promise.all(volumes.map(async (name) => ({ name, owner: await this.d.driver.volumeOwner(name) }))),
-    };
+    // Independent questions to the engine: asked together.
+    const [present, exists, owners] = await Promise.all([
+      this.d.driver.imageExists(runtime.image),
+      this.d.driver.networkExists(network),
+      Promise.all(volumes.map(async (name) => ({ name, owner: await this.d.driver.volumeOwner(name) }))),
+    ]);
+    return { image: { name: runtime.image, present }, network: { name: network, exists }, volumes: owners };
   }
 
   /** Carries out the plan, recorded as the rollout's revision (a row and a log line per step). */
