@@ -211,6 +211,7 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
     const token = ensureToken(opts.dataDir);
     const { url, ds, stores, feed } = await openStore(opts, parts, box);
     const metrics = new Metrics();
+    metrics.observeFeedSubscribers(() => feed.subscriberCount());
     const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);
     const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver });
     await api.start();

@@ -125,7 +125,12 @@ class WatchStream {
 export async function serveWatch(store: ResourceStore, feed: ChangeFeed, req: ResourceRequest, res: ServerResponse): Promise<void> {
   const q = parseWatch(req);
   feed.requireConnected();
+  // Heard before the first await: a client that leaves during the list gets no stream at all
+  // (its "close" would otherwise fire before the stream listens, and nothing would end it).
+  let gone = false;
+  res.once("close", () => (gone = true));
   const initial = q.fromRv === undefined ? await store.list(q.kind, { namespace: q.namespace, name: q.name, labelSelector: q.labels }) : undefined;
+  if (gone) return;
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });
   res.flushHeaders();
   const stream = new WatchStream(res, q, initial ? Number(initial.resourceVersion) : q.fromRv!);

@@ -156,6 +156,11 @@ export class ChangeFeed {
    * Subscribe from resource version `fromRv`: older changes are replayed from the change log
    * first (410 Expired if compacted), then live ones follow with no gap and no repeat.
    */
+  /** Subscribers now (watch streams and controller sources): a leak shows here first. */
+  subscriberCount(): number {
+    return this.subs.size;
+  }
+
   async subscribe(fromRv: number, listener: ChangeListener): Promise<() => void> {
     const sub: Subscription = { listener, after: fromRv };
     let failure: unknown;

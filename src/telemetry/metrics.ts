@@ -25,6 +25,18 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** A gauge read at scrape time from the change feed: its subscribers (watches and controllers). */
+  observeFeedSubscribers(count: () => number): void {
+    new Gauge({
+      name: "berth_change_feed_subscribers",
+      help: "Subscribers of the change feed: open watch streams and controller sources",
+      registers: [this.registry],
+      collect(): void {
+        this.set(count());
+      },
+    });
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }

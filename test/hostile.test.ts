@@ -1,0 +1,70 @@
+import { expect } from "chai";
+import https from "node:https";
+import { call, startTestBerth } from "./helpers/berth.js";
+
+type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
+
+const G = "/apis/berth.dev/v1alpha1";
+
+/** One sample of a prom-client gauge with the given label set, from the server's /metrics. */
+async function gauge(berth: TestBerth, name: string, labels: string): Promise<number> {
+  const text = (await call(berth, "GET", "/metrics")).text;
+  const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
+  return line ? Number(line.split(" ").pop()) : 0;
+}
+
+/**
+ * A watch request whose client goes away while the server is still reading the initial list:
+ * the socket is destroyed once the request has been written, and the promise settles when it
+ * is closed (the server answers nothing it could still send).
+ */
+function dropDuringList(berth: TestBerth, urlPath: string, afterMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const req = https.request(new URL(urlPath, berth.url), { headers: { Authorization: `Bearer ${berth.token}` }, ca: berth.caPem, agent: false });
+    req.on("error", () => undefined);
+    req.on("close", () => resolve());
+    req.on("response", (res) => {
+      res.resume();
+      req.destroy();
+    });
+    req.end(() => setTimeout(() => req.destroy(), afterMs));
+  });
+}
+
+describe("the API under hostile input and load", function () {
+  this.timeout(120_000);
+  let berth: TestBerth;
+
+  before(async () => {
+    berth = await startTestBerth();
+  });
+
+  after(async () => {
+    await berth?.cleanup();
+  });
+
+  it("200 watch clients that leave during the initial list leave no timer or subscription behind", async () => {
+    // A list that takes a few milliseconds, so a client can leave in the middle of it.
+    const filler = "x".repeat(50_000);
+    for (let i = 0; i < 40; i++) {
+      const r = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: `fill-${i}`, annotations: { filler } }, spec: {} });
+      expect(r.status, r.text).to.equal(201);
+    }
+    const timersBefore = await gauge(berth, "nodejs_active_resources", 'type="Timeout"');
+    const subscribersBefore = await gauge(berth, "berth_change_feed_subscribers", "");
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => dropDuringList(berth, `${G}/projects?watch=true&allowWatchBookmarks=true`, i % 5)));
+    }
+    // Postgres connections opened for the concurrent lists each hold an idle timer (10 s)
+    // until the pool closes them; a leaked watch holds its two timers forever.
+    let timersAfter = Infinity;
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline && timersAfter > timersBefore + 2; ) {
+      await new Promise((r) => setTimeout(r, 500));
+      timersAfter = await gauge(berth, "nodejs_active_resources", 'type="Timeout"');
+    }
+    const subscribersAfter = await gauge(berth, "berth_change_feed_subscribers", "");
+    console.log(`      Timeout resources ${timersBefore} → ${timersAfter}; feed subscribers ${subscribersBefore} → ${subscribersAfter}`);
+    expect(subscribersAfter, "feed subscriptions left by clients that went away").to.equal(subscribersBefore);
+    expect(timersAfter, "timers left by clients that went away").to.be.at.most(timersBefore + 2);
+  });
+});
