@@ -67,4 +67,36 @@ describe("the API under hostile input and load", function () {
     expect(subscribersAfter, "feed subscriptions left by clients that went away").to.equal(subscribersBefore);
     expect(timersAfter, "timers left by clients that went away").to.be.at.most(timersBefore + 2);
   });
+
+  it("a body nested 2,000 deep is 400 on every write route, stores nothing, and the object stays writable", async () => {
+    const deep = (n: number): unknown => {
+      let v: unknown = "bottom";
+      for (let i = 0; i < n; i++) v = { a: v };
+      return v;
+    };
+    const ok = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "deep" }, spec: {} });
+    expect(ok.status, ok.text).to.equal(201);
+    const deepJson = JSON.stringify({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "deep" }, spec: {}, status: deep(2000) });
+    const deepYaml = `apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: deep}\nspec: {description: ${"[".repeat(2000)}${"]".repeat(2000)}}\n`;
+    const attempts: [string, string, string, string][] = [
+      ["POST", `${G}/projects`, deepJson.replace('"name":"deep"', '"name":"deep2"'), "application/json"],
+      ["PUT", `${G}/projects/deep/status`, deepJson, "application/json"],
+      ["PUT", `${G}/projects/deep`, deepJson, "application/json"],
+      ["PATCH", `${G}/projects/deep`, JSON.stringify({ metadata: { labels: { x: "y" } }, spec: deep(2000) }), "application/merge-patch+json"],
+      ["PATCH", `${G}/projects/deep/status`, JSON.stringify({ status: deep(2000) }), "application/merge-patch+json"],
+      ["PATCH", `${G}/projects/deep?fieldManager=t`, deepYaml, "application/apply-patch+yaml"],
+      ["POST", "/berth/v1/apply", JSON.stringify({ items: [JSON.parse(deepJson)] }), "application/json"],
+    ];
+    for (const [method, url, body, contentType] of attempts) {
+      const r = await call(berth, method, url, body, { contentType });
+      expect(r.status, `${method} ${url} (${contentType}): ${r.text.slice(0, 200)}`).to.equal(400);
+      expect(r.text, `${method} ${url}`).to.not.match(/Maximum call stack|at [A-Za-z]+ \(/);
+    }
+    expect((await call(berth, "GET", `${G}/projects/deep2`)).status, "nothing was created").to.equal(404);
+    const after = await call(berth, "PATCH", `${G}/projects/deep`, { metadata: { labels: { still: "writable" } } }, { contentType: "application/merge-patch+json" });
+    expect(after.status, after.text).to.equal(200);
+    expect(JSON.parse(after.text).status ?? {}).to.not.have.property("a");
+    const nested = await call(berth, "PATCH", `${G}/projects/deep`, { metadata: { annotations: { depth: "fine" } }, spec: { description: "a body well inside the limit" } }, { contentType: "application/merge-patch+json" });
+    expect(nested.status, nested.text).to.equal(200);
+  });
 });

@@ -30,15 +30,41 @@ function isDryRun(q: URLSearchParams): boolean {
   return v.length > 0;
 }
 
+/**
+ * How deep a body may nest. Every later step (pruning, merging, server-side apply, the store)
+ * walks objects recursively, so a deeper body is refused here, before any of them; no manifest
+ * nests anywhere near it.
+ */
+export const MAX_BODY_DEPTH = 100;
+
 export function parseBody(body: Buffer | undefined, contentType: string | undefined): unknown {
   const text = body?.toString("utf8") ?? "";
   if (!text.trim()) throw badRequest("request body is empty");
+  let value: unknown;
   try {
-    if (contentType?.includes("yaml")) return YAML.parse(text, { maxAliasCount: 100 });
-    return JSON.parse(text);
+    value = contentType?.includes("yaml") ? YAML.parse(text, { maxAliasCount: 100 }) : JSON.parse(text);
   } catch (e) {
+    // The parsers recurse: a body nested past the stack is the same refusal as below (the YAML
+    // parser reports V8's RangeError inside its own error, so its message is what tells).
+    if (e instanceof RangeError || /Maximum call stack size exceeded/.test((e as Error).message)) throw badRequest(`the body of the request nests deeper than ${MAX_BODY_DEPTH} levels`);
     throw badRequest(`the body of the request could not be decoded: ${(e as Error).message}`);
   }
+  if (nestingDepth(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw badRequest(`the body of the request nests deeper than ${MAX_BODY_DEPTH} levels`);
+  return value;
+}
+
+/** Depth of objects and arrays in `value`, counted without recursion and given up once past `limit`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    max = Math.max(max, d + 1);
+    if (max > limit) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 /** Admission: unknown fields per fieldValidation, defaults, then schema validation (422). */
