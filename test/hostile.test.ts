@@ -99,4 +99,22 @@ describe("the API under hostile input and load", function () {
     const nested = await call(berth, "PATCH", `${G}/projects/deep`, { metadata: { annotations: { depth: "fine" } }, spec: { description: "a body well inside the limit" } }, { contentType: "application/merge-patch+json" });
     expect(nested.status, nested.text).to.equal(200);
   });
+
+  it("finalizers that no controller could ever remove are 422 naming the field, and nothing is stored", async () => {
+    for (const [finalizers, field] of [
+      [[{ a: 1 }], "metadata.finalizers[0]"],
+      [["example.com/ok", 1, "", "../../x", "a b"], "metadata.finalizers[1]"],
+      [Array.from({ length: 65 }, (_, i) => `example.com/f${i}`), "metadata.finalizers"],
+    ] as [unknown[], string][]) {
+      const r = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "fin-bad", finalizers }, spec: {} });
+      expect(r.status, r.text).to.equal(422);
+      expect(JSON.parse(r.text).details.causes.map((c: { field: string }) => c.field)).to.include(field);
+      expect((await call(berth, "GET", `${G}/projects/fin-bad`)).status).to.equal(404);
+    }
+    const good = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "fin-good", finalizers: ["example.com/hold"] }, spec: {} });
+    expect(good.status, good.text).to.equal(201);
+    const bad = await call(berth, "PATCH", `${G}/projects/fin-good`, { metadata: { finalizers: ["a b"] } }, { contentType: "application/merge-patch+json" });
+    expect(bad.status, bad.text).to.equal(422);
+    expect(JSON.parse((await call(berth, "GET", `${G}/projects/fin-good`)).text).metadata.finalizers).to.deep.equal(["example.com/hold"]);
+  });
 });

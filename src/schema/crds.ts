@@ -75,6 +75,10 @@ const TOP_LEVEL_FIELDS = ["apiVersion", "kind", "metadata", "spec", "status"];
 
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 const LABEL_KEY = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/** A finalizer is a domain-qualified name (`example.com/name`), as Kubernetes requires of any but its own. */
+const FINALIZER_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/** Kubernetes sets no count; 64 is far beyond what any set of controllers adds to one object. */
+const MAX_FINALIZERS = 64;
 const LABEL_VALUE = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
 
 /** Friendlier words for patterns users meet often; the regex is still quoted. */
@@ -266,6 +270,7 @@ function objectMetaSchema(crdMetadata: OpenApiSchema | undefined): OpenApiSchema
       namespace: { type: "string", maxLength: 63, pattern: DNS_LABEL },
       labels: { type: "object", propertyNames: qualifiedKeys, additionalProperties: { type: "string", maxLength: 63, pattern: LABEL_VALUE } },
       annotations: { type: "object", propertyNames: qualifiedKeys, additionalProperties: { type: "string" } },
+      finalizers: { type: "array", maxItems: MAX_FINALIZERS, items: { type: "string", maxLength: 317, pattern: FINALIZER_NAME } },
     },
   };
 }

@@ -289,6 +289,13 @@ describe("schemas", () => {
     expect(causes.map((c) => c.field)).to.deep.equal(["metadata.labels[bad key]", "metadata.labels.tier"]);
   });
 
+  it("validates finalizers: domain-qualified names, at most 64", () => {
+    const fields = (finalizers: unknown): string[] => validateObject("Application", app({}, { finalizers } as never)).map((c) => c.field);
+    expect(fields(["berth.dev/runtime", "example.com/hold"])).to.deep.equal([]);
+    expect(fields([{ a: 1 }, 1, "", "../../x", "a b", "no-domain"])).to.deep.equal(["metadata.finalizers[0]", "metadata.finalizers[1]", "metadata.finalizers[2]", "metadata.finalizers[3]", "metadata.finalizers[4]", "metadata.finalizers[5]"]);
+    expect(fields(Array.from({ length: 65 }, (_, i) => `example.com/f${i}`))).to.deep.equal(["metadata.finalizers"]);
+  });
+
   it("finds and prunes unknown fields, ignoring status and server-set metadata", () => {
     const obj: Record<string, unknown> = {
       ...app({ replicaz: 3, source: { image: "x", imagee: "y" }, ports: [{ containerPort: 80, hostPort: 80 }], env: { ANY_NAME: "ok" } }, { uid: "u", resourceVersion: "1", generation: 2, finalizers: ["x"], colour: "red" }),
