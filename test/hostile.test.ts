@@ -117,4 +117,42 @@ describe("the API under hostile input and load", function () {
     expect(bad.status, bad.text).to.equal(422);
     expect(JSON.parse((await call(berth, "GET", `${G}/projects/fin-good`)).text).metadata.finalizers).to.deep.equal(["example.com/hold"]);
   });
+
+  it("NUL, malformed escapes and null bodies are 4xx naming what is wrong, never 500, and change nothing", async () => {
+    const ok = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "nul" }, spec: {} });
+    expect(ok.status, ok.text).to.equal(201);
+    const rv = JSON.parse(ok.text).metadata.resourceVersion;
+    const nulProject = (where: string): string =>
+      where === "key"
+        ? '{"apiVersion":"berth.dev/v1alpha1","kind":"Project","metadata":{"name":"nul2","labels":{"a\\u0000b":"x"}},"spec":{}}'
+        : '{"apiVersion":"berth.dev/v1alpha1","kind":"Project","metadata":{"name":"nul2","annotations":{"note":"a\\u0000b"}},"spec":{"description":"x"}}';
+    const cases: { method: string; url: string; body?: string; contentType?: string; status: number; field?: string }[] = [
+      { method: "POST", url: `${G}/projects`, body: nulProject("value"), status: 422, field: "metadata.annotations.note" },
+      { method: "POST", url: `${G}/projects`, body: nulProject("key"), status: 422, field: "metadata.labels.a\u0000b" },
+      { method: "PATCH", url: `${G}/projects/nul`, body: '{"spec":{"description":"x\\u0000"}}', contentType: "application/merge-patch+json", status: 422, field: "spec.description" },
+      { method: "PATCH", url: `${G}/projects/nul/status`, body: '{"status":{"x":["ok","\\u0000"]}}', contentType: "application/merge-patch+json", status: 422, field: "status.x[1]" },
+      { method: "GET", url: `${G}/projects/nu%00l`, status: 400 },
+      { method: "GET", url: `${G}/projects?fieldSelector=metadata.name%3Dx%00`, status: 400 },
+      { method: "GET", url: `${G}/projects?labelSelector=a%3D%00`, status: 400 },
+      { method: "GET", url: `${G}/projects/%E0%A4%A`, status: 400 },
+      { method: "DELETE", url: `${G}/projects/%ZZ`, status: 400 },
+      { method: "POST", url: "/berth/v1/apply", body: "null", status: 400 },
+      { method: "POST", url: "/berth/v1/apply", body: "[]", status: 400 },
+      { method: "DELETE", url: `${G}/projects/nul`, body: "null", status: 400 },
+      { method: "PUT", url: `${G}/projects/nul`, body: "null", status: 400 },
+      { method: "PATCH", url: `${G}/projects/nul`, body: "null", contentType: "application/merge-patch+json", status: 400 },
+      { method: "PATCH", url: `${G}/projects/nul?fieldManager=t`, body: "null", contentType: "application/apply-patch+yaml", status: 400 },
+    ];
+    for (const c of cases) {
+      const r = await call(berth, c.method, c.url, c.body, { contentType: c.contentType });
+      const what = `${c.method} ${c.url} ${c.body ?? ""}: ${r.text.slice(0, 200)}`;
+      expect(r.status, what).to.equal(c.status);
+      const status = JSON.parse(r.text);
+      expect(status.kind, what).to.equal("Status");
+      if (c.field) expect(status.details.causes.map((x: { field: string }) => x.field), what).to.deep.equal([c.field]);
+    }
+    expect((await call(berth, "GET", `${G}/projects/nul2`)).status, "nothing was created").to.equal(404);
+    const still = JSON.parse((await call(berth, "GET", `${G}/projects/nul`)).text);
+    expect(still.metadata.resourceVersion, "the object was not changed").to.equal(rv);
+  });
 });

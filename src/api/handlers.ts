@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import jsonpatch from "fast-json-patch";
 import YAML from "yaml";
+import { checkBody, MAX_BODY_DEPTH, requireObject } from "./body-limits.js";
 import type { ChangeFeed } from "../store/change-feed.js";
 import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
 import type { RequestContext, ResourceObject } from "../core/types.js";
@@ -30,13 +31,6 @@ function isDryRun(q: URLSearchParams): boolean {
   return v.length > 0;
 }
 
-/**
- * How deep a body may nest. Every later step (pruning, merging, server-side apply, the store)
- * walks objects recursively, so a deeper body is refused here, before any of them; no manifest
- * nests anywhere near it.
- */
-export const MAX_BODY_DEPTH = 100;
-
 export function parseBody(body: Buffer | undefined, contentType: string | undefined): unknown {
   const text = body?.toString("utf8") ?? "";
   if (!text.trim()) throw badRequest("request body is empty");
@@ -44,27 +38,18 @@ export function parseBody(body: Buffer | undefined, contentType: string | undefi
   try {
     value = contentType?.includes("yaml") ? YAML.parse(text, { maxAliasCount: 100 }) : JSON.parse(text);
   } catch (e) {
-    // The parsers recurse: a body nested past the stack is the same refusal as below (the YAML
-    // parser reports V8's RangeError inside its own error, so its message is what tells).
+    // The parsers recurse: a body nested past the stack is the same refusal as checkBody's (the
+    // YAML parser reports V8's RangeError inside its own error, so its message is what tells).
     if (e instanceof RangeError || /Maximum call stack size exceeded/.test((e as Error).message)) throw badRequest(`the body of the request nests deeper than ${MAX_BODY_DEPTH} levels`);
     throw badRequest(`the body of the request could not be decoded: ${(e as Error).message}`);
   }
-  if (nestingDepth(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw badRequest(`the body of the request nests deeper than ${MAX_BODY_DEPTH} levels`);
+  checkBody(value);
   return value;
 }
 
-/** Depth of objects and arrays in `value`, counted without recursion and given up once past `limit`. */
-export function nestingDepth(value: unknown, limit: number): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
-    max = Math.max(max, d + 1);
-    if (max > limit) return max;
-    for (const child of Object.values(v)) stack.push([child, d + 1]);
-  }
-  return max;
+/** A body that must be one object: every write but a JSON patch. */
+function parseObject<T extends object>(body: Buffer | undefined, contentType: string | undefined): T {
+  return requireObject<T>(parseBody(body, contentType));
 }
 
 /** Admission: unknown fields per fieldValidation, defaults, then schema validation (422). */
@@ -155,7 +140,7 @@ export class ResourceHandlers {
 
   async create(req: ResourceRequest): Promise<Reply> {
     const warnings: string[] = [];
-    const raw = checkIdentity(req, parseBody(req.body, req.contentType) as ResourceObject);
+    const raw = checkIdentity(req, parseObject<ResourceObject>(req.body, req.contentType));
     if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name is required", reason: "FieldValueRequired" }]);
     const obj = admit(req.kind, raw, fieldValidation(req.query), warnings);
     const fresh: ResourceObject = { apiVersion: API_VERSION, kind: req.kind.kind, metadata: userMetadata(obj.metadata, { name: obj.metadata.name, namespace: obj.metadata.namespace }), spec: obj.spec ?? {}, status: {} };
@@ -168,7 +153,7 @@ export class ResourceHandlers {
   async replace(req: ResourceRequest): Promise<Reply> {
     const warnings: string[] = [];
     const mode = fieldValidation(req.query);
-    const body = checkIdentity(req, parseBody(req.body, req.contentType) as ResourceObject);
+    const body = checkIdentity(req, parseObject<ResourceObject>(req.body, req.contentType));
     if (!body.metadata.resourceVersion) {
       throw invalid(req.kind.kind, req.name!, [{ field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update", reason: "FieldValueInvalid" }]);
     }
@@ -193,7 +178,7 @@ export class ResourceHandlers {
     if (type === "application/apply-patch+yaml") {
       const manager = req.query.get("fieldManager");
       if (!manager) throw badRequest("PATCH requests with application/apply-patch+yaml must specify fieldManager");
-      const applied = checkIdentity(req, parseBody(req.body, "yaml") as ResourceObject);
+      const applied = checkIdentity(req, parseObject<ResourceObject>(req.body, "yaml"));
       const force = req.query.get("force") === "true";
       let created = false;
       let storedRv: string | undefined;
@@ -221,7 +206,7 @@ export class ResourceHandlers {
   }
 
   async delete(req: ResourceRequest): Promise<Reply> {
-    const opts = req.body && req.body.length ? (parseBody(req.body, req.contentType) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }) : {};
+    const opts = req.body && req.body.length ? parseObject<{ preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }>(req.body, req.contentType) : {};
     const dryRun = isDryRun(req.query) || (opts.dryRun ?? []).includes("All");
     const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun }, opts.preconditions ?? {});
     return reply(200, result.object);
@@ -233,7 +218,7 @@ export class ResourceHandlers {
    * index in its causes (`items[3].spec.host`) so the CLI can point at file and line.
    */
   async batchApply(body: Buffer | undefined, query: URLSearchParams, ctx: RequestContext): Promise<Reply> {
-    const parsed = parseBody(body, "json") as { items?: ResourceObject[] };
+    const parsed = parseObject<{ items?: ResourceObject[] }>(body, "json");
     if (!Array.isArray(parsed.items)) throw badRequest("body must be {\"items\": [...]}");
     const warnings: string[] = [];
     const ops: BatchOp[] = parsed.items.map((item, index) => batchOp(item, index, warnings));
@@ -297,7 +282,7 @@ function dryRunAnswer(obj: ResourceObject, dryRun: boolean | undefined, storedRv
 }
 
 function applyPatchBody(type: string, current: ResourceObject, patch: unknown): ResourceObject {
-  if (type === "application/merge-patch+json") return mergePatch(current, patch) as ResourceObject;
+  if (type === "application/merge-patch+json") return mergePatch(current, requireObject(patch, "a merge patch")) as ResourceObject;
   if (type === "application/json-patch+json") {
     if (!Array.isArray(patch)) throw badRequest("a json patch must be an array of operations");
     try {

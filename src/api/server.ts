@@ -17,6 +17,7 @@ import { RolloutEndpoints } from "./rollouts.js";
 import { DatabaseEndpoints } from "./databases.js";
 import type { RuntimeDriver } from "../runtime/driver.js";
 import { eventTable, namespaceTable, wantsTable } from "./table.js";
+import { checkRequestUrl } from "./body-limits.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -108,6 +109,7 @@ export class ApiServer {
     const url = new URL(req.url ?? "/", "https://berth.local");
     try {
       if (!PUBLIC.has(url.pathname) && !this.authorized(req)) throw new ApiError(401, "Unauthorized", "Unauthorized");
+      checkRequestUrl(url);
       const result = await this.route({ req, res, url, path: url.pathname.replace(/\/+$/, "") || "/", method: req.method ?? "GET", ctx: requestContext(req) });
       if (result) send(res, result);
       if (usesStore(url.pathname)) this.outage.succeeded();

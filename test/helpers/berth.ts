@@ -52,6 +52,8 @@ export async function call(berth: { url: string; caPem: string; token: string },
   const token = opts.token === undefined ? berth.token : opts.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (payload !== undefined) headers["Content-Type"] = opts.contentType ?? "application/json";
+  // Node sends a DELETE body with neither length nor chunking, which no server can frame.
+  if (payload !== undefined) headers["Content-Length"] = String(Buffer.byteLength(payload));
   return await new Promise((resolve, reject) => {
     const req = https.request(url, { method, headers, ca: berth.caPem }, (res) => {
       const chunks: Buffer[] = [];
