@@ -155,4 +155,24 @@ describe("the API under hostile input and load", function () {
     const still = JSON.parse((await call(berth, "GET", `${G}/projects/nul`)).text);
     expect(still.metadata.resourceVersion, "the object was not changed").to.equal(rv);
   });
+
+  it("bad watch parameters are 400 with a Status before any header; a huge timeoutSeconds is capped, not overflowed", async () => {
+    for (const q of ["resourceVersion=abc", "resourceVersion=1.5", "resourceVersion=Infinity", "resourceVersion=-1", "timeoutSeconds=-5", "timeoutSeconds=abc", "timeoutSeconds=1.5"]) {
+      const r = await call(berth, "GET", `${G}/projects?watch=true&${q}`);
+      expect(r.status, `${q}: ${r.text}`).to.equal(400);
+      expect(JSON.parse(r.text).kind, q).to.equal("Status");
+    }
+    // 10^9 s overflowed Node's timer and closed the stream after 1 ms.
+    const t0 = Date.now();
+    const events = await new Promise<{ ended: boolean; ms: number }>((resolve) => {
+      const req = https.request(new URL(`${G}/projects?watch=true&timeoutSeconds=1000000000`, berth.url), { headers: { Authorization: `Bearer ${berth.token}` }, ca: berth.caPem, agent: false }, (res) => {
+        expect(res.statusCode).to.equal(200);
+        res.resume();
+        res.on("end", () => resolve({ ended: true, ms: Date.now() - t0 }));
+        setTimeout(() => (req.destroy(), resolve({ ended: false, ms: Date.now() - t0 })), 1500);
+      });
+      req.end();
+    });
+    expect(events.ended, `the stream ended after ${events.ms} ms`).to.equal(false);
+  });
 });

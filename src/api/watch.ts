@@ -11,6 +11,17 @@ import type { ResourceRequest } from "./request.js";
 /** How often a watch with allowWatchBookmarks=true is told about versions it saw no event for. */
 const BOOKMARK_INTERVAL_MS = 1000;
 
+/** The longest a watch stays open when asked for more (or for no limit): clients re-watch. */
+const MAX_WATCH_SECONDS = 24 * 3600;
+
+/** `timeoutSeconds`: a whole number ≥ 0 (0 or absent: no limit of the client's), capped at a day. */
+function watchTimeoutSeconds(param: string | null): number {
+  if (param === null || param === "") return MAX_WATCH_SECONDS;
+  if (!/^\d+$/.test(param)) throw badRequest(`invalid timeoutSeconds "${param.slice(0, 100)}": a whole number of seconds`);
+  const s = Number(param);
+  return s === 0 ? MAX_WATCH_SECONDS : Math.min(s, MAX_WATCH_SECONDS);
+}
+
 /** What one watch request asks for, parsed and checked before any reply is written. */
 interface WatchQuery {
   kind: string;
@@ -28,8 +39,8 @@ interface WatchQuery {
 function parseWatch(req: ResourceRequest): WatchQuery {
   const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
   const rvParam = req.query.get("resourceVersion");
+  if (rvParam && !/^\d{1,15}$/.test(rvParam)) throw badRequest(`invalid resourceVersion "${rvParam.slice(0, 100)}": a resource version is a whole number`);
   const fromRv = !rvParam || rvParam === "0" ? undefined : Number(rvParam);
-  if (fromRv !== undefined && !Number.isFinite(fromRv)) throw badRequest(`invalid resourceVersion "${rvParam}"`);
   return {
     kind: req.kind.kind,
     namespace: req.namespace ?? fs.namespace,
@@ -38,7 +49,7 @@ function parseWatch(req: ResourceRequest): WatchQuery {
     table: wantsTable(req.accept),
     includeObject: req.query.get("includeObject") ?? undefined,
     bookmarks: req.query.get("allowWatchBookmarks") === "true",
-    timeoutSeconds: Number(req.query.get("timeoutSeconds") ?? 0),
+    timeoutSeconds: watchTimeoutSeconds(req.query.get("timeoutSeconds")),
     fromRv,
   };
 }
@@ -60,7 +71,7 @@ class WatchStream {
     this.delivered = this.announced = fromRv;
     res.on("close", () => this.cleanup());
     const bookmarks = setInterval(() => this.bookmark(), BOOKMARK_INTERVAL_MS);
-    const timeout = setTimeout(() => this.end(), q.timeoutSeconds > 0 ? q.timeoutSeconds * 1000 : 2 ** 31 - 1);
+    const timeout = setTimeout(() => this.end(), q.timeoutSeconds * 1000);
     this.onEnd(() => clearInterval(bookmarks));
     this.onEnd(() => clearTimeout(timeout));
   }
