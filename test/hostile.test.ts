@@ -175,4 +175,16 @@ describe("the API under hostile input and load", function () {
     });
     expect(events.ended, `the stream ended after ${events.ms} ms`).to.equal(false);
   });
+
+  it("annotations over 256 KiB in all are 422 naming metadata.annotations, one value or 100,000 small ones", async () => {
+    const many = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, "v"]));
+    for (const annotations of [{ big: "x".repeat(300 * 1024) }, many]) {
+      const r = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "annotated", annotations }, spec: {} });
+      expect(r.status, r.text.slice(0, 300)).to.equal(422);
+      expect(JSON.parse(r.text).details.causes.map((c: { field: string }) => c.field)).to.deep.equal(["metadata.annotations"]);
+    }
+    expect((await call(berth, "GET", `${G}/projects/annotated`)).status).to.equal(404);
+    const fits = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "annotated", annotations: { big: "x".repeat(250 * 1024) } }, spec: {} });
+    expect(fits.status, fits.text.slice(0, 300)).to.equal(201);
+  });
 });

@@ -302,7 +302,20 @@ export function validateObject(kind: string | KindInfo, obj: unknown): Validatio
   validate(subject);
   const causes = errorsToCauses(validate.errors ?? [], subject);
   causes.push(...schemaWalkCauses(rootSchema(info), subject, []));
+  causes.push(...annotationSizeCauses(subject.metadata));
   return onePerField(causes);
+}
+
+/** Kubernetes' limit on all of an object's annotations together (keys and values), in bytes. */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+function annotationSizeCauses(metadata: unknown): ValidationCause[] {
+  const annotations = isPlainObject(metadata) ? metadata.annotations : undefined;
+  if (!isPlainObject(annotations)) return [];
+  let bytes = 0;
+  for (const [k, v] of Object.entries(annotations)) bytes += Buffer.byteLength(k) + (typeof v === "string" ? Buffer.byteLength(v) : 0);
+  if (bytes <= MAX_ANNOTATIONS_BYTES) return [];
+  return [{ field: "metadata.annotations", reason: "FieldValueTooLong", message: `Too long: must have at most ${MAX_ANNOTATIONS_BYTES} bytes (has ${bytes})` }];
 }
 
 /** One cause per field; a wrong type explains everything else wrong with the value, so it wins. */
