@@ -85,6 +85,11 @@ interface Wiring {
   fullResyncMs: number;
 }
 
+/** A period in seconds from the environment, in milliseconds. */
+function envMs(name: string, defaultSeconds: number): number {
+  return Number(process.env[name] ?? defaultSeconds) * 1000;
+}
+
 function ensureToken(dataDir: string): string {
   const file = path.join(dataDir, "admin.token");
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
@@ -213,13 +218,13 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
     const metrics = new Metrics();
     metrics.observeFeedSubscribers(() => feed.subscriberCount());
     const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);
-    const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver });
+    const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver, firstRequestTimeoutMs: envMs("BERTH_FIRST_REQUEST_TIMEOUT_SECONDS", 10) });
     await api.start();
     parts.add(() => api.stop());
     const wiring: Wiring = {
       stores, feed, box, driver, metrics, logger, dataDir: opts.dataDir, router: opts.router,
-      resyncMs: opts.resyncMs ?? Number(process.env.BERTH_RESYNC_SECONDS ?? 30) * 1000,
-      fullResyncMs: opts.fullResyncMs ?? Number(process.env.BERTH_FULL_RESYNC_SECONDS ?? 600) * 1000,
+      resyncMs: opts.resyncMs ?? envMs("BERTH_RESYNC_SECONDS", 30),
+      fullResyncMs: opts.fullResyncMs ?? envMs("BERTH_FULL_RESYNC_SECONDS", 600),
     };
     const controllers = opts.controllers !== false ? await startControllers(wiring, url, parts) : undefined;
     const serverUrl = serverUrlOf(host, api.address.port);

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import https from "node:https";
+import tls from "node:tls";
 import { call, startTestBerth } from "./helpers/berth.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -36,7 +37,15 @@ describe("the API under hostile input and load", function () {
   let berth: TestBerth;
 
   before(async () => {
-    berth = await startTestBerth();
+    // Read once at start: a short wait for the first request, so the silent-connection test is quick.
+    const saved = process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS;
+    process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS = "2";
+    try {
+      berth = await startTestBerth();
+    } finally {
+      if (saved === undefined) delete process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS;
+      else process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS = saved;
+    }
   });
 
   after(async () => {
@@ -186,5 +195,32 @@ describe("the API under hostile input and load", function () {
     expect((await call(berth, "GET", `${G}/projects/annotated`)).status).to.equal(404);
     const fits = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "annotated", annotations: { big: "x".repeat(250 * 1024) } }, spec: {} });
     expect(fits.status, fits.text.slice(0, 300)).to.equal(201);
+  });
+
+  it("50 TLS connections that finish the handshake and send nothing are closed by the server; a busy one is not", async () => {
+    const { hostname, port } = new URL(berth.url);
+    const open = (): Promise<{ closedAfterMs: Promise<number> }> =>
+      new Promise((resolve, reject) => {
+        const s = tls.connect({ host: hostname, port: Number(port), ca: berth.caPem, servername: "localhost" }, () => {
+          const t0 = Date.now();
+          resolve({ closedAfterMs: new Promise((done) => s.on("close", () => done(Date.now() - t0))) });
+        });
+        s.on("error", (e) => reject(e));
+        s.resume();
+      });
+    const silent = await Promise.all(Array.from({ length: 50 }, open));
+    // Meanwhile a watch (one request, then nothing for a while) stays open.
+    const watch = https.request(new URL(`${G}/projects?watch=true`, berth.url), { headers: { Authorization: `Bearer ${berth.token}` }, ca: berth.caPem, agent: false });
+    let watchClosed = false;
+    watch.on("response", (res) => (res.resume(), res.on("close", () => (watchClosed = true))));
+    watch.on("error", () => undefined);
+    watch.end();
+    const closed = await Promise.race([Promise.all(silent.map((c) => c.closedAfterMs)), new Promise<number[]>((r) => setTimeout(() => r([]), 8000))]);
+    expect(closed, "every silent connection was closed within 8 s").to.have.length(50);
+    console.log(`      50 silent connections closed after ${Math.min(...closed)}–${Math.max(...closed)} ms (first-request timeout 2 s)`);
+    expect(Math.max(...closed)).to.be.below(4000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(watchClosed, "a watch that sent its request is not a silent connection").to.equal(false);
+    watch.destroy();
   });
 });

@@ -33,7 +33,14 @@ export interface ApiServerOptions {
   ready?: () => boolean;
   /** For container logs; without it the logs endpoint answers 503. */
   driver?: RuntimeDriver;
+  /** How long a connection may stay open before its first request (default 10 s). */
+  firstRequestTimeoutMs?: number;
 }
+
+/** A TLS handshake that has not finished by then is dropped (Node's default is 120 s). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Connections at once; beyond it the kernel's accept succeeds and Node closes the socket. */
+const MAX_CONNECTIONS = 1024;
 
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
@@ -73,17 +80,38 @@ export class ApiServer {
   }
 
   async start(signal?: AbortSignal): Promise<void> {
-    const server = https.createServer({ cert: this.opts.tls.certPem, key: this.opts.tls.keyPem }, (req, res) => void this.handle(req, res));
+    const server = https.createServer({ cert: this.opts.tls.certPem, key: this.opts.tls.keyPem, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (req, res) => void this.handle(req, res));
+    server.maxConnections = MAX_CONNECTIONS;
     server.on("connection", (s: Socket) => {
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));
     });
+    this.closeSilentConnections(server);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     signal?.addEventListener("abort", () => void this.stop());
+  }
+
+  /**
+   * A connection that completes the handshake and never sends a request would otherwise stay
+   * open for good (Node times out headers only once a request has begun): closed after
+   * firstRequestTimeoutMs. Between requests, Node's keep-alive timeout (5 s) applies.
+   */
+  private closeSilentConnections(server: https.Server): void {
+    const ms = this.opts.firstRequestTimeoutMs ?? 10_000;
+    const waiting = new WeakMap<Socket, NodeJS.Timeout>();
+    server.on("secureConnection", (s: Socket) => {
+      const timer = setTimeout(() => s.destroy(), ms);
+      waiting.set(s, timer);
+      s.once("close", () => clearTimeout(timer));
+    });
+    server.on("request", (req: IncomingMessage) => {
+      clearTimeout(waiting.get(req.socket));
+      waiting.delete(req.socket);
+    });
   }
 
   async stop(): Promise<void> {
