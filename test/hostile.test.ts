@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import https from "node:https";
 import tls from "node:tls";
+import { Writable } from "node:stream";
+import winston from "winston";
 import { call, startTestBerth } from "./helpers/berth.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -35,13 +37,15 @@ function dropDuringList(berth: TestBerth, urlPath: string, afterMs: number): Pro
 describe("the API under hostile input and load", function () {
   this.timeout(120_000);
   let berth: TestBerth;
+  const logLines: string[] = [];
 
   before(async () => {
     // Read once at start: a short wait for the first request, so the silent-connection test is quick.
     const saved = process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS;
     process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS = "2";
     try {
-      berth = await startTestBerth();
+      const sink = new Writable({ write: (chunk: Buffer, _enc, done): void => (logLines.push(chunk.toString()), done()) });
+      berth = await startTestBerth({ logger: winston.createLogger({ level: "info", format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] }) });
     } finally {
       if (saved === undefined) delete process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS;
       else process.env.BERTH_FIRST_REQUEST_TIMEOUT_SECONDS = saved;
@@ -222,5 +226,23 @@ describe("the API under hostile input and load", function () {
     await new Promise((r) => setTimeout(r, 1000));
     expect(watchClosed, "a watch that sent its request is not a silent connection").to.equal(false);
     watch.destroy();
+  });
+
+  it("failed authentications from one address are 429 with Retry-After past a burst, logged once without the token; a valid token still works", async () => {
+    const wrong = "not-the-token-" + "q".repeat(30);
+    const statuses: number[] = [];
+    let retryAfter: string | string[] | undefined;
+    for (let i = 0; i < 30; i++) {
+      const r = await call(berth, "GET", `${G}/projects`, undefined, { token: wrong });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers["retry-after"];
+    }
+    expect(statuses.slice(0, 20), "the burst is answered 401").to.deep.equal(Array(20).fill(401));
+    expect(statuses.slice(20), "past it, 429").to.deep.equal(Array(10).fill(429));
+    expect(Number(retryAfter)).to.be.within(1, 10);
+    expect((await call(berth, "GET", `${G}/projects`)).status, "the admin's token is served meanwhile").to.equal(200);
+    const warnings = logLines.filter((l) => l.includes("failed authentications"));
+    expect(warnings, "logged once per window").to.have.length(1);
+    expect(logLines.join("\n")).to.not.contain(wrong);
   });
 });

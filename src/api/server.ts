@@ -18,6 +18,7 @@ import { DatabaseEndpoints } from "./databases.js";
 import type { RuntimeDriver } from "../runtime/driver.js";
 import { eventTable, namespaceTable, wantsTable } from "./table.js";
 import { checkRequestUrl } from "./body-limits.js";
+import { AuthFailureLimit } from "./auth-limit.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -65,9 +66,11 @@ export class ApiServer {
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
   private readonly outage: StoreOutageLog;
+  private readonly authFailures: AuthFailureLimit;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
+    this.authFailures = new AuthFailureLimit(opts.logger);
     const st = opts.stores;
     this.handlers = new ResourceHandlers(st.resources, opts.feed);
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
@@ -136,7 +139,7 @@ export class ApiServer {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "https://berth.local");
     try {
-      if (!PUBLIC.has(url.pathname) && !this.authorized(req)) throw new ApiError(401, "Unauthorized", "Unauthorized");
+      if (!PUBLIC.has(url.pathname) && !this.authorized(req)) throw this.authFailures.failed(req.socket.remoteAddress ?? "unknown");
       checkRequestUrl(url);
       const result = await this.route({ req, res, url, path: url.pathname.replace(/\/+$/, "") || "/", method: req.method ?? "GET", ctx: requestContext(req) });
       if (result) send(res, result);
