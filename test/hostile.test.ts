@@ -245,4 +245,24 @@ describe("the API under hostile input and load", function () {
     expect(warnings, "logged once per window").to.have.length(1);
     expect(logLines.join("\n")).to.not.contain(wrong);
   });
+
+  it("bodies in other formats than JSON and YAML are 415 and never parsed; YAML and JSON still work", async () => {
+    const json = JSON.stringify({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "typed" }, spec: {} });
+    for (const [url, contentType] of [
+      [`${G}/projects`, "text/plain"],
+      [`${G}/projects`, "application/x-www-form-urlencoded"],
+      [`${G}/projects`, "multipart/form-data; boundary=x"],
+      ["/berth/v1/apply", "text/plain"],
+      ["/berth/v1/apply", "application/yaml"],
+    ]) {
+      const body = url === "/berth/v1/apply" ? JSON.stringify({ items: [JSON.parse(json)] }) : json;
+      const r = await call(berth, "POST", url, body, { contentType });
+      expect(r.status, `${url} as ${contentType}: ${r.text}`).to.equal(415);
+    }
+    expect((await call(berth, "GET", `${G}/projects/typed`)).status, "nothing was created").to.equal(404);
+    const yaml = await call(berth, "POST", `${G}/projects`, "apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: typed}\nspec: {}\n", { contentType: "application/yaml" });
+    expect(yaml.status, yaml.text).to.equal(201);
+    const put = await call(berth, "PUT", `${G}/projects/typed`, { ...JSON.parse(yaml.text), spec: { description: "json" } }, { contentType: "application/json; charset=utf-8" });
+    expect(put.status, put.text).to.equal(200);
+  });
 });

@@ -47,6 +47,17 @@ export function parseBody(body: Buffer | undefined, contentType: string | undefi
   return value;
 }
 
+/**
+ * The format of a create, replace or delete body from its Content-Type: JSON or YAML, as the
+ * Kubernetes API server accepts (no Content-Type: JSON); anything else is 415, never parsed.
+ */
+export function objectFormat(contentType: string | undefined): "json" | "yaml" {
+  const media = (contentType ?? "").split(";")[0].trim().toLowerCase();
+  if (media === "" || media === "application/json") return "json";
+  if (media === "application/yaml" || media === "application/x-yaml" || media === "text/yaml") return "yaml";
+  throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format (${media.slice(0, 100)}) - accepted media types include: application/json, application/yaml`);
+}
+
 /** A body that must be one object: every write but a JSON patch. */
 function parseObject<T extends object>(body: Buffer | undefined, contentType: string | undefined): T {
   return requireObject<T>(parseBody(body, contentType));
@@ -140,7 +151,7 @@ export class ResourceHandlers {
 
   async create(req: ResourceRequest): Promise<Reply> {
     const warnings: string[] = [];
-    const raw = checkIdentity(req, parseObject<ResourceObject>(req.body, req.contentType));
+    const raw = checkIdentity(req, parseObject<ResourceObject>(req.body, objectFormat(req.contentType)));
     if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name is required", reason: "FieldValueRequired" }]);
     const obj = admit(req.kind, raw, fieldValidation(req.query), warnings);
     const fresh: ResourceObject = { apiVersion: API_VERSION, kind: req.kind.kind, metadata: userMetadata(obj.metadata, { name: obj.metadata.name, namespace: obj.metadata.namespace }), spec: obj.spec ?? {}, status: {} };
@@ -153,7 +164,7 @@ export class ResourceHandlers {
   async replace(req: ResourceRequest): Promise<Reply> {
     const warnings: string[] = [];
     const mode = fieldValidation(req.query);
-    const body = checkIdentity(req, parseObject<ResourceObject>(req.body, req.contentType));
+    const body = checkIdentity(req, parseObject<ResourceObject>(req.body, objectFormat(req.contentType)));
     if (!body.metadata.resourceVersion) {
       throw invalid(req.kind.kind, req.name!, [{ field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update", reason: "FieldValueInvalid" }]);
     }
@@ -206,7 +217,7 @@ export class ResourceHandlers {
   }
 
   async delete(req: ResourceRequest): Promise<Reply> {
-    const opts = req.body && req.body.length ? parseObject<{ preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }>(req.body, req.contentType) : {};
+    const opts = req.body && req.body.length ? parseObject<{ preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }>(req.body, objectFormat(req.contentType)) : {};
     const dryRun = isDryRun(req.query) || (opts.dryRun ?? []).includes("All");
     const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun }, opts.preconditions ?? {});
     return reply(200, result.object);
@@ -217,7 +228,8 @@ export class ResourceHandlers {
    * one transaction, so one bad document means nothing is stored. A failure names the item
    * index in its causes (`items[3].spec.host`) so the CLI can point at file and line.
    */
-  async batchApply(body: Buffer | undefined, query: URLSearchParams, ctx: RequestContext): Promise<Reply> {
+  async batchApply(body: Buffer | undefined, query: URLSearchParams, ctx: RequestContext, contentType?: string): Promise<Reply> {
+    if (objectFormat(contentType) !== "json") throw new ApiError(415, "UnsupportedMediaType", "a batch apply is JSON: application/json");
     const parsed = parseObject<{ items?: ResourceObject[] }>(body, "json");
     if (!Array.isArray(parsed.items)) throw badRequest("body must be {\"items\": [...]}");
     const warnings: string[] = [];
