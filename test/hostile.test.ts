@@ -265,4 +265,99 @@ describe("the API under hostile input and load", function () {
     const put = await call(berth, "PUT", `${G}/projects/typed`, { ...JSON.parse(yaml.text), spec: { description: "json" } }, { contentType: "application/json; charset=utf-8" });
     expect(put.status, put.text).to.equal(200);
   });
+
+  it("fuzz: generated bad inputs against every route answer a 4xx Status (or 2xx), never 500; nothing stored; /healthz fast throughout", async () => {
+    const NS = "fz";
+    expect((await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: NS }, spec: {} })).status).to.equal(201);
+    const app = { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "x", namespace: NS }, spec: { source: { image: "busybox" } } };
+    expect((await call(berth, "POST", `${G}/namespaces/${NS}/applications`, app)).status).to.equal(201);
+    const deep = (n: number): unknown => Array.from({ length: n }).reduce<unknown>((v) => ({ a: v }), "x");
+    const bodies: [string, string][] = [
+      ["empty", ""],
+      ["broken JSON", '{"apiVersion":'],
+      ["null", "null"],
+      ["a number", "42"],
+      ["a string", '"x"'],
+      ["an array", "[1,2]"],
+      ["deep 150", JSON.stringify({ ...app, spec: deep(150) })],
+      ["NUL", JSON.stringify({ ...app, spec: { source: { image: "a\u0000b" } } })],
+      ["lone surrogate", JSON.stringify(app).replace('"busybox"', '"\\ud800"')],
+      ["wrong types", JSON.stringify({ ...app, metadata: { name: 5, namespace: [], labels: "x", annotations: [1], finalizers: {} }, spec: { replicas: "three", ports: {}, env: [] } })],
+      ["huge number", JSON.stringify(app).replace('"spec":{', '"spec":{"replicas":1e309,')],
+      ["negative, fractional", JSON.stringify({ ...app, spec: { ...app.spec, replicas: -1.5 } })],
+      ["long name", JSON.stringify({ ...app, metadata: { ...app.metadata, name: "a".repeat(10_000) } })],
+      ["1 MB string", JSON.stringify({ ...app, spec: { source: { image: "i".repeat(1024 * 1024) } } })],
+      ["binary", "\u00ff\u00fe\u0000\u0001garbage"],
+      ["json patch garbage", '[{"op":"explode","path":"/x"},{"op":"add","path":7}]'],
+    ];
+    const item = `${G}/namespaces/${NS}/applications/x`;
+    const targets: [string, string, string?][] = [
+      ["POST", `${G}/projects`],
+      ["POST", `${G}/namespaces/${NS}/applications`],
+      ["POST", `${G}/namespaces/${NS}/databases`],
+      ["POST", `${G}/namespaces/${NS}/domains`],
+      ["PUT", item],
+      ["PUT", `${item}/status`],
+      ["PATCH", item, "application/merge-patch+json"],
+      ["PATCH", item, "application/json-patch+json"],
+      ["PATCH", `${item}?fieldManager=f`, "application/apply-patch+yaml"],
+      ["PATCH", `${item}/status`, "application/merge-patch+json"],
+      ["DELETE", `${G}/namespaces/${NS}/applications/nothing-here`],
+      ["POST", "/berth/v1/apply"],
+      ["POST", `/berth/v1/namespaces/${NS}/applications/x/rollback`],
+      ["POST", `/berth/v1/namespaces/${NS}/databases/x/backups`],
+      ["POST", `/berth/v1/namespaces/${NS}/databases/x/restores`],
+    ];
+    const gets = [
+      `${G}/projects?labelSelector=%3D%3D%3D`, `${G}/projects?labelSelector=a+in+(`, `${G}/projects?fieldSelector=spec.x%3D1`, `${G}/projects?fieldSelector=%3D`,
+      `${G}/projects?limit=-1`, `${G}/projects?limit=abc`, `${G}/projects?resourceVersion=abc`, `${G}/projects?dryRun=x`, `${G}/projects?fieldValidation=Nope`,
+      `${G}/namespaces/${"a".repeat(5000)}/applications`, `${G}/namespaces/${NS}/applications/${"%2F".repeat(50)}`, `${G}/namespaces/${NS}/unknownkind`,
+      `${G}/namespaces/${NS}/applications/x/unknownsub`, "/api/v1/namespaces/%E0%A4%A", "/api/v1/events?fieldSelector=involvedObject.name%3D%00",
+      "/api/v1/events?fieldSelector=bogus%3Dx", `/berth/v1/namespaces/${NS}/applications/x/deployments`, `/berth/v1/namespaces/${NS}/applications/x/logs?tailLines=abc`,
+      `/berth/v1/namespaces/${NS}/applications/x/logs?sinceSeconds=-1`, `/berth/v1/namespaces/${NS}/databases/x/credentials`, `/berth/v1/namespaces/${NS}/databases/x/backups`,
+      "/openapi/v3/nothing", "/apis/nothing/v1", `/apis/berth.dev/v9/projects`, "/..%2F..%2Fetc/passwd", "/apis//berth.dev//v1alpha1//projects",
+    ];
+    // Status is anyone's with access to the subresource, as in Kubernetes; the spec must not move.
+    const specOf = async (): Promise<unknown> => JSON.parse((await call(berth, "GET", `${G}/namespaces/${NS}/applications/x`)).text).spec;
+    const before = await specOf();
+    const projectsBefore = JSON.parse((await call(berth, "GET", `${G}/projects`)).text).items.length;
+    const failures: string[] = [];
+    let slowestHealthz = 0;
+    const probe = async (): Promise<void> => {
+      const t0 = performance.now();
+      expect((await call(berth, "GET", "/healthz")).status).to.equal(200);
+      slowestHealthz = Math.max(slowestHealthz, performance.now() - t0);
+    };
+    const check = (what: string, r: { status: number; text: string }): void => {
+      if (r.status >= 500) failures.push(`${what} → ${r.status} ${r.text.slice(0, 160)}`);
+      else if (r.status >= 400 && JSON.parse(r.text).kind !== "Status") failures.push(`${what} → ${r.status} without a Status`);
+    };
+    let requests = 0;
+    for (const [method, url, contentType] of targets) {
+      for (const [name, body] of bodies) {
+        check(`${method} ${url} [${name}]`, await call(berth, method, url, body, { contentType: contentType ?? "application/json" }));
+        requests++;
+      }
+      await probe();
+    }
+    for (const url of gets) {
+      check(`GET ${url.slice(0, 120)}`, await call(berth, "GET", url));
+      requests++;
+    }
+    await probe();
+    console.log(`      ${requests} requests, ${failures.length} answered 5xx or without a Status; slowest /healthz between batches ${slowestHealthz.toFixed(1)} ms`);
+    expect(failures, failures.join("\n")).to.deep.equal([]);
+    expect(await specOf(), "the spec of x is unchanged").to.deep.equal(before);
+    expect(JSON.parse((await call(berth, "GET", `${G}/projects`)).text).items.length, "no Project created").to.equal(projectsBefore);
+    expect(slowestHealthz).to.be.below(50);
+    for (const [spec, field] of [
+      [{ source: { image: "busybox" }, replicas: 101 }, "spec.replicas"],
+      [{ source: { image: "i".repeat(70 * 1024) } }, "spec.source.image"],
+      [{ source: { image: "busybox" }, args: Array(1001).fill("a") }, "spec.args"],
+    ] as [Record<string, unknown>, string][]) {
+      const r = await call(berth, "POST", `${G}/namespaces/${NS}/applications`, { ...app, metadata: { name: "bounded", namespace: NS }, spec });
+      expect(r.status, r.text.slice(0, 200)).to.equal(422);
+      expect(JSON.parse(r.text).details.causes.map((c: { field: string }) => c.field)).to.include(field);
+    }
+  });
 });

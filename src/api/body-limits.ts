@@ -26,29 +26,32 @@ function childPath(parent: string, key: string, inArray: boolean): string {
   return parent ? `${parent}.${key}` : key;
 }
 
-/** The field path of the first string (value or key) with a NUL in it; Postgres cannot store one. */
-export function nulField(value: unknown): string | undefined {
+/** A NUL or half of a UTF-16 surrogate pair: JSON can carry them, Postgres cannot store them. */
+const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** The field path of the first string (value or key) Postgres could not store. */
+export function unstorableField(value: unknown): string | undefined {
   const stack: [unknown, string][] = [[value, ""]];
   while (stack.length) {
     const [v, at] = stack.pop()!;
-    if (typeof v === "string" && v.includes("\0")) return at || "(body)";
+    if (typeof v === "string" && UNSTORABLE.test(v)) return at || "(body)";
     if (v === null || typeof v !== "object") continue;
     const inArray = Array.isArray(v);
     for (const [k, child] of Object.entries(v)) {
       const p = childPath(at, k, inArray);
-      if (k.includes("\0")) return p;
+      if (UNSTORABLE.test(k)) return p;
       stack.push([child, p]);
     }
   }
   return undefined;
 }
 
-/** Refuses a decoded body that later steps could not handle: too deep (400), or a NUL (422 naming the field). */
+/** Refuses a decoded body that later steps could not handle: too deep (400), or a string Postgres cannot store (422 naming the field). */
 export function checkBody(value: unknown): void {
   if (nestingDepth(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw badRequest(`the body of the request nests deeper than ${MAX_BODY_DEPTH} levels`);
-  const field = nulField(value);
+  const field = unstorableField(value);
   if (field === undefined) return;
-  const message = "Invalid value: strings may not contain NUL (\\u0000)";
+  const message = "Invalid value: strings may not contain NUL (\\u0000) or an unpaired UTF-16 surrogate";
   throw new ApiError(422, "Invalid", `${field}: ${message}`, { causes: [{ field, reason: "FieldValueInvalid", message }] });
 }
 

@@ -257,7 +257,23 @@ function ajvSchemaFor(info: KindInfo): OpenApiSchema {
   root.properties = props;
   root.required = ["apiVersion", "kind", "metadata", ...(root.required ?? [])];
   translateKeyPatterns(root);
+  boundUnbounded(props.spec);
   return root;
+}
+
+/**
+ * Bounds for spec fields the CRDs leave open, applied at validation (the published schemas are
+ * unchanged): no string a user writes needs more than 64 KiB, no list more than 1000 entries.
+ * Without them one field could carry megabytes into every list and watch event.
+ */
+export const DEFAULT_MAX_STRING = 64 * 1024;
+export const DEFAULT_MAX_ITEMS = 1000;
+
+function boundUnbounded(schema: OpenApiSchema | undefined): void {
+  if (!schema) return;
+  if (schema.type === "string" && schema.maxLength === undefined) schema.maxLength = DEFAULT_MAX_STRING;
+  if (schema.type === "array" && schema.maxItems === undefined) schema.maxItems = DEFAULT_MAX_ITEMS;
+  for (const [, child] of childSchemas(schema)) boundUnbounded(child);
 }
 
 function objectMetaSchema(crdMetadata: OpenApiSchema | undefined): OpenApiSchema {
