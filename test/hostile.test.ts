@@ -360,4 +360,34 @@ describe("the API under hostile input and load", function () {
       expect(JSON.parse(r.text).details.causes.map((c: { field: string }) => c.field)).to.include(field);
     }
   });
+
+  it("one address may hold 256 open watches; the 257th is 429 with Retry-After, and closing one frees a place", async () => {
+    const openWatch = (): Promise<{ status: number; retryAfter?: string; close: () => void }> =>
+      new Promise((resolve, reject) => {
+        const req = https.request(new URL(`${G}/projects?watch=true`, berth.url), { headers: { Authorization: `Bearer ${berth.token}` }, ca: berth.caPem, agent: false }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"] as string | undefined, close: () => req.destroy() });
+        });
+        req.on("error", (e) => (e.message.includes("socket hang up") ? undefined : reject(e)));
+        req.end();
+      });
+    const open: { status: number; close: () => void }[] = [];
+    try {
+      for (let i = 0; i < 8; i++) open.push(...(await Promise.all(Array.from({ length: 32 }, openWatch))));
+      expect(open.map((w) => w.status)).to.deep.equal(Array(256).fill(200));
+      const refused = await openWatch();
+      expect(refused.status).to.equal(429);
+      expect(refused.retryAfter).to.equal("1");
+      open.pop()!.close();
+      let again = await openWatch();
+      for (let i = 0; i < 20 && again.status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        again = await openWatch();
+      }
+      expect(again.status, "a closed watch frees its place").to.equal(200);
+      open.push(again);
+    } finally {
+      for (const w of open) w.close();
+    }
+  });
 });

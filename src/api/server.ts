@@ -19,6 +19,7 @@ import type { RuntimeDriver } from "../runtime/driver.js";
 import { eventTable, namespaceTable, wantsTable } from "./table.js";
 import { checkRequestUrl } from "./body-limits.js";
 import { AuthFailureLimit } from "./auth-limit.js";
+import { WatchLimit } from "./watch-limit.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -36,6 +37,8 @@ export interface ApiServerOptions {
   driver?: RuntimeDriver;
   /** How long a connection may stay open before its first request (default 10 s). */
   firstRequestTimeoutMs?: number;
+  /** Open watches one client address may hold (default 256). */
+  maxWatchesPerAddress?: number;
 }
 
 /** A TLS handshake that has not finished by then is dropped (Node's default is 120 s). */
@@ -67,10 +70,12 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
   private readonly outage: StoreOutageLog;
   private readonly authFailures: AuthFailureLimit;
+  private readonly watches: WatchLimit;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
     this.authFailures = new AuthFailureLimit(opts.logger);
+    this.watches = new WatchLimit(opts.maxWatchesPerAddress);
     const st = opts.stores;
     this.handlers = new ResourceHandlers(st.resources, opts.feed);
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
@@ -197,7 +202,7 @@ export class ApiServer {
     const rr = this.resourceRequest(call);
     if (!rr) throw new ApiError(404, "NotFound", "the server could not find the requested resource");
     if (["POST", "PUT", "PATCH", "DELETE"].includes(call.method)) rr.body = await readBody(call.req);
-    return this.dispatch(call.method, rr, call.res);
+    return this.dispatch(call.method, rr, call.res, call.req.socket.remoteAddress ?? "unknown");
   }
 
   /** Berth's own endpoints (under /berth/v1) and the parts of the core API kubectl asks for. */
@@ -217,10 +222,11 @@ export class ApiServer {
     return { ...target, query: call.url.searchParams, accept: call.req.headers.accept, contentType: call.req.headers["content-type"], ctx: call.ctx };
   }
 
-  private async dispatch(method: string, rr: ResourceRequest, res: ServerResponse): Promise<Reply | undefined> {
+  private async dispatch(method: string, rr: ResourceRequest, res: ServerResponse, address: string): Promise<Reply | undefined> {
     if (rr.name) return this.dispatchItem(method, rr);
     const watch = rr.query.get("watch");
     if (method === "GET" && (watch === "true" || watch === "1")) {
+      this.watches.admit(address, res);
       await this.handlers.watch(rr, res);
       return undefined;
     }
