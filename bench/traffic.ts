@@ -18,7 +18,7 @@ import winston from "winston";
 import { startBerth, type Berth } from "../src/main.js";
 import { MIGRATE_REQ_PATH, reloadSafety } from "../src/router/reload-safety.js";
 import { startCaddy, type TestCaddy } from "../test/helpers/caddy.js";
-import { cleanupProject, ensureSlowHttpImage, SLOW_HTTP_IMAGE } from "../test/helpers/docker.js";
+import { cleanupProject, ensureSlowHttpImage, handOverSpec } from "../test/helpers/docker.js";
 import { startLoad, type LoadResult } from "../test/helpers/load.js";
 import { call, fmt, loadSampler, log, machine, median, ratio, removeDir, sleep, table, tempDir } from "./lib.js";
 
@@ -58,15 +58,7 @@ async function readyAt(ep: Ep, generation: number): Promise<void> {
 
 async function setUp(ep: Ep): Promise<void> {
   await must(call(ep, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: P }, spec: {} }), 201, "project");
-  const spec = {
-    source: { image: SLOW_HTTP_IMAGE },
-    replicas: 3,
-    env: { ROUND: "0" },
-    ports: [{ containerPort: 8080 }],
-    healthcheck: { http: { path: "/health", port: 8080 }, interval: "1s", timeout: "2s", retries: 3 },
-    strategy: { type: "RollingUpdate", maxSurge: 1, maxUnavailable: 0 },
-    stopGracePeriod: "5s",
-  };
+  const spec = handOverSpec({ ROUND: "0" });
   await must(call(ep, "POST", `${G}/namespaces/${P}/applications`, { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "web", namespace: P }, spec }), 201, "application");
   await must(call(ep, "POST", `${G}/namespaces/${P}/domains`, { apiVersion: "berth.dev/v1alpha1", kind: "Domain", metadata: { name: "web", namespace: P }, spec: { host: HOST, target: { application: "web", port: 8080 } } }), 201, "domain");
   await readyAt(ep, 1);

@@ -10,7 +10,7 @@ import { expect } from "chai";
 import { startBerth, type Berth } from "../src/main.js";
 import { call, quietLogger, tempDir, removeDir } from "./helpers/berth.js";
 import { requireCommands, requireReloadSafety, startCaddy, type TestCaddy } from "./helpers/caddy.js";
-import { appContainers, cleanupProject, docker, ensureSlowHttpImage, requireDocker, SLOW_HTTP_IMAGE, waitFor } from "./helpers/docker.js";
+import { appContainers, cleanupProject, docker, ensureSlowHttpImage, handOverSpec, requireDocker, waitFor } from "./helpers/docker.js";
 import { startLoad, type LoadResult } from "./helpers/load.js";
 
 const G = "/apis/berth.dev/v1alpha1";
@@ -94,15 +94,7 @@ describe("zero-downtime hand-over through a real Caddy", function () {
       apiVersion: "berth.dev/v1alpha1",
       kind: "Application",
       metadata: { name: "web", namespace: P },
-      spec: {
-        source: { image: SLOW_HTTP_IMAGE },
-        replicas: 3,
-        env: { VERSION: "1" },
-        ports: [{ containerPort: 8080 }],
-        healthcheck: { http: { path: "/health", port: 8080 }, interval: "1s", timeout: "2s", retries: 3 },
-        strategy: { type: "RollingUpdate", maxSurge: 1, maxUnavailable: 0 },
-        stopGracePeriod: "5s",
-      },
+      spec: handOverSpec({ VERSION: "1" }),
     });
     expect(app.status, app.text).to.equal(201);
     const dom = await call(berth, "POST", `${G}/namespaces/${P}/domains`, { apiVersion: "berth.dev/v1alpha1", kind: "Domain", metadata: { name: "web", namespace: P }, spec: { host: HOST, target: { application: "web", port: 8080 } } });

@@ -81,6 +81,22 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 
 /** busybox httpd with a CGI endpoint, /cgi-bin/slow, that answers after 300 ms: requests are in flight when a replica goes. */
 export const SLOW_HTTP_IMAGE = "berth-test/slow-http:1";
+
+/**
+ * The Application the traffic suite and bench/traffic.ts roll: 3 slow-http replicas behind a
+ * health check, maxSurge 1 / maxUnavailable 0, 5 s to stop. `env` is what a rollout changes.
+ */
+export function handOverSpec(env: Record<string, string>): Record<string, unknown> {
+  return {
+    source: { image: SLOW_HTTP_IMAGE },
+    replicas: 3,
+    env,
+    ports: [{ containerPort: 8080 }],
+    healthcheck: { http: { path: "/health", port: 8080 }, interval: "1s", timeout: "2s", retries: 3 },
+    strategy: { type: "RollingUpdate", maxSurge: 1, maxUnavailable: 0 },
+    stopGracePeriod: "5s",
+  };
+}
 const SLOW_CGI = ["#!/bin/sh", '[ -n "$CONTENT_LENGTH" ] && head -c "$CONTENT_LENGTH" > /dev/null', "usleep 300000", "printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'"].join("\n");
 
 /** Built once per machine from the busybox image (DESIGN §3) and reused by tag. */
