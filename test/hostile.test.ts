@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import https from "node:https";
 import tls from "node:tls";
 import { Writable } from "node:stream";
@@ -389,5 +392,35 @@ describe("the API under hostile input and load", function () {
     } finally {
       for (const w of open) w.close();
     }
+  });
+
+  it("kubectl shows the refusals as a user meets them: the field of a bad finalizer, a NUL, a too-deep body; the store is unchanged", async () => {
+    // Asynchronous: the server runs in this process and must answer while kubectl waits.
+    const kubectl = (args: string[]): Promise<{ status: number | null; out: string }> =>
+      new Promise((resolve) => {
+        execFile("kubectl", ["--kubeconfig", berth.kubeconfigPath, ...args], { timeout: 30_000 }, (err, stdout, stderr) => resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }));
+      });
+    const file = (name: string, doc: unknown): string => {
+      const f = path.join(berth.dataDir, name);
+      writeFileSync(f, JSON.stringify(doc));
+      return f;
+    };
+    const project = (name: string, extra: Record<string, unknown>): unknown => ({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name, ...extra }, spec: {} });
+    const fin = await kubectl(["apply", "-f", file("fin.json", project("kc-fin", { finalizers: ["a b"] }))]);
+    expect(fin.status, fin.out).to.not.equal(0);
+    expect(fin.out).to.contain("metadata.finalizers[0]");
+    const nul = await kubectl(["apply", "-f", file("nul.json", project("kc-nul", { annotations: { note: "a\u0000b" } }))]);
+    expect(nul.status, nul.out).to.not.equal(0);
+    expect(nul.out).to.match(/metadata\.annotations\.note.*NUL/);
+    let deep: unknown = "x";
+    for (let i = 0; i < 150; i++) deep = { a: deep };
+    const tooDeep = await kubectl(["create", "--validate=false", "-f", file("deep.json", { ...(project("kc-deep", {}) as object), status: deep })]);
+    expect(tooDeep.status, tooDeep.out).to.not.equal(0);
+    expect(tooDeep.out).to.contain("nests deeper than 100 levels");
+    const raw = await kubectl(["get", "--raw", `${G}/projects?watch=true&resourceVersion=1.5`]);
+    expect(raw.status, raw.out).to.not.equal(0);
+    expect(raw.out).to.contain("a resource version is a whole number");
+    const left = await kubectl(["get", "projects", "-o", "name"]);
+    expect(left.out).to.not.match(/kc-(fin|nul|deep)/);
   });
 });
