@@ -10,7 +10,6 @@
  * hand, and nothing is started in Docker. The client-node suite runs last and restarts it.
  */
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
@@ -18,81 +17,20 @@ import * as k8s from "@kubernetes/client-node";
 import pg from "pg";
 import YAML from "yaml";
 import { findKind } from "../src/core/kinds.js";
-import { LEADER_LOCK_KEY } from "../src/controller/leader.js";
 import { createDataSource } from "../src/store/data-source.js";
 import { EventStore } from "../src/store/events.js";
 import { SecretBox } from "../src/store/secrets.js";
 import { call, removeDir, REPO, spawnServe, tempDir, type ServeProcess } from "./helpers/berth.js";
+import { failed, holdLeaderLock, KUBECTL, killKubectls, ok, startKubectl, until, type KubectlBackground, type KubectlRun } from "./helpers/kubectl.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
 
-const KUBECTL = "/usr/bin/kubectl";
 const G = "/apis/berth.dev/v1alpha1";
 const NS = "my-saas-app";
 const STACK = path.join(REPO, "examples", "stack.yaml");
 const SEALED = /^sealed:v1:[A-Za-z0-9_-]+$/;
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-interface Background {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  result: Promise<Run>;
-}
-
-const running = new Set<ChildProcess>();
-
-/** Starts kubectl; it is SIGKILLed after `timeoutMs` so that no test can hang on it. */
-function startKubectl(kubeconfig: string, cacheDir: string, args: string[], timeoutMs = 30_000): Background {
-  const started = Date.now();
-  const child = spawn(KUBECTL, args, { env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: cacheDir }, stdio: ["ignore", "pipe", "pipe"] });
-  running.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  const timer = setTimeout(() => {
-    stderr += `\n[test] kubectl ${args.join(" ")} killed after ${timeoutMs} ms`;
-    child.kill("SIGKILL");
-  }, timeoutMs);
-  const result = new Promise<Run>((resolve) => {
-    child.on("error", (e) => {
-      stderr += String(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, result };
-}
-
-function ok(r: Run): Run {
-  expect(r.code, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(0);
-  return r;
-}
-
-function failed(r: Run): Run {
-  expect(r.code, `expected a failure\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).to.be.a("number").and.not.equal(0);
-  return r;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+type Run = KubectlRun;
+type Background = KubectlBackground;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -137,14 +75,6 @@ async function readWatch(srv: ServeProcess, urlPath: string, accept: string, don
   });
 }
 
-/** Holds the controllers' leader lock on a database, so a berth serve on it stays API-only. */
-async function holdLeaderLock(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query(`SELECT pg_advisory_lock($1::bigint)`, [LEADER_LOCK_KEY]);
-  return client;
-}
-
 describe("kubectl and Kubernetes client libraries against berth serve", function () {
   this.timeout(60_000);
   let postgres: TestPostgres;
@@ -163,7 +93,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
   });
 
   after(async () => {
-    for (const c of running) c.kill("SIGKILL");
+    killKubectls();
     await srv?.stop();
     await db?.end();
     await lock?.end();

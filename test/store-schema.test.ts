@@ -10,7 +10,7 @@ const BERTH_TABLES = [
   "domains", "env_vars", "events", "git_sources", "projects", "resource_changes", "restores", "team_members", "teams",
   "users", "volumes",
 ];
-const MIGRATION_NAMES = ["SeedSchema1732560000000", "ResourceObjects1732560000001", "Installation1732560000002", "DatabaseRuntime1732560000010", "DomainCertificates1732560000020", "StatusOnlyChanges1732560000030"];
+const MIGRATION_NAMES = ["SeedSchema1732560000000", "ResourceObjects1732560000001", "Installation1732560000002", "DatabaseRuntime1732560000010", "DomainCertificates1732560000020", "StatusOnlyChanges1732560000030", "ChangePrevLabels1732560000040"];
 
 const UNIQUE = "23505";
 const CHECK = "23514";

@@ -31,6 +31,7 @@ export function apiResourceList(): Record<string, unknown> {
   const resources = KINDS.flatMap((k) => [
     { name: k.plural, singularName: k.singular, namespaced: k.namespaced, kind: k.kind, verbs: VERBS, shortNames: k.shortNames, categories: ["berth"] },
     { name: `${k.plural}/status`, singularName: "", namespaced: k.namespaced, kind: k.kind, verbs: ["get", "patch", "update"] },
+    ...(k.kind === "Application" ? [{ name: `${k.plural}/scale`, singularName: "", namespaced: true, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] }] : []),
   ]);
   return { kind: "APIResourceList", apiVersion: "v1", groupVersion: `${GROUP}/${VERSION}`, resources };
 }

@@ -13,6 +13,7 @@ import { parseFieldSelector, parseLabelSelector } from "../core/selectors.js";
 import { serverSideApply } from "./server-side-apply.js";
 import { toTable, wantsTable } from "./table.js";
 import { serveWatch } from "./watch.js";
+import { scaledReplicas, toScale } from "./scale.js";
 import type { Reply, ResourceRequest } from "./request.js";
 
 export type { Reply, ResourceRequest };
@@ -29,6 +30,14 @@ function isDryRun(q: URLSearchParams): boolean {
   const v = q.getAll("dryRun");
   if (v.some((x) => x !== "All")) throw badRequest(`Invalid dryRun value: ${v.join(",")}: only "All" is supported`);
   return v.length > 0;
+}
+
+/** `limit` (a whole number; 0: no limit) and `continue`, as the Kubernetes list API takes them. */
+function pageParams(q: URLSearchParams): { limit?: number; continue?: string } {
+  const limit = q.get("limit");
+  if (limit !== null && limit !== "" && !/^\d{1,9}$/.test(limit)) throw badRequest(`invalid limit "${limit.slice(0, 100)}": a whole number`);
+  const token = q.get("continue") || undefined;
+  return { ...(limit ? { limit: Number(limit) } : {}), ...(token ? { continue: token } : {}) };
 }
 
 export function parseBody(body: Buffer | undefined, contentType: string | undefined): unknown {
@@ -140,13 +149,16 @@ export class ResourceHandlers {
   async list(req: ResourceRequest): Promise<Reply> {
     const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
     const namespace = req.namespace ?? fs.namespace;
-    const { items, resourceVersion } = await this.store.list(req.kind.kind, {
+    const page = await this.store.list(req.kind.kind, {
       namespace,
       name: fs.name,
       labelSelector: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
+      ...pageParams(req.query),
     });
-    if (wantsTable(req.accept)) return reply(200, toTable(req.kind.kind, items, resourceVersion, req.query.get("includeObject") ?? undefined));
-    return reply(200, { apiVersion: API_VERSION, kind: req.kind.listKind, metadata: { resourceVersion }, items });
+    const { items, resourceVersion } = page;
+    const listMeta = { resourceVersion, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount !== undefined ? { remainingItemCount: page.remainingItemCount } : {}) };
+    if (wantsTable(req.accept)) return reply(200, { ...toTable(req.kind.kind, items, resourceVersion, req.query.get("includeObject") ?? undefined), metadata: listMeta });
+    return reply(200, { apiVersion: API_VERSION, kind: req.kind.listKind, metadata: listMeta, items });
   }
 
   async create(req: ResourceRequest): Promise<Reply> {
@@ -277,6 +289,27 @@ export class ResourceHandlers {
     });
   }
 
+
+  /** GET, PUT or PATCH of an Application's `/scale` (./scale.ts): only spec.replicas changes. */
+  async scale(method: string, req: ResourceRequest): Promise<Reply> {
+    const ref = { kind: req.kind.kind, namespace: req.namespace, name: req.name! };
+    if (method === "GET") {
+      const app = await this.store.get(ref.kind, ref.namespace, ref.name);
+      if (!app) throw await this.notFoundFor(req);
+      return reply(200, toScale(app));
+    }
+    const body = parseBody(req.body, method === "PUT" ? objectFormat(req.contentType) : "json");
+    const warnings: string[] = [];
+    const ctx = { ...req.ctx, dryRun: isDryRun(req.query) };
+    let storedRv: string | undefined;
+    const result = await this.store.update(ref, ctx, "scale", (current) => {
+      storedRv = current!.metadata.resourceVersion;
+      const replicas = scaledReplicas(current!, method, req.contentType, body);
+      const admitted = admit(req.kind, { ...current!, spec: { ...(current!.spec ?? {}), replicas } }, "Ignore", warnings);
+      return { ...current!, spec: admitted.spec ?? {} };
+    });
+    return reply(200, toScale(dryRunAnswer(result.object, ctx.dryRun, storedRv)), warnings);
+  }
 
   /** A watch stream (./watch.ts). */
   async watch(req: ResourceRequest, res: ServerResponse): Promise<void> {

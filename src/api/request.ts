@@ -6,7 +6,7 @@ export interface ResourceRequest {
   kind: KindInfo;
   namespace?: string;
   name?: string;
-  subresource?: "status";
+  subresource?: "status" | "scale";
   query: URLSearchParams;
   accept?: string;
   contentType?: string;

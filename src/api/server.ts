@@ -237,6 +237,7 @@ export class ApiServer {
   }
 
   private dispatchItem(method: string, rr: ResourceRequest): Promise<Reply> {
+    if (rr.subresource === "scale") return ["GET", "PUT", "PATCH"].includes(method) ? this.handlers.scale(method, rr) : methodNotAllowed();
     if (method === "GET") return this.handlers.get(rr);
     if (method === "PUT") return this.handlers.replace(rr);
     if (method === "PATCH") return this.handlers.patch(rr);
@@ -303,7 +304,7 @@ function methodNotAllowed(): never {
 
 type ResourceTarget = Pick<ResourceRequest, "kind" | "namespace" | "name" | "subresource">;
 
-/** `/apis/berth.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status]]`, or undefined for anything else. */
+/** `/apis/berth.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status|/scale]]`, or undefined for anything else. */
 function parseResourcePath(p: string): ResourceTarget | undefined {
   const prefix = `/apis/${GROUP}/${VERSION}/`;
   if (!p.startsWith(prefix)) return undefined;
@@ -311,8 +312,15 @@ function parseResourcePath(p: string): ResourceTarget | undefined {
   const namespace = parts[0] === "namespaces" && parts.length >= 3 ? parts[1] : undefined;
   const [plural, name, sub, ...rest] = namespace !== undefined ? parts.slice(2) : parts;
   const kind = findKind(plural);
-  if (!kind || kind.plural !== plural || rest.length || (sub && sub !== "status")) return undefined;
-  return scopeFits({ kind, namespace, name, subresource: sub === "status" ? "status" : undefined });
+  if (!kind || kind.plural !== plural || rest.length || (sub && !subresourceOf(kind.kind, sub))) return undefined;
+  return scopeFits({ kind, namespace, name, subresource: sub ? subresourceOf(kind.kind, sub) : undefined });
+}
+
+/** `status` on every kind, `scale` on Applications (its replicas). */
+function subresourceOf(kind: string, sub: string): ResourceRequest["subresource"] {
+  if (sub === "status") return "status";
+  if (sub === "scale" && kind === "Application") return "scale";
+  return undefined;
 }
 
 /** A namespace only for namespaced kinds, and a namespaced object only under its namespace. */

@@ -92,9 +92,26 @@ class WatchStream {
 
   deliver(c: Change): void {
     this.delivered = Math.max(this.delivered, c.rv);
-    if (!this.matches(c)) return;
+    const type = this.eventType(c);
+    if (!type) return;
     this.announced = this.delivered;
-    this.send(c.type, this.render(c.object));
+    this.send(type, this.render(c.object));
+  }
+
+  /**
+   * What this watch makes of a change, as the Kubernetes watch cache does with a selector: an
+   * object entering the selection is ADDED, one leaving it DELETED (carrying its new state and
+   * version), one outside it before and after is not sent.
+   */
+  private eventType(c: Change): string | undefined {
+    const q = this.q;
+    if (c.kind !== q.kind || (q.namespace && c.namespace !== q.namespace) || (q.name && c.name !== q.name)) return undefined;
+    const selected = (labels: Record<string, string> | undefined): boolean => !q.labels || q.labels(labels ?? {});
+    const now = selected(c.object.metadata.labels);
+    if (c.type !== "MODIFIED") return now ? c.type : undefined;
+    const before = selected(c.prevLabels ?? c.object.metadata.labels);
+    if (now) return before ? "MODIFIED" : "ADDED";
+    return before ? "DELETED" : undefined;
   }
 
   /** Ends the response; the client (kubectl, an informer) re-watches or re-lists. */
@@ -107,11 +124,6 @@ class WatchStream {
     if (this.closed) return;
     this.closed = true;
     for (const fn of this.cleanups.splice(0)) fn();
-  }
-
-  private matches(c: Change): boolean {
-    const q = this.q;
-    return c.kind === q.kind && (!q.namespace || c.namespace === q.namespace) && (!q.name || c.name === q.name) && (!q.labels || q.labels(c.object.metadata.labels ?? {}));
   }
 
   private render(o: ResourceObject): unknown {

@@ -34,6 +34,8 @@ export interface Change {
   object: ResourceObject;
   /** Nothing but `.status` changed. */
   statusOnly: boolean;
+  /** The labels before the change (undefined: ADDED, or not recorded; read as unchanged). */
+  prevLabels?: Record<string, string>;
 }
 
 /** Who asks for a write, for the audit log. */

@@ -47,7 +47,7 @@ export interface CrdVersion {
   served: boolean;
   storage: boolean;
   schema: { openAPIV3Schema: OpenApiSchema };
-  subresources?: { status?: Record<string, never> };
+  subresources?: { status?: Record<string, never>; scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string } };
   additionalPrinterColumns?: { name: string; type: string; jsonPath: string; description?: string; priority?: number; format?: string }[];
 }
 

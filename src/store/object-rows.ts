@@ -32,6 +32,7 @@ export interface ChangeRow {
   event_type: WatchEventType;
   object: ResourceObject;
   status_only: boolean;
+  prev_labels: Record<string, string> | null;
 }
 
 const nonEmpty = (o: Record<string, unknown> | undefined): boolean => Object.keys(o ?? {}).length > 0;

@@ -185,8 +185,8 @@ export class ObjectWriter {
     const { kind, obj, rv, type, before } = w;
     const uid = obj.metadata.uid!;
     await this.qr.query(
-      `INSERT INTO resource_changes (rv, kind, namespace, name, uid, event_type, object, status_only) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [rv, kind.kind, obj.metadata.namespace ?? null, obj.metadata.name, uid, type, JSON.stringify(obj), statusOnly(before, obj, type)],
+      `INSERT INTO resource_changes (rv, kind, namespace, name, uid, event_type, object, status_only, prev_labels) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [rv, kind.kind, obj.metadata.namespace ?? null, obj.metadata.name, uid, type, JSON.stringify(obj), statusOnly(before, obj, type), before ? JSON.stringify(before.metadata.labels ?? {}) : null],
     );
     if (kind.kind === "Application" && type !== "DELETED") await syncEnvVars(this.qr, uid, obj.spec);
     // Audit rows need no round trip: a placeholder, not a sealed string.

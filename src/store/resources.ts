@@ -4,7 +4,8 @@ import { kindInfo } from "../core/kinds.js";
 import type { Change, RequestContext, ResourceObject } from "../core/types.js";
 import { AuditLog } from "./audit.js";
 import { ASYNC_COMMIT_SQL } from "./durability.js";
-import { currentRv, selectSql, toObject, translateDbError, type ChangeRow, type Row } from "./object-rows.js";
+import { selectSql, toObject, translateDbError, type ChangeRow, type Row } from "./object-rows.js";
+import { readAll, readPage, type ListFilter } from "./list-pages.js";
 import { CHANGES_CHANNEL, ObjectWriter, type Mutation, type WriteOp, type WriteResult } from "./object-writer.js";
 import { sealedView, type SecretBox } from "./secrets.js";
 import { rollbackQuietly } from "./sql.js";
@@ -29,7 +30,21 @@ export interface ListOptions {
   namespace?: string;
   labelSelector?: (labels: Record<string, string>) => boolean;
   name?: string;
+  /** At most this many objects; the rest through `continue` (0 or absent: all). */
+  limit?: number;
+  /** The token of the previous page. */
+  continue?: string;
 }
+
+export interface ListResult {
+  items: ResourceObject[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+/** A continued list that names no limit of its own gets pages of this size. */
+const DEFAULT_PAGE = 500;
 
 /** One write of a batch. */
 export type BatchOp = WriteOp;
@@ -124,32 +139,22 @@ export class ResourceStore {
     return rows.map((r) => r.name);
   }
 
-  /** A consistent list and the resource version it was read at (one snapshot). */
-  async list(kindName: string, opts: ListOptions = {}, stored = false): Promise<{ items: ResourceObject[]; resourceVersion: string }> {
+  /**
+   * A consistent list and the resource version it was read at (one snapshot). With `limit`, one
+   * page of it and a continue token for the next (./list-pages.ts); without, all of it.
+   */
+  async list(kindName: string, opts: ListOptions = {}, stored = false): Promise<ListResult> {
     const kind = kindInfo(kindName);
+    const labels = opts.labelSelector;
+    const filter: ListFilter = { namespace: opts.namespace, name: opts.name, matches: labels ? (o): boolean => labels(o.metadata.labels ?? {}) : undefined };
     const qr = this.ds.createQueryRunner();
     try {
       await qr.connect();
       await qr.startTransaction("REPEATABLE READ");
-      const rv = await currentRv(qr);
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (kind.namespaced && opts.namespace) {
-        params.push(opts.namespace);
-        where.push(`p.name = $${params.length}`);
-      }
-      if (opts.name) {
-        params.push(opts.name);
-        where.push(`t.name = $${params.length}`);
-      }
-      const sql = `${selectSql(kind)} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${kind.namespaced ? "p.name, " : ""}t.name`;
-      const rows: Row[] = await qr.query(sql, params);
+      const page = opts.limit || opts.continue ? await readPage(qr, kind, filter, { limit: opts.limit || DEFAULT_PAGE, token: opts.continue }) : await readAll(qr, kind, filter);
       await qr.commitTransaction();
-      const items = rows
-        .map((r) => toObject(kind, r))
-        .filter((o) => !opts.labelSelector || opts.labelSelector(o.metadata.labels ?? {}))
-        .map((o) => (stored ? o : sealedView(this.box, o)));
-      return { items, resourceVersion: String(rv) };
+      const items = stored ? page.items : page.items.map((o) => sealedView(this.box, o));
+      return { ...page, items, resourceVersion: String(page.resourceVersion) };
     } catch (e) {
       await rollbackQuietly(qr);
       throw e;
@@ -168,8 +173,8 @@ export class ResourceStore {
     const min = await this.ds.query(`SELECT min(rv) AS rv FROM resource_changes`);
     const oldest = min[0].rv === null ? null : Number(min[0].rv);
     if (oldest !== null && rv < oldest - 1) throw new ApiError(410, "Expired", `too old resource version: ${rv} (${oldest - 1})`);
-    const rows: ChangeRow[] = await this.ds.query(`SELECT rv, kind, namespace, name, uid, event_type, object, status_only FROM resource_changes WHERE rv > $1 ORDER BY rv LIMIT $2`, [rv, limit]);
-    return rows.map((r) => ({ rv: Number(r.rv), type: r.event_type, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, object: sealedView(this.box, r.object), statusOnly: r.status_only }));
+    const rows: ChangeRow[] = await this.ds.query(`SELECT rv, kind, namespace, name, uid, event_type, object, status_only, prev_labels FROM resource_changes WHERE rv > $1 ORDER BY rv LIMIT $2`, [rv, limit]);
+    return rows.map((r) => ({ rv: Number(r.rv), type: r.event_type, kind: r.kind, namespace: r.namespace, name: r.name, uid: r.uid, object: sealedView(this.box, r.object), statusOnly: r.status_only, ...(r.prev_labels ? { prevLabels: r.prev_labels } : {}) }));
   }
 
   /** Drops change-log rows older than `keepSeconds`, always keeping the newest one. */

@@ -355,7 +355,8 @@ describe("CRDs (crds/*.yaml)", () => {
       expect(crd.spec.names).to.deep.equal({ plural: k.plural, singular: k.singular, kind: k.kind, listKind: k.listKind, shortNames: k.shortNames, categories: ["berth"] });
       const [version] = crd.spec.versions;
       expect(version).to.include({ name: "v1alpha1", served: true, storage: true });
-      expect(version.subresources).to.deep.equal({ status: {} });
+      const scale = { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" };
+      expect(version.subresources).to.deep.equal(k.kind === "Application" ? { status: {}, scale } : { status: {} });
       expect(version.additionalPrinterColumns?.length).to.be.greaterThan(1);
     }
   });

@@ -153,9 +153,14 @@ export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserv
   const { desired, previous, hash, counts } = inputsOf(app, obs);
   const conditions = conditionsFor(app, summaryFor(obs, outcome, counts, desired), at);
   const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
-  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), ...(hash ? { configHash: hash } : {}), conditions };
+  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), conditions };
   const events = [...(obs.events ?? []), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
   return { status, events, requeueAfter: requeueFor(obs, outcome, counts, desired) };
+}
+
+/** The labels every replica container carries, as a selector: the Scale subresource's `status.selector`. */
+function replicaSelector(app: ResourceObject): string {
+  return `${LABEL.project}=${app.metadata.namespace ?? ""},${LABEL.kind}=Application,${LABEL.name}=${app.metadata.name}`;
 }
 
 function countFields(c: ReplicaCounts, desired: number): Record<string, unknown> {

@@ -10,6 +10,7 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 @Entity({ name: "resource_changes" })
 @Check("check_resource_change_event_type", "event_type IN ('ADDED', 'MODIFIED', 'DELETED')")
 @Index("idx_resource_changes_created_at", ["createdAt"])
+@Index("idx_resource_changes_uid_rv", ["uid", "rv"])
 export class ResourceChange {
   /** bigint; pg returns it as a string. */
   @PrimaryColumn({ type: "bigint", primaryKeyConstraintName: "pk_resource_changes" })
@@ -38,6 +39,10 @@ export class ResourceChange {
   /** The change touched nothing but `.status` (see migration StatusOnlyChanges). */
   @Column({ name: "status_only", type: "boolean", default: false })
   statusOnly!: boolean;
+
+  /** The labels before the change; NULL for an ADDED change and rows older than migration ChangePrevLabels. */
+  @Column({ name: "prev_labels", type: "jsonb", nullable: true })
+  prevLabels!: Record<string, string> | null;
 
   @CreateDateColumn({ name: "created_at", type: "timestamptz" })
   createdAt!: Date;
