@@ -6,6 +6,7 @@ import path from "node:path";
 import { BERTH_BIN, call, removeDir, runBerth, startTestBerth, tempDir } from "./helpers/berth.js";
 import { appContainers, BUSYBOX_IMAGE, cleanupProject, docker, ensureBusyboxImage, requireDocker, waitFor } from "./helpers/docker.js";
 import { RetentionJob } from "../src/controller/retention.js";
+import { ok, startKubectl, type KubectlRun } from "./helpers/kubectl.js";
 import winston from "winston";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -260,5 +261,24 @@ describe("rollouts: health-gated updates, rollback, history, progress and logs",
       await cli(["delete", "-f", dir, "--wait", "--timeout", "1m"]);
       await cleanupProject(ns).catch(() => undefined);
     }
+  });
+  it("kubectl scale app NAME --replicas=3 converges to 3 containers; the Scale's status.selector finds them", async () => {
+    const name = "scaled";
+    const r = await call(berth, "POST", `${G}/namespaces/${P}/applications`, webApp(name, { replicas: 1, healthcheck: undefined }));
+    expect(r.status, r.text).to.equal(201);
+    await readyAt(name);
+    const kubectl = (args: string[]): Promise<KubectlRun> => startKubectl(berth.kubeconfigPath, work, args).result;
+    ok(await kubectl(["scale", "app", name, "-n", P, "--replicas=3"]));
+    await waitFor("3 running replicas", async () => (await appContainers(P, name)).filter((c) => c.State === "running").length === 3);
+    const ready = await readyAt(name);
+    expect(ready.status.readyReplicas).to.equal(3);
+    const scale = JSON.parse(ok(await kubectl(["get", "--raw", `${G}/namespaces/${P}/applications/${name}/scale`])).stdout);
+    expect(scale.spec.replicas).to.equal(3);
+    expect(scale.status.replicas).to.equal(3);
+    // An autoscaler finds the replicas through the selector: exactly these three containers.
+    const selected = await docker.listContainers({ filters: { label: scale.status.selector.split(",") } });
+    expect(selected.map((c) => c.Names[0]).sort()).to.deep.equal([`/${P}-${name}-0`, `/${P}-${name}-1`, `/${P}-${name}-2`]);
+    ok(await kubectl(["scale", "app", name, "-n", P, "--replicas=1"]));
+    await waitFor("1 replica left", async () => (await appContainers(P, name)).length === 1);
   });
 });
