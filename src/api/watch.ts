@@ -54,6 +54,15 @@ function parseWatch(req: ResourceRequest): WatchQuery {
   };
 }
 
+/** One JSON text per changed object, however many watches send it (100 watchers: one stringify). */
+const json = new WeakMap<ResourceObject, string>();
+
+function serialized(o: ResourceObject): string {
+  let text = json.get(o);
+  if (text === undefined) json.set(o, (text = JSON.stringify(o)));
+  return text;
+}
+
 /** One open stream: one JSON event per line, until the client leaves, the timeout, or the store goes. */
 class WatchStream {
   private closed = false;
@@ -95,7 +104,8 @@ class WatchStream {
     const type = this.eventType(c);
     if (!type) return;
     this.announced = this.delivered;
-    this.send(type, this.render(c.object));
+    if (this.q.table) return this.send(type, this.render(c.object));
+    if (!this.closed) this.res.write(`{"type":"${type}","object":${serialized(c.object)}}\n`);
   }
 
   /**
