@@ -20,6 +20,7 @@ import { eventTable, namespaceTable, wantsTable } from "./table.js";
 import { checkRequestUrl } from "./body-limits.js";
 import { AuthFailureLimit } from "./auth-limit.js";
 import { WatchLimit } from "./watch-limit.js";
+import { drained, yieldToOthers } from "./backpressure.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -147,7 +148,7 @@ export class ApiServer {
       if (!PUBLIC.has(url.pathname) && !this.authorized(req)) throw this.authFailures.failed(req.socket.remoteAddress ?? "unknown");
       checkRequestUrl(url);
       const result = await this.route({ req, res, url, path: url.pathname.replace(/\/+$/, "") || "/", method: req.method ?? "GET", ctx: requestContext(req) });
-      if (result) send(res, result);
+      if (result) await sendReply(res, result);
       if (usesStore(url.pathname)) this.outage.succeeded();
     } catch (e) {
       this.fail(res, this.toApiError(e, req.method, url.pathname));
@@ -358,6 +359,41 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/** Lists (`items`) and Tables (`rows`) longer than this are written piece by piece. */
+const STREAM_OVER = 100;
+
+/** Items written between two yields to the event loop. */
+const ITEMS_PER_WRITE = 50;
+
+function longList(body: unknown): "items" | "rows" | undefined {
+  if (!body || typeof body !== "object") return undefined;
+  const b = body as Record<string, unknown>;
+  if (Array.isArray(b.items) && b.items.length > STREAM_OVER) return "items";
+  if (Array.isArray(b.rows) && b.rows.length > STREAM_OVER) return "rows";
+  return undefined;
+}
+
+/**
+ * A long list is written as it is serialized, a few items at a time, with the event loop free
+ * in between and the client's socket buffer respected: no whole multi-megabyte string, and a
+ * health probe is not kept waiting behind someone else's 10,000 objects.
+ */
+async function sendReply(res: ServerResponse, reply: Reply): Promise<void> {
+  const key = longList(reply.body);
+  if (!key) return send(res, reply);
+  const { [key]: items, ...rest } = reply.body as Record<string, unknown[]>;
+  res.writeHead(reply.status, { "Content-Type": "application/json", ...(reply.headers ?? {}) });
+  const head = JSON.stringify(rest);
+  res.write(`${head.slice(0, -1)}${head.length > 2 ? "," : ""}"${key}":[`);
+  for (let i = 0; i < items.length; i += ITEMS_PER_WRITE) {
+    if (res.destroyed) return;
+    const chunk = items.slice(i, i + ITEMS_PER_WRITE).map((o) => JSON.stringify(o)).join(",");
+    if (!res.write(i ? `,${chunk}` : chunk)) await drained(res);
+    else await yieldToOthers();
+  }
+  res.end("]}");
 }
 
 function send(res: ServerResponse, reply: Reply): void {

@@ -6,6 +6,7 @@ import { ApiError, badRequest } from "../core/errors.js";
 import { API_VERSION } from "../core/kinds.js";
 import { parseFieldSelector, parseLabelSelector, type LabelPredicate } from "../core/selectors.js";
 import { toTable, wantsTable } from "./table.js";
+import { drained, yieldToOthers } from "./backpressure.js";
 import type { ResourceRequest } from "./request.js";
 
 /** How often a watch with allowWatchBookmarks=true is told about versions it saw no event for. */
@@ -54,6 +55,12 @@ function parseWatch(req: ResourceRequest): WatchQuery {
   };
 }
 
+/** A watch without resourceVersion reads its initial objects in pages of this many (one snapshot). */
+const INITIAL_PAGE = 500;
+
+/** Initial ADDED events written between two yields to the event loop. */
+const YIELD_EVERY = 50;
+
 /** One JSON text per changed object, however many watches send it (100 watchers: one stringify). */
 const json = new WeakMap<ResourceObject, string>();
 
@@ -95,8 +102,21 @@ class WatchStream {
     if (!this.closed) this.res.write(JSON.stringify({ type, object }) + "\n");
   }
 
-  added(o: ResourceObject): void {
-    this.send("ADDED", this.render(o));
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * The initial objects as ADDED events, yielding to other requests every few objects and
+   * waiting while the client's socket buffer is full: a slow or departed client costs one page.
+   */
+  async addedAll(items: ResourceObject[]): Promise<void> {
+    for (const [i, o] of items.entries()) {
+      if (this.closed) return;
+      const flushed = this.res.write(JSON.stringify({ type: "ADDED", object: this.render(o) }) + "\n");
+      if (!flushed) await drained(this.res);
+      else if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToOthers();
+    }
   }
 
   deliver(c: Change): void {
@@ -162,15 +182,19 @@ export async function serveWatch(store: ResourceStore, feed: ChangeFeed, req: Re
   // (its "close" would otherwise fire before the stream listens, and nothing would end it).
   let gone = false;
   res.once("close", () => (gone = true));
-  const initial = q.fromRv === undefined ? await store.list(q.kind, { namespace: q.namespace, name: q.name, labelSelector: q.labels }) : undefined;
+  const selection = { namespace: q.namespace, name: q.name, labelSelector: q.labels };
+  const first = q.fromRv === undefined ? await store.list(q.kind, { ...selection, limit: INITIAL_PAGE }) : undefined;
   if (gone) return;
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });
   res.flushHeaders();
-  const stream = new WatchStream(res, q, initial ? Number(initial.resourceVersion) : q.fromRv!);
-  for (const o of initial?.items ?? []) stream.added(o);
+  const stream = new WatchStream(res, q, first ? Number(first.resourceVersion) : q.fromRv!);
   stream.onEnd(feed.onDisconnect(() => stream.end()));
   try {
-    stream.onEnd(await feed.subscribe(stream.fromRv, (c) => stream.deliver(c)));
+    for (let page = first; page && !stream.ended; ) {
+      await stream.addedAll(page.items);
+      page = page.continue && !stream.ended ? await store.list(q.kind, { ...selection, limit: INITIAL_PAGE, continue: page.continue }) : undefined;
+    }
+    if (!stream.ended) stream.onEnd(await feed.subscribe(stream.fromRv, (c) => stream.deliver(c)));
   } catch (e) {
     if (e instanceof ApiError) stream.send("ERROR", e.toStatus());
     stream.end();
