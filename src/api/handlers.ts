@@ -4,6 +4,7 @@ import YAML from "yaml";
 import { checkBody, MAX_BODY_DEPTH, requireObject } from "./body-limits.js";
 import type { ChangeFeed } from "../store/change-feed.js";
 import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
+import { deleteOptions, type DeleteOptions } from "./delete-options.js";
 import type { RequestContext, ResourceObject } from "../core/types.js";
 import { ApiError, badRequest, invalid, notFound } from "../core/errors.js";
 import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, findKind, KINDS, type KindInfo } from "../core/kinds.js";
@@ -112,6 +113,12 @@ function userMetadata(from: ResourceObject["metadata"], onto: ResourceObject["me
   };
 }
 
+/** DeleteOptions of a delete or deletecollection: an optional JSON or YAML body, and the query. */
+function deleteOptionsOf(req: ResourceRequest): DeleteOptions {
+  const body = req.body && req.body.length ? parseObject<Parameters<typeof deleteOptions>[0]>(req.body, objectFormat(req.contentType)) : {};
+  return deleteOptions(body, req.query, { plural: `${req.kind.plural}`, name: req.name }, isDryRun(req.query));
+}
+
 function reply(status: number, body: unknown, warnings: string[] = []): Reply {
   return { status, body, headers: warnings.length ? { Warning: warnings.map((w) => `299 - "${w.replace(/"/g, "'")}"`).join(", ") } : undefined };
 }
@@ -217,9 +224,8 @@ export class ResourceHandlers {
   }
 
   async delete(req: ResourceRequest): Promise<Reply> {
-    const opts = req.body && req.body.length ? parseObject<{ preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }>(req.body, objectFormat(req.contentType)) : {};
-    const dryRun = isDryRun(req.query) || (opts.dryRun ?? []).includes("All");
-    const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun }, opts.preconditions ?? {});
+    const opts = deleteOptionsOf(req);
+    const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun: opts.dryRun }, opts.preconditions);
     return reply(200, result.object);
   }
 
