@@ -25,7 +25,7 @@ export function apiGroup(): Record<string, unknown> {
   return { kind: "APIGroup", apiVersion: "v1", name: GROUP, versions: [GROUP_VERSION], preferredVersion: GROUP_VERSION };
 }
 
-const VERBS = ["delete", "get", "list", "patch", "create", "update", "watch"];
+const VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"];
 
 export function apiResourceList(): Record<string, unknown> {
   const resources = KINDS.flatMap((k) => [

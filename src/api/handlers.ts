@@ -3,7 +3,7 @@ import jsonpatch from "fast-json-patch";
 import YAML from "yaml";
 import { checkBody, MAX_BODY_DEPTH, requireObject } from "./body-limits.js";
 import type { ChangeFeed } from "../store/change-feed.js";
-import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
+import { BatchError, type BatchOp, type ResourceStore, type WriteResult } from "../store/resources.js";
 import { deleteOptions, type DeleteOptions } from "./delete-options.js";
 import type { RequestContext, ResourceObject } from "../core/types.js";
 import { ApiError, badRequest, invalid, notFound } from "../core/errors.js";
@@ -227,6 +227,44 @@ export class ResourceHandlers {
     const opts = deleteOptionsOf(req);
     const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun: opts.dryRun }, opts.preconditions);
     return reply(200, result.object);
+  }
+
+  /**
+   * deletecollection: every object the selectors match goes in ONE transaction (the store's
+   * batch), each re-checked under the write lock (same uid, labels still matching). The answer
+   * is the list of what was deleted, as Kubernetes gives it: objects held by finalizers with
+   * their deletionTimestamp, the others as they were last stored.
+   */
+  async deleteCollection(req: ResourceRequest): Promise<Reply> {
+    const opts = deleteOptionsOf(req);
+    const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
+    const labels = parseLabelSelector(req.query.get("labelSelector") ?? undefined);
+    const { items } = await this.store.list(req.kind.kind, { namespace: req.namespace ?? fs.namespace, name: fs.name, labelSelector: labels });
+    const chosen = new Set<number>();
+    const ops: BatchOp[] = items.map((o, i) => ({
+      kind: req.kind.kind,
+      namespace: o.metadata.namespace,
+      name: o.metadata.name,
+      action: "delete",
+      mutate: (cur) => {
+        if (!cur || cur.metadata.uid !== o.metadata.uid || (labels && !labels(cur.metadata.labels ?? {}))) return "skip";
+        chosen.add(i);
+        return "delete";
+      },
+    }));
+    const results = await this.runBatch(ops, { ...req.ctx, dryRun: opts.dryRun });
+    const deleted = results.filter((_, i) => chosen.has(i)).map((r) => r.object);
+    const rv = deleted.reduce((max, o) => Math.max(max, Number(o.metadata.resourceVersion ?? 0)), 0);
+    return reply(200, { apiVersion: API_VERSION, kind: req.kind.listKind, metadata: { resourceVersion: String(rv || (await this.store.currentResourceVersion())) }, items: deleted });
+  }
+
+  /** A batch whose failure is the failing operation's own error (no index: the caller built the batch). */
+  private async runBatch(ops: BatchOp[], ctx: RequestContext): Promise<WriteResult[]> {
+    try {
+      return await this.store.batch(ops, ctx);
+    } catch (e) {
+      throw e instanceof BatchError ? e.failure : e;
+    }
   }
 
   /**

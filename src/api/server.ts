@@ -231,6 +231,7 @@ export class ApiServer {
       return undefined;
     }
     if (method === "GET") return this.handlers.list(rr);
+    if (method === "DELETE") return this.handlers.deleteCollection(rr);
     if (method !== "POST") return methodNotAllowed();
     if (rr.kind.namespaced && !rr.namespace) throw badRequest("the namespace of the object must be set in the URL");
     return this.handlers.create(rr);
