@@ -1,4 +1,5 @@
 import { GROUP, KINDS, VERSION } from "../core/kinds.js";
+import { apiextensionsGroup } from "./apiextensions.js";
 
 /** /usr/bin/kubectl picks its bundled client by this minor version (see KUBECTL.md). */
 export function versionInfo(): Record<string, string> {
@@ -18,7 +19,7 @@ export function versionInfo(): Record<string, string> {
 const GROUP_VERSION = { groupVersion: `${GROUP}/${VERSION}`, version: VERSION };
 
 export function apiGroupList(): Record<string, unknown> {
-  return { kind: "APIGroupList", apiVersion: "v1", groups: [apiGroup()] };
+  return { kind: "APIGroupList", apiVersion: "v1", groups: [apiGroup(), apiextensionsGroup()] };
 }
 
 export function apiGroup(): Record<string, unknown> {
