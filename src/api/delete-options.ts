@@ -44,10 +44,11 @@ function policyOf(body: DeleteOptionsBody, query: URLSearchParams): { policy: st
  */
 export function deleteOptions(body: DeleteOptionsBody, query: URLSearchParams, target: { plural: string; name?: string }, queryDryRun: boolean): DeleteOptions {
   const { policy, orphan } = policyOf(body, query);
-  if (policy !== undefined && !POLICIES.includes(policy)) throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Background", "Foreground"`);
+  if (policy !== undefined && (typeof policy !== "string" || !POLICIES.includes(policy))) throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Background", "Foreground"`);
   if (policy === "Orphan") throw orphanRefused(target.plural, target.name, `propagationPolicy "Orphan" (kubectl delete --cascade=orphan)`);
   if (orphan) throw orphanRefused(target.plural, target.name, "orphanDependents=true");
   const dryRun = body.dryRun ?? [];
+  if (!Array.isArray(dryRun)) throw badRequest("dryRun: must be a list of strings");
   if (dryRun.some((x) => x !== "All")) throw badRequest(`Invalid dryRun value: ${dryRun.join(",")}: only "All" is supported`);
   return { preconditions: body.preconditions ?? {}, dryRun: queryDryRun || dryRun.includes("All") };
 }
