@@ -137,10 +137,10 @@ const DELETIONS: Record<string, string[]> = {
 async function deletion(srv: Serve, cache: string, args: string[]): Promise<Deletion> {
   const before = await appController(srv);
   const t0 = performance.now();
-  const running = kubectl(srv, cache, args);
-  const peak = await peakWorkers(srv, running);
-  const k = must(await running, args.join(" "));
-  const goneMs = await gone(srv, t0);
+  // Sampled until the last object is gone: after a deletecollection the finalizers run only then.
+  const until = kubectl(srv, cache, args).then(async (k) => ({ k: must(k, args.join(" ")), goneMs: await gone(srv, t0) }));
+  const peak = await peakWorkers(srv, until);
+  const { k, goneMs } = await until;
   const after = await appController(srv);
   return { kubectlMs: k.ms, lastLineMs: k.lastLineMs, goneMs, reconcileSeconds: after.seconds - before.seconds, reconciles: after.count - before.count, peakWorkers: peak };
 }
