@@ -1,4 +1,5 @@
 import { GROUP, KINDS, VERSION } from "../core/kinds.js";
+import { apiextensionsGroup } from "./apiextensions.js";
 
 /** /usr/bin/kubectl picks its bundled client by this minor version (see KUBECTL.md). */
 export function versionInfo(): Record<string, string> {
@@ -18,14 +19,14 @@ export function versionInfo(): Record<string, string> {
 const GROUP_VERSION = { groupVersion: `${GROUP}/${VERSION}`, version: VERSION };
 
 export function apiGroupList(): Record<string, unknown> {
-  return { kind: "APIGroupList", apiVersion: "v1", groups: [apiGroup()] };
+  return { kind: "APIGroupList", apiVersion: "v1", groups: [apiGroup(), apiextensionsGroup()] };
 }
 
 export function apiGroup(): Record<string, unknown> {
   return { kind: "APIGroup", apiVersion: "v1", name: GROUP, versions: [GROUP_VERSION], preferredVersion: GROUP_VERSION };
 }
 
-const VERBS = ["delete", "get", "list", "patch", "create", "update", "watch"];
+const VERBS = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"];
 
 export function apiResourceList(): Record<string, unknown> {
   const resources = KINDS.flatMap((k) => [

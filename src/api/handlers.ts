@@ -3,7 +3,8 @@ import jsonpatch from "fast-json-patch";
 import YAML from "yaml";
 import { checkBody, MAX_BODY_DEPTH, requireObject } from "./body-limits.js";
 import type { ChangeFeed } from "../store/change-feed.js";
-import { BatchError, type BatchOp, type ResourceStore } from "../store/resources.js";
+import { BatchError, type BatchOp, type ResourceStore, type WriteResult } from "../store/resources.js";
+import { deleteOptions, type DeleteOptions } from "./delete-options.js";
 import type { RequestContext, ResourceObject } from "../core/types.js";
 import { ApiError, badRequest, invalid, notFound } from "../core/errors.js";
 import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, findKind, KINDS, type KindInfo } from "../core/kinds.js";
@@ -121,6 +122,12 @@ function userMetadata(from: ResourceObject["metadata"], onto: ResourceObject["me
   };
 }
 
+/** DeleteOptions of a delete or deletecollection: an optional JSON or YAML body, and the query. */
+function deleteOptionsOf(req: ResourceRequest): DeleteOptions {
+  const body = req.body && req.body.length ? parseObject<Parameters<typeof deleteOptions>[0]>(req.body, objectFormat(req.contentType)) : {};
+  return deleteOptions(body, req.query, { plural: `${req.kind.plural}`, name: req.name }, isDryRun(req.query));
+}
+
 function reply(status: number, body: unknown, warnings: string[] = []): Reply {
   return { status, body, headers: warnings.length ? { Warning: warnings.map((w) => `299 - "${w.replace(/"/g, "'")}"`).join(", ") } : undefined };
 }
@@ -229,10 +236,47 @@ export class ResourceHandlers {
   }
 
   async delete(req: ResourceRequest): Promise<Reply> {
-    const opts = req.body && req.body.length ? parseObject<{ preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] }>(req.body, objectFormat(req.contentType)) : {};
-    const dryRun = isDryRun(req.query) || (opts.dryRun ?? []).includes("All");
-    const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun }, opts.preconditions ?? {});
+    const opts = deleteOptionsOf(req);
+    const result = await this.store.delete({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, { ...req.ctx, dryRun: opts.dryRun }, opts.preconditions);
     return reply(200, result.object);
+  }
+
+  /**
+   * deletecollection: every object the selectors match goes in ONE transaction (the store's
+   * batch), each re-checked under the write lock (same uid, labels still matching). The answer
+   * is the list of what was deleted, as Kubernetes gives it: objects held by finalizers with
+   * their deletionTimestamp, the others as they were last stored.
+   */
+  async deleteCollection(req: ResourceRequest): Promise<Reply> {
+    const opts = deleteOptionsOf(req);
+    const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
+    const labels = parseLabelSelector(req.query.get("labelSelector") ?? undefined);
+    const { items } = await this.store.list(req.kind.kind, { namespace: req.namespace ?? fs.namespace, name: fs.name, labelSelector: labels });
+    const chosen = new Set<number>();
+    const ops: BatchOp[] = items.map((o, i) => ({
+      kind: req.kind.kind,
+      namespace: o.metadata.namespace,
+      name: o.metadata.name,
+      action: "delete",
+      mutate: (cur) => {
+        if (!cur || cur.metadata.uid !== o.metadata.uid || (labels && !labels(cur.metadata.labels ?? {}))) return "skip";
+        chosen.add(i);
+        return "delete";
+      },
+    }));
+    const results = await this.runBatch(ops, { ...req.ctx, dryRun: opts.dryRun });
+    const deleted = results.filter((_, i) => chosen.has(i)).map((r) => r.object);
+    const rv = deleted.reduce((max, o) => Math.max(max, Number(o.metadata.resourceVersion ?? 0)), 0);
+    return reply(200, { apiVersion: API_VERSION, kind: req.kind.listKind, metadata: { resourceVersion: String(rv || (await this.store.currentResourceVersion())) }, items: deleted });
+  }
+
+  /** A batch whose failure is the failing operation's own error (no index: the caller built the batch). */
+  private async runBatch(ops: BatchOp[], ctx: RequestContext): Promise<WriteResult[]> {
+    try {
+      return await this.store.batch(ops, ctx);
+    } catch (e) {
+      throw e instanceof BatchError ? e.failure : e;
+    }
   }
 
   /**

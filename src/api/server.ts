@@ -21,6 +21,7 @@ import { checkRequestUrl } from "./body-limits.js";
 import { AuthFailureLimit } from "./auth-limit.js";
 import { WatchLimit } from "./watch-limit.js";
 import { drained, yieldToOthers } from "./backpressure.js";
+import { APIEXTENSIONS, apiextensionsGroup, apiextensionsResourceList, CRD_PATH, crdRequest } from "./apiextensions.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -51,11 +52,11 @@ const MAX_CONNECTIONS = 1024;
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
 
 /** Paths answered from memory (probes, discovery, OpenAPI): their success says nothing about the store. */
-const STORELESS = new Set([...PUBLIC, "/apis", `/apis/${GROUP}`, `/apis/${GROUP}/${VERSION}`, "/api", "/api/v1", "/openapi/v3"]);
+const STORELESS = new Set([...PUBLIC, "/apis", `/apis/${GROUP}`, `/apis/${GROUP}/${VERSION}`, `/apis/${APIEXTENSIONS}`, `/apis/${APIEXTENSIONS}/v1`, "/api", "/api/v1", "/openapi/v3"]);
 
 function usesStore(path: string): boolean {
   const p = path.replace(/\/+$/, "") || "/";
-  return !STORELESS.has(p) && !p.startsWith("/openapi/");
+  return !STORELESS.has(p) && !p.startsWith("/openapi/") && !p.startsWith(CRD_PATH);
 }
 
 /**
@@ -214,6 +215,7 @@ export class ApiServer {
       handle: (c, [ns, name, what]) => this.databases.handle({ method: c.method, namespace: ns!, name: name!, what: what!, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req) }),
     },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
+    { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
     { pattern: /^\/api\/v1\/(?:namespaces(?:\/([^/]+))?(?:\/(events))?|(events))$/, handle: (c, [ns, nsEvents, events]) => this.core(c, ns, nsEvents ?? events) },
   ];
 
@@ -232,6 +234,7 @@ export class ApiServer {
       return undefined;
     }
     if (method === "GET") return this.handlers.list(rr);
+    if (method === "DELETE") return this.handlers.deleteCollection(rr);
     if (method !== "POST") return methodNotAllowed();
     if (rr.kind.namespaced && !rr.namespace) throw badRequest("the namespace of the object must be set in the URL");
     return this.handlers.create(rr);
@@ -293,6 +296,8 @@ const STATIC_BODIES: Record<string, () => unknown> = {
   "/apis": apiGroupList,
   [`/apis/${GROUP}`]: apiGroup,
   [`/apis/${GROUP}/${VERSION}`]: apiResourceList,
+  [`/apis/${APIEXTENSIONS}`]: apiextensionsGroup,
+  [`/apis/${APIEXTENSIONS}/v1`]: apiextensionsResourceList,
   "/api": coreVersions,
   "/api/v1": coreResourceList,
   "/openapi/v3": openApiIndex,

@@ -54,7 +54,7 @@ export interface CrdVersion {
 export interface CrdDocument {
   apiVersion: "apiextensions.k8s.io/v1";
   kind: "CustomResourceDefinition";
-  metadata: { name: string };
+  metadata: { name: string; labels?: Record<string, string> };
   spec: {
     group: string;
     scope: "Cluster" | "Namespaced";

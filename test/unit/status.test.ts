@@ -109,7 +109,9 @@ const APP_CASES: AppCase[] = [
     title: "suspended",
     observed: {},
     outcome: { suspended: true },
-    expect: { conditions: ["Ready=Unknown/Suspended"], fields: { phase: "stopped" } },
+    // Nothing to wait for: it is woken by the next spec change (issue 14: 500 suspended
+    // Applications requeued every second kept the server busy).
+    expect: { conditions: ["Ready=Unknown/Suspended"], fields: { phase: "stopped" }, requeue: undefined },
   },
 ];
 

@@ -129,7 +129,9 @@ function summaryFor(obs: Partial<AppObserved>, outcome: Outcome, counts: Replica
 function requeueFor(obs: Partial<AppObserved>, outcome: Outcome, counts: ReplicaCounts | undefined, desired: number): number | undefined {
   if (obs.rollout?.state === "failed") return undefined;
   if (obs.rollout?.state === "rolled-back") return 500;
-  const settled = !outcome.failure && !outcome.suspended && counts !== undefined && (converged(counts, desired) || (desired === 0 && counts.replicas === 0));
+  // Suspended means left alone: a spec change (resume) wakes it through the change feed.
+  if (outcome.suspended) return undefined;
+  const settled = !outcome.failure && counts !== undefined && (converged(counts, desired) || (desired === 0 && counts.replicas === 0));
   // Health changes arrive as engine events too; the requeue is the safety net while converging.
   return settled ? undefined : 1000;
 }
