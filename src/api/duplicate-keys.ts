@@ -5,34 +5,15 @@
  * up to the depth limit), and returns each duplicate's path, e.g. `spec.replicas`.
  */
 export function duplicateFields(text: string): string[] {
-  const found: string[] = [];
-  const frames: Frame[] = [];
-  let key: string | undefined;
+  const scan = new Scan();
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
-    if (ch === '"') {
-      const end = stringEnd(text, i);
-      const top = frames[frames.length - 1];
-      if (top?.keys && top.expectKey) {
-        key = JSON.parse(text.slice(i, end + 1)) as string;
-        if (top.keys.has(key)) found.push(join(top.path, key));
-        top.keys.add(key);
-        top.expectKey = false;
-      }
-      i = end;
-    } else if (ch === "{" || ch === "[") {
-      const top = frames[frames.length - 1];
-      const path = top ? join(top.path, top.keys ? (key ?? "") : `[${top.index}]`) : "";
-      frames.push(ch === "{" ? { path, keys: new Set(), expectKey: true, index: 0 } : { path, index: 0, expectKey: false });
-    } else if (ch === "}" || ch === "]") {
-      frames.pop();
-    } else if (ch === ",") {
-      const top = frames[frames.length - 1];
-      if (top?.keys) top.expectKey = true;
-      else if (top) top.index++;
-    }
+    if (ch === '"') i = scan.string(text, i);
+    else if (ch === "{" || ch === "[") scan.open(ch);
+    else if (ch === "}" || ch === "]") scan.frames.pop();
+    else if (ch === ",") scan.comma();
   }
-  return found;
+  return scan.found;
 }
 
 interface Frame {
@@ -41,6 +22,41 @@ interface Frame {
   keys?: Set<string>;
   expectKey: boolean;
   index: number;
+}
+
+class Scan {
+  readonly found: string[] = [];
+  readonly frames: Frame[] = [];
+  private key = "";
+
+  private get top(): Frame | undefined {
+    return this.frames[this.frames.length - 1];
+  }
+
+  /** A string at `start`: a key when an object expects one. Returns the index of its closing quote. */
+  string(text: string, start: number): number {
+    const end = stringEnd(text, start);
+    const top = this.top;
+    if (top?.keys && top.expectKey) {
+      this.key = JSON.parse(text.slice(start, end + 1)) as string;
+      if (top.keys.has(this.key)) this.found.push(join(top.path, this.key));
+      top.keys.add(this.key);
+      top.expectKey = false;
+    }
+    return end;
+  }
+
+  open(ch: "{" | "["): void {
+    const top = this.top;
+    const path = !top ? "" : join(top.path, top.keys ? this.key : `[${top.index}]`);
+    this.frames.push(ch === "{" ? { path, keys: new Set(), expectKey: true, index: 0 } : { path, index: 0, expectKey: false });
+  }
+
+  comma(): void {
+    const top = this.top;
+    if (top?.keys) top.expectKey = true;
+    else if (top) top.index++;
+  }
 }
 
 function join(path: string, key: string): string {
