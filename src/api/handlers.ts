@@ -13,9 +13,13 @@ import { parseFieldSelector, parseLabelSelector } from "../core/selectors.js";
 import { serverSideApply } from "./server-side-apply.js";
 import { toTable, wantsTable } from "./table.js";
 import { serveWatch } from "./watch.js";
+import { generateName } from "../core/names.js";
 import type { Reply, ResourceRequest } from "./request.js";
 
 export type { Reply, ResourceRequest };
+
+/** Tries at a generated name before the AlreadyExists goes to the client (Kubernetes retries too). */
+const GENERATE_NAME_ATTEMPTS = 3;
 
 type FieldValidation = "Strict" | "Warn" | "Ignore";
 
@@ -140,19 +144,34 @@ export class ResourceHandlers {
   async list(req: ResourceRequest): Promise<Reply> {
     const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
     const namespace = req.namespace ?? fs.namespace;
-    const { items, resourceVersion } = await this.store.list(req.kind.kind, {
+    const listed = await this.store.list(req.kind.kind, {
       namespace,
       name: fs.name,
       labelSelector: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
     });
+    const { resourceVersion } = listed;
+    const items = listed.items.filter(fs.matches);
     if (wantsTable(req.accept)) return reply(200, toTable(req.kind.kind, items, resourceVersion, req.query.get("includeObject") ?? undefined));
     return reply(200, { apiVersion: API_VERSION, kind: req.kind.listKind, metadata: { resourceVersion }, items });
   }
 
   async create(req: ResourceRequest): Promise<Reply> {
-    const warnings: string[] = [];
     const raw = checkIdentity(req, parseObject<ResourceObject>(req.body, objectFormat(req.contentType)));
-    if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name is required", reason: "FieldValueRequired" }]);
+    const prefix = raw.metadata.generateName;
+    if (raw.metadata.name || typeof prefix !== "string" || !prefix) return this.createNamed(req, raw);
+    // A generated name can collide with an existing object; a fresh suffix almost never does twice.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createNamed(req, { ...raw, metadata: { ...raw.metadata, name: generateName(prefix) } });
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.reason !== "AlreadyExists" || attempt >= GENERATE_NAME_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async createNamed(req: ResourceRequest, raw: ResourceObject): Promise<Reply> {
+    const warnings: string[] = [];
+    if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name or generateName is required", reason: "FieldValueRequired" }]);
     const obj = admit(req.kind, raw, fieldValidation(req.query), warnings);
     const fresh: ResourceObject = { apiVersion: API_VERSION, kind: req.kind.kind, metadata: userMetadata(obj.metadata, { name: obj.metadata.name, namespace: obj.metadata.namespace }), spec: obj.spec ?? {}, status: {} };
     delete fresh.metadata.resourceVersion;
@@ -280,7 +299,7 @@ export class ResourceHandlers {
 
   /** A watch stream (./watch.ts). */
   async watch(req: ResourceRequest, res: ServerResponse): Promise<void> {
-    await serveWatch(this.store, this.feed, req, res);
+    await serveWatch({ store: this.store, feed: this.feed }, req, res);
   }
 }
 
