@@ -4,7 +4,7 @@ import type { ResourceStore } from "../store/resources.js";
 import type { Change, ResourceObject } from "../core/types.js";
 import { ApiError, badRequest } from "../core/errors.js";
 import { API_VERSION } from "../core/kinds.js";
-import { parseFieldSelector, parseLabelSelector, type LabelPredicate } from "../core/selectors.js";
+import { parseFieldSelector, parseLabelSelector, type FieldPaths, type FieldSelector, type LabelPredicate } from "../core/selectors.js";
 import { toTable, wantsTable } from "./table.js";
 import type { ResourceRequest } from "./request.js";
 
@@ -23,10 +23,11 @@ function watchTimeoutSeconds(param: string | null): number {
 }
 
 /** What one watch request asks for, parsed and checked before any reply is written. */
-interface WatchQuery {
+export interface WatchQuery {
   kind: string;
   namespace?: string;
   name?: string;
+  fields: FieldSelector;
   labels?: LabelPredicate;
   table: boolean;
   includeObject?: string;
@@ -36,8 +37,8 @@ interface WatchQuery {
   fromRv?: number;
 }
 
-function parseWatch(req: ResourceRequest): WatchQuery {
-  const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
+export function parseWatch(req: ResourceRequest, fields?: FieldPaths): WatchQuery {
+  const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined, fields);
   const rvParam = req.query.get("resourceVersion");
   if (rvParam && !/^\d{1,15}$/.test(rvParam)) throw badRequest(`invalid resourceVersion "${rvParam.slice(0, 100)}": a resource version is a whole number`);
   const fromRv = !rvParam || rvParam === "0" ? undefined : Number(rvParam);
@@ -45,6 +46,7 @@ function parseWatch(req: ResourceRequest): WatchQuery {
     kind: req.kind.kind,
     namespace: req.namespace ?? fs.namespace,
     name: fs.name,
+    fields: fs,
     labels: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
     table: wantsTable(req.accept),
     includeObject: req.query.get("includeObject") ?? undefined,
@@ -55,7 +57,7 @@ function parseWatch(req: ResourceRequest): WatchQuery {
 }
 
 /** One open stream: one JSON event per line, until the client leaves, the timeout, or the store goes. */
-class WatchStream {
+export class WatchStream {
   private closed = false;
   private readonly cleanups: (() => void)[] = [];
   // `delivered`: every change up to it has been seen (sent or filtered out); a bookmark may
@@ -111,10 +113,10 @@ class WatchStream {
 
   private matches(c: Change): boolean {
     const q = this.q;
-    return c.kind === q.kind && (!q.namespace || c.namespace === q.namespace) && (!q.name || c.name === q.name) && (!q.labels || q.labels(c.object.metadata.labels ?? {}));
+    return c.kind === q.kind && (!q.namespace || c.namespace === q.namespace) && q.fields.matches(c.object) && (!q.labels || q.labels(c.object.metadata.labels ?? {}));
   }
 
-  private render(o: ResourceObject): unknown {
+  protected render(o: ResourceObject): unknown {
     return this.q.table ? toTable(this.q.kind, [o], o.metadata.resourceVersion, this.q.includeObject) : o;
   }
 
@@ -122,8 +124,25 @@ class WatchStream {
   private bookmark(): void {
     if (!this.q.bookmarks || this.delivered <= this.announced) return;
     this.announced = this.delivered;
-    this.send("BOOKMARK", { kind: this.q.kind, apiVersion: API_VERSION, metadata: { resourceVersion: String(this.delivered) } });
+    this.send("BOOKMARK", this.bookmarkObject(String(this.delivered)));
   }
+
+  protected bookmarkObject(resourceVersion: string): unknown {
+    return { kind: this.q.kind, apiVersion: API_VERSION, metadata: { resourceVersion } };
+  }
+}
+
+/** The same objects seen as another kind (Projects as core Namespaces): its field labels and its stream. */
+export interface WatchView {
+  fields: FieldPaths;
+  open(res: ServerResponse, q: WatchQuery, fromRv: number): WatchStream;
+}
+
+/** Where a watch's objects come from, and (for another kind's view of them) how they are shown. */
+export interface WatchSource {
+  store: ResourceStore;
+  feed: ChangeFeed;
+  view?: WatchView;
 }
 
 /**
@@ -133,8 +152,9 @@ class WatchStream {
  * written, so such a request gets the same 503 as any other; a stream already open ends when
  * the feed loses Postgres, since it would hear nothing more.
  */
-export async function serveWatch(store: ResourceStore, feed: ChangeFeed, req: ResourceRequest, res: ServerResponse): Promise<void> {
-  const q = parseWatch(req);
+export async function serveWatch(from: WatchSource, req: ResourceRequest, res: ServerResponse): Promise<void> {
+  const { store, feed, view } = from;
+  const q = parseWatch(req, view?.fields);
   feed.requireConnected();
   // Heard before the first await: a client that leaves during the list gets no stream at all
   // (its "close" would otherwise fire before the stream listens, and nothing would end it).
@@ -144,8 +164,9 @@ export async function serveWatch(store: ResourceStore, feed: ChangeFeed, req: Re
   if (gone) return;
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });
   res.flushHeaders();
-  const stream = new WatchStream(res, q, initial ? Number(initial.resourceVersion) : q.fromRv!);
-  for (const o of initial?.items ?? []) stream.added(o);
+  const fromRv = initial ? Number(initial.resourceVersion) : q.fromRv!;
+  const stream = view ? view.open(res, q, fromRv) : new WatchStream(res, q, fromRv);
+  for (const o of (initial?.items ?? []).filter(q.fields.matches)) stream.added(o);
   stream.onEnd(feed.onDisconnect(() => stream.end()));
   try {
     stream.onEnd(await feed.subscribe(stream.fromRv, (c) => stream.deliver(c)));
