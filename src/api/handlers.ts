@@ -15,9 +15,13 @@ import { serverSideApply } from "./server-side-apply.js";
 import { toTable, wantsTable } from "./table.js";
 import { serveWatch } from "./watch.js";
 import { scaledReplicas, toScale } from "./scale.js";
+import { generateName } from "../core/names.js";
 import type { Reply, ResourceRequest } from "./request.js";
 
 export type { Reply, ResourceRequest };
+
+/** Tries at a generated name before the AlreadyExists goes to the client (Kubernetes retries too). */
+const GENERATE_NAME_ATTEMPTS = 3;
 
 type FieldValidation = "Strict" | "Warn" | "Ignore";
 
@@ -160,6 +164,8 @@ export class ResourceHandlers {
       namespace,
       name: fs.name,
       labelSelector: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
+      // In the store's read, so a page is filled with matches (and remainingItemCount omitted).
+      fieldSelector: fs.terms.length ? (o): boolean => fs.matches(o) : undefined,
       ...pageParams(req.query),
     });
     const { items, resourceVersion } = page;
@@ -169,9 +175,22 @@ export class ResourceHandlers {
   }
 
   async create(req: ResourceRequest): Promise<Reply> {
-    const warnings: string[] = [];
     const raw = checkIdentity(req, parseObject<ResourceObject>(req.body, objectFormat(req.contentType)));
-    if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name is required", reason: "FieldValueRequired" }]);
+    const prefix = raw.metadata.generateName;
+    if (raw.metadata.name || typeof prefix !== "string" || !prefix) return this.createNamed(req, raw);
+    // A generated name can collide with an existing object; a fresh suffix almost never does twice.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.createNamed(req, { ...raw, metadata: { ...raw.metadata, name: generateName(prefix) } });
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.reason !== "AlreadyExists" || attempt >= GENERATE_NAME_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async createNamed(req: ResourceRequest, raw: ResourceObject): Promise<Reply> {
+    const warnings: string[] = [];
+    if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name or generateName is required", reason: "FieldValueRequired" }]);
     const obj = admit(req.kind, raw, fieldValidation(req.query), warnings);
     const fresh: ResourceObject = { apiVersion: API_VERSION, kind: req.kind.kind, metadata: userMetadata(obj.metadata, { name: obj.metadata.name, namespace: obj.metadata.namespace }), spec: obj.spec ?? {}, status: {} };
     delete fresh.metadata.resourceVersion;
@@ -357,7 +376,7 @@ export class ResourceHandlers {
 
   /** A watch stream (./watch.ts). */
   async watch(req: ResourceRequest, res: ServerResponse): Promise<void> {
-    await serveWatch(this.store, this.feed, req, res);
+    await serveWatch({ store: this.store, feed: this.feed }, req, res);
   }
 }
 

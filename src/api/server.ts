@@ -6,17 +6,18 @@ import type { Logger } from "winston";
 import type { ChangeFeed } from "../store/change-feed.js";
 import type { Stores } from "../store/index.js";
 import { apiGroup, apiGroupList, apiResourceList, coreResourceList, coreVersions, versionInfo } from "./discovery.js";
-import { ApiError, badRequest, namespaceNotFound, storeUnavailable } from "../core/errors.js";
+import { ApiError, badRequest, storeUnavailable } from "../core/errors.js";
 import { isStoreUnavailable } from "../store/errors.js";
 import { StoreOutageLog } from "./store-outage.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
 import { findKind, GROUP, VERSION } from "../core/kinds.js";
-import type { RequestContext, ResourceObject } from "../core/types.js";
+import type { RequestContext } from "../core/types.js";
 import { openApiIndex, openApiGroupVersion } from "../schema/openapi.js";
+import { openApiCore } from "../schema/openapi-core.js";
 import { RolloutEndpoints } from "./rollouts.js";
 import { DatabaseEndpoints } from "./databases.js";
 import type { RuntimeDriver } from "../runtime/driver.js";
-import { eventTable, namespaceTable, wantsTable } from "./table.js";
+import { CoreApi, isWatch } from "./core-api.js";
 import { checkRequestUrl } from "./body-limits.js";
 import { AuthFailureLimit } from "./auth-limit.js";
 import { WatchLimit } from "./watch-limit.js";
@@ -68,6 +69,7 @@ export class ApiServer {
   private readonly handlers: ResourceHandlers;
   private readonly rollouts: RolloutEndpoints;
   private readonly databases: DatabaseEndpoints;
+  private readonly coreApi: CoreApi;
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
   private readonly outage: StoreOutageLog;
@@ -80,6 +82,7 @@ export class ApiServer {
     this.watches = new WatchLimit(opts.maxWatchesPerAddress);
     const st = opts.stores;
     this.handlers = new ResourceHandlers(st.resources, opts.feed);
+    this.coreApi = new CoreApi(st, opts.feed);
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
@@ -216,7 +219,7 @@ export class ApiServer {
     },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
-    { pattern: /^\/api\/v1\/(?:namespaces(?:\/([^/]+))?(?:\/(events))?|(events))$/, handle: (c, [ns, nsEvents, events]) => this.core(c, ns, nsEvents ?? events) },
+    { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(namespaces|events|services)(?:\/([^/]+))?$/, handle: (c, groups) => this.core(c, groups) },
   ];
 
   private resourceRequest(call: Call): ResourceRequest | undefined {
@@ -258,26 +261,11 @@ export class ApiServer {
     return undefined;
   }
 
-  /** Namespaces are Projects seen through the core API; events are written by controllers. */
-  private async core(call: Call, ns: string | undefined, events: string | undefined): Promise<Reply> {
-    if (call.method !== "GET") throw new ApiError(405, "MethodNotAllowed", "namespaces are managed as berth.dev Projects");
-    const table = wantsTable(call.req.headers.accept);
-    if (events) {
-      const list = (await this.opts.stores.events.list(ns, call.url.searchParams.get("fieldSelector") ?? undefined)) as { items: Record<string, any>[] };
-      // An Event is created when it is first seen; kubectl's AGE and `-o yaml` read this.
-      for (const e of list.items) e.metadata.creationTimestamp ??= e.firstTimestamp;
-      return { status: 200, body: table ? eventTable(list.items) : list };
-    }
-    if (ns) {
-      const project = await this.opts.stores.resources.get("Project", undefined, ns);
-      if (!project) throw namespaceNotFound(ns);
-      const namespace = toNamespace(project);
-      return { status: 200, body: table ? namespaceTable([namespace], project.metadata.resourceVersion) : namespace };
-    }
-    const { items, resourceVersion } = await this.opts.stores.resources.list("Project");
-    const namespaces = items.map(toNamespace);
-    if (table) return { status: 200, body: namespaceTable(namespaces, resourceVersion) };
-    return { status: 200, body: { kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion }, items: namespaces } };
+  /** The core API (./core-api.ts); its watches count against the same per-address limit. */
+  private async core(call: Call, [namespace, resource, name]: (string | undefined)[]): Promise<Reply | undefined> {
+    const q = call.url.searchParams;
+    if (call.method === "GET" && isWatch(q)) this.watches.admit(call.req.socket.remoteAddress ?? "unknown", call.res);
+    return this.coreApi.handle({ method: call.method, resource: resource!, namespace, name, query: q, accept: call.req.headers.accept, ctx: call.ctx }, call.res);
   }
 }
 
@@ -302,6 +290,7 @@ const STATIC_BODIES: Record<string, () => unknown> = {
   "/api/v1": coreResourceList,
   "/openapi/v3": openApiIndex,
   [`/openapi/v3/apis/${GROUP}/${VERSION}`]: openApiGroupVersion,
+  "/openapi/v3/api/v1": openApiCore,
 };
 
 function methodNotAllowed(): never {
@@ -342,17 +331,6 @@ function scopeFits(t: ResourceTarget): ResourceTarget | undefined {
  */
 function requestContext(req: IncomingMessage): RequestContext {
   return { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
-}
-
-function toNamespace(project: ResourceObject): Record<string, unknown> {
-  const { name, uid, creationTimestamp, labels, resourceVersion, deletionTimestamp } = project.metadata;
-  return {
-    kind: "Namespace",
-    apiVersion: "v1",
-    metadata: { name, uid, creationTimestamp, labels, resourceVersion, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
-    spec: {},
-    status: { phase: deletionTimestamp ? "Terminating" : "Active" },
-  };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

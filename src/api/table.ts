@@ -61,8 +61,14 @@ function cell(col: PrinterColumn, obj: ResourceObject): unknown {
 }
 
 /** PartialObjectMetadata, which kubectl needs for the NAMESPACE column and --show-labels. */
-function partialMetadata(obj: ResourceObject): Record<string, unknown> {
+function partialMetadata(obj: { metadata?: unknown }): Record<string, unknown> {
   return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: obj.metadata };
+}
+
+/** A row's `object` as `includeObject` asks: the whole object (kubectl's --sort-by), none, or its metadata. */
+function rowObject(obj: { metadata?: unknown }, includeObject = "Metadata"): unknown {
+  if (includeObject === "Object") return obj;
+  return includeObject === "None" ? undefined : partialMetadata(obj);
 }
 
 export function toTable(kind: string, items: ResourceObject[], resourceVersion?: string, includeObject = "Metadata"): Record<string, unknown> {
@@ -75,7 +81,7 @@ export function toTable(kind: string, items: ResourceObject[], resourceVersion?:
   ];
   const rows = items.map((o) => ({
     cells: [o.metadata.name, ...cols.map((c) => cell(c, o)), ...(hasAge ? [] : [humanAge(o.metadata.creationTimestamp)])],
-    object: includeObject === "Object" ? o : includeObject === "None" ? undefined : partialMetadata(o),
+    object: rowObject(o, includeObject),
   }));
   return {
     kind: "Table",
@@ -87,7 +93,7 @@ export function toTable(kind: string, items: ResourceObject[], resourceVersion?:
 }
 
 /** `kubectl get namespaces` as a real cluster prints it: NAME, STATUS (Active or Terminating), AGE. */
-export function namespaceTable(namespaces: Record<string, any>[], resourceVersion?: string): Record<string, unknown> {
+export function namespaceTable(namespaces: Record<string, any>[], resourceVersion?: string, includeObject?: string): Record<string, unknown> {
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
@@ -99,18 +105,18 @@ export function namespaceTable(namespaces: Record<string, any>[], resourceVersio
     ],
     rows: namespaces.map((n) => ({
       cells: [n.metadata.name, n.status.phase, humanAge(n.metadata.creationTimestamp)],
-      object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: n.metadata },
+      object: rowObject(n, includeObject),
     })),
   };
 }
 
 /** `kubectl get events` as a real cluster prints it: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE. */
-export function eventTable(events: Record<string, any>[]): Record<string, unknown> {
+export function eventTable(events: Record<string, any>[], resourceVersion = "0", includeObject?: string): Record<string, unknown> {
   const col = (name: string, description: string, priority = 0, type = "string"): Record<string, unknown> => ({ name, type, format: "", description, priority });
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
-    metadata: { resourceVersion: "0" },
+    metadata: { resourceVersion },
     columnDefinitions: [
       col("Last Seen", "Time since the event was last seen."),
       col("Type", "Normal or Warning."),
@@ -134,8 +140,20 @@ export function eventTable(events: Record<string, any>[]): Record<string, unknow
         e.count ?? 1,
         e.metadata.name,
       ],
-      object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: e.metadata },
+      object: rowObject(e, includeObject),
     })),
+  };
+}
+
+/** `kubectl get services` on a server that has none: the columns a cluster prints, no rows. */
+export function serviceTable(resourceVersion = "0"): Record<string, unknown> {
+  const col = (name: string, description: string, type = "string"): Record<string, unknown> => ({ name, type, format: name === "Name" ? "name" : "", description, priority: 0 });
+  return {
+    kind: "Table",
+    apiVersion: "meta.k8s.io/v1",
+    metadata: { resourceVersion },
+    columnDefinitions: [col("Name", "Name of the Service."), col("Type", "How the Service is exposed."), col("Cluster-IP", "The Service's IP."), col("External-IP", "External addresses."), col("Port(s)", "Ports."), col("Age", "Time since creation", "date")],
+    rows: [],
   };
 }
 

@@ -1,10 +1,10 @@
 import type { ServerResponse } from "node:http";
 import type { ChangeFeed } from "../store/change-feed.js";
-import type { ResourceStore } from "../store/resources.js";
+import type { ListOptions, ListResult, ResourceStore } from "../store/resources.js";
 import type { Change, ResourceObject } from "../core/types.js";
 import { ApiError, badRequest } from "../core/errors.js";
 import { API_VERSION } from "../core/kinds.js";
-import { parseFieldSelector, parseLabelSelector, type LabelPredicate } from "../core/selectors.js";
+import { parseFieldSelector, parseLabelSelector, type FieldPaths, type FieldSelector, type LabelPredicate } from "../core/selectors.js";
 import { toTable, wantsTable } from "./table.js";
 import { drained, yieldToOthers } from "./backpressure.js";
 import type { ResourceRequest } from "./request.js";
@@ -24,10 +24,11 @@ function watchTimeoutSeconds(param: string | null): number {
 }
 
 /** What one watch request asks for, parsed and checked before any reply is written. */
-interface WatchQuery {
+export interface WatchQuery {
   kind: string;
   namespace?: string;
   name?: string;
+  fields: FieldSelector;
   labels?: LabelPredicate;
   table: boolean;
   includeObject?: string;
@@ -37,8 +38,8 @@ interface WatchQuery {
   fromRv?: number;
 }
 
-function parseWatch(req: ResourceRequest): WatchQuery {
-  const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined);
+export function parseWatch(req: ResourceRequest, fields?: FieldPaths): WatchQuery {
+  const fs = parseFieldSelector(req.query.get("fieldSelector") ?? undefined, fields);
   const rvParam = req.query.get("resourceVersion");
   if (rvParam && !/^\d{1,15}$/.test(rvParam)) throw badRequest(`invalid resourceVersion "${rvParam.slice(0, 100)}": a resource version is a whole number`);
   const fromRv = !rvParam || rvParam === "0" ? undefined : Number(rvParam);
@@ -46,6 +47,7 @@ function parseWatch(req: ResourceRequest): WatchQuery {
     kind: req.kind.kind,
     namespace: req.namespace ?? fs.namespace,
     name: fs.name,
+    fields: fs,
     labels: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
     table: wantsTable(req.accept),
     includeObject: req.query.get("includeObject") ?? undefined,
@@ -71,7 +73,7 @@ function serialized(o: ResourceObject): string {
 }
 
 /** One open stream: one JSON event per line, until the client leaves, the timeout, or the store goes. */
-class WatchStream {
+export class WatchStream {
   private closed = false;
   private readonly cleanups: (() => void)[] = [];
   // `delivered`: every change up to it has been seen (sent or filtered out); a bookmark may
@@ -102,6 +104,10 @@ class WatchStream {
     if (!this.closed) this.res.write(JSON.stringify({ type, object }) + "\n");
   }
 
+  added(o: ResourceObject): void {
+    this.send("ADDED", this.render(o));
+  }
+
   get ended(): boolean {
     return this.closed;
   }
@@ -124,7 +130,9 @@ class WatchStream {
     const type = this.eventType(c);
     if (!type) return;
     this.announced = this.delivered;
-    if (this.q.table) return this.send(type, this.render(c.object));
+    // The stored object as it is (no Table, no other kind's view of it): one text for all watchers.
+    const raw = !this.q.table && this.render === WatchStream.prototype.render;
+    if (!raw) return this.send(type, this.render(c.object));
     if (!this.closed) this.res.write(`{"type":"${type}","object":${serialized(c.object)}}\n`);
   }
 
@@ -135,7 +143,8 @@ class WatchStream {
    */
   private eventType(c: Change): string | undefined {
     const q = this.q;
-    if (c.kind !== q.kind || (q.namespace && c.namespace !== q.namespace) || (q.name && c.name !== q.name)) return undefined;
+    // Field labels (name, namespace, a Namespace's phase) filter each change as it is now.
+    if (c.kind !== q.kind || (q.namespace && c.namespace !== q.namespace) || !q.fields.matches(c.object)) return undefined;
     const selected = (labels: Record<string, string> | undefined): boolean => !q.labels || q.labels(labels ?? {});
     const now = selected(c.object.metadata.labels);
     if (c.type !== "MODIFIED") return now ? c.type : undefined;
@@ -156,7 +165,7 @@ class WatchStream {
     for (const fn of this.cleanups.splice(0)) fn();
   }
 
-  private render(o: ResourceObject): unknown {
+  protected render(o: ResourceObject): unknown {
     return this.q.table ? toTable(this.q.kind, [o], o.metadata.resourceVersion, this.q.includeObject) : o;
   }
 
@@ -164,7 +173,37 @@ class WatchStream {
   private bookmark(): void {
     if (!this.q.bookmarks || this.delivered <= this.announced) return;
     this.announced = this.delivered;
-    this.send("BOOKMARK", { kind: this.q.kind, apiVersion: API_VERSION, metadata: { resourceVersion: String(this.delivered) } });
+    this.send("BOOKMARK", this.bookmarkObject(String(this.delivered)));
+  }
+
+  protected bookmarkObject(resourceVersion: string): unknown {
+    return { kind: this.q.kind, apiVersion: API_VERSION, metadata: { resourceVersion } };
+  }
+}
+
+/** The same objects seen as another kind (Projects as core Namespaces): its field labels and its stream. */
+export interface WatchView {
+  fields: FieldPaths;
+  open(res: ServerResponse, q: WatchQuery, fromRv: number): WatchStream;
+}
+
+/** Where a watch's objects come from, and (for another kind's view of them) how they are shown. */
+export interface WatchSource {
+  store: ResourceStore;
+  feed: ChangeFeed;
+  view?: WatchView;
+}
+
+/** What a watch's list asks the store for: its namespace, name and selectors. */
+function selectionOf(q: WatchQuery): ListOptions {
+  return { namespace: q.namespace, name: q.name, labelSelector: q.labels, fieldSelector: q.fields.terms.length ? (o: ResourceObject): boolean => q.fields.matches(o) : undefined };
+}
+
+/** The initial objects, page after page of one snapshot, until the client leaves. */
+async function sendInitial(store: ResourceStore, stream: WatchStream, first: ListResult | undefined, q: WatchQuery): Promise<void> {
+  for (let page = first; page && !stream.ended; ) {
+    await stream.addedAll(page.items);
+    page = page.continue && !stream.ended ? await store.list(q.kind, { ...selectionOf(q), limit: INITIAL_PAGE, continue: page.continue }) : undefined;
   }
 }
 
@@ -175,25 +214,24 @@ class WatchStream {
  * written, so such a request gets the same 503 as any other; a stream already open ends when
  * the feed loses Postgres, since it would hear nothing more.
  */
-export async function serveWatch(store: ResourceStore, feed: ChangeFeed, req: ResourceRequest, res: ServerResponse): Promise<void> {
-  const q = parseWatch(req);
+export async function serveWatch(from: WatchSource, req: ResourceRequest, res: ServerResponse): Promise<void> {
+  const { store, feed, view } = from;
+  const q = parseWatch(req, view?.fields);
   feed.requireConnected();
   // Heard before the first await: a client that leaves during the list gets no stream at all
   // (its "close" would otherwise fire before the stream listens, and nothing would end it).
   let gone = false;
   res.once("close", () => (gone = true));
-  const selection = { namespace: q.namespace, name: q.name, labelSelector: q.labels };
+  const selection = selectionOf(q);
   const first = q.fromRv === undefined ? await store.list(q.kind, { ...selection, limit: INITIAL_PAGE }) : undefined;
   if (gone) return;
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" });
   res.flushHeaders();
-  const stream = new WatchStream(res, q, first ? Number(first.resourceVersion) : q.fromRv!);
+  const fromRv = first ? Number(first.resourceVersion) : q.fromRv!;
+  const stream = view ? view.open(res, q, fromRv) : new WatchStream(res, q, fromRv);
   stream.onEnd(feed.onDisconnect(() => stream.end()));
   try {
-    for (let page = first; page && !stream.ended; ) {
-      await stream.addedAll(page.items);
-      page = page.continue && !stream.ended ? await store.list(q.kind, { ...selection, limit: INITIAL_PAGE, continue: page.continue }) : undefined;
-    }
+    await sendInitial(store, stream, first, q);
     if (!stream.ended) stream.onEnd(await feed.subscribe(stream.fromRv, (c) => stream.deliver(c)));
   } catch (e) {
     if (e instanceof ApiError) stream.send("ERROR", e.toStatus());

@@ -48,20 +48,52 @@ function parseTerm(term: string): LabelPredicate {
   throw badRequest(`unable to parse requirement: invalid label selector "${term}"`);
 }
 
-export interface FieldSelector {
-  name?: string;
-  namespace?: string;
+/** How a field selector term compares: `=` and `==` are the same; `!=` negates. */
+export interface FieldTerm {
+  field: string;
+  equal: boolean;
+  value: string;
 }
 
-/** Only metadata.name and metadata.namespace, which is what kubectl uses for watches. */
-export function parseFieldSelector(text: string | undefined): FieldSelector {
-  const out: FieldSelector = {};
-  if (!text) return out;
-  for (const term of text.split(",")) {
-    const m = /^(metadata\.name|metadata\.namespace)\s*==?\s*(.*)$/.exec(term.trim());
-    if (!m) throw badRequest(`field label not supported: ${term.split(/[=!]/)[0]}`);
-    if (m[1] === "metadata.name") out.name = m[2];
-    else out.namespace = m[2];
-  }
-  return out;
+/** Where each field label a kind supports is read from; a missing value reads as "". */
+export type FieldPaths = Readonly<Record<string, (o: any) => unknown>>;
+
+/** The field labels every object supports (a cluster-scoped object's namespace is ""). */
+export const OBJECT_FIELDS: FieldPaths = {
+  "metadata.name": (o) => o.metadata?.name,
+  "metadata.namespace": (o) => o.metadata?.namespace,
+};
+
+/**
+ * A parsed field selector: a predicate over an object, plus the values of its equality terms
+ * on name and namespace, which the store can use to narrow its query before the predicate runs.
+ */
+export interface FieldSelector {
+  terms: readonly FieldTerm[];
+  name?: string;
+  namespace?: string;
+  matches(o: unknown): boolean;
+  /** The value of the first equality term on `field`: a narrowing hint, never the whole filter. */
+  equality(field: string): string | undefined;
+}
+
+/** Field selectors: comma-separated `field=value`, `field==value`, `field!=value` over `fields`. */
+export function parseFieldSelector(text: string | undefined, fields: FieldPaths = OBJECT_FIELDS): FieldSelector {
+  const terms = (text ?? "").split(",").filter((t) => t.trim()).map((t) => parseFieldTerm(t.trim(), fields));
+  const equality = (field: string): string | undefined => terms.find((t) => t.field === field && t.equal)?.value;
+  return {
+    terms,
+    name: equality("metadata.name"),
+    namespace: equality("metadata.namespace"),
+    equality,
+    matches: (o) => terms.every((t) => (String(fields[t.field](o) ?? "") === t.value) === t.equal),
+  };
+}
+
+function parseFieldTerm(term: string, fields: FieldPaths): FieldTerm {
+  const m = /^([^=!\s]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
+  const field = m?.[1] ?? term.split(/[=!]/)[0].trim();
+  if (!Object.hasOwn(fields, field)) throw badRequest(`field label not supported: ${field}`);
+  if (!m) throw badRequest(`invalid field selector: "${term}": expected field=value or field!=value`);
+  return { field, equal: m[2] !== "!=", value: m[3].trim() };
 }

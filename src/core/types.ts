@@ -1,6 +1,8 @@
 /** Kubernetes-shaped objects as the store keeps and serves them. */
 export interface ObjectMeta {
   name: string;
+  /** Create only: the prefix of a name the server generates; never stored. */
+  generateName?: string;
   namespace?: string;
   uid?: string;
   resourceVersion?: string;

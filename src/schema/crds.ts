@@ -70,7 +70,7 @@ export type PathSegment = string | number;
 const SERVER_SET_METADATA = [
   "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers", "managedFields", "namespace",
 ];
-const USER_METADATA = ["name", "labels", "annotations"];
+const USER_METADATA = ["name", "generateName", "labels", "annotations"];
 const TOP_LEVEL_FIELDS = ["apiVersion", "kind", "metadata", "spec", "status"];
 
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";

@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
 import { GROUP, KINDS, VERSION, type KindInfo } from "../core/kinds.js";
 import { openApiSchema } from "./crds.js";
+import { CORE_GV_PATH, openApiCoreHash } from "./openapi-core.js";
+import { OBJECT_META, objectMeta } from "./object-meta.js";
 
 /**
  * OpenAPI v3 documents generated from crds/ (never a second copy of a schema). kubectl needs
  * them for server-side field validation (a `fieldValidation` parameter on PATCH) and `explain`.
  */
 const GV_PATH = `apis/${GROUP}/${VERSION}`;
-const OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
 function schemaName(k: KindInfo): string {
   return `dev.berth.${VERSION}.${k.kind}`;
@@ -16,24 +17,6 @@ function schemaName(k: KindInfo): string {
 function gvk(k: KindInfo): Record<string, unknown>[] {
   return [{ group: GROUP, version: VERSION, kind: k.kind }];
 }
-
-const objectMeta = {
-  description: "Standard object's metadata.",
-  type: "object",
-  properties: {
-    name: { type: "string", description: "Name of the object, a DNS-1123 label." },
-    namespace: { type: "string", description: "The Project the object belongs to." },
-    uid: { type: "string" },
-    resourceVersion: { type: "string" },
-    generation: { type: "integer", format: "int64" },
-    creationTimestamp: { type: "string", format: "date-time" },
-    deletionTimestamp: { type: "string", format: "date-time" },
-    labels: { type: "object", additionalProperties: { type: "string" } },
-    annotations: { type: "object", additionalProperties: { type: "string" } },
-    finalizers: { type: "array", items: { type: "string" } },
-    managedFields: { type: "array", items: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
-  },
-};
 
 function kindSchema(k: KindInfo): Record<string, unknown> {
   const s = structuredClone(openApiSchema(k.kind)) as { properties?: Record<string, unknown> };
@@ -96,5 +79,10 @@ export function openApiGroupVersion(): Record<string, unknown> {
 
 export function openApiIndex(): Record<string, unknown> {
   const hash = createHash("sha256").update(JSON.stringify(openApiGroupVersion())).digest("hex").slice(0, 32).toUpperCase();
-  return { paths: { [GV_PATH]: { serverRelativeURL: `/openapi/v3/${GV_PATH}?hash=${hash}` } } };
+  return {
+    paths: {
+      [GV_PATH]: { serverRelativeURL: `/openapi/v3/${GV_PATH}?hash=${hash}` },
+      [CORE_GV_PATH]: { serverRelativeURL: `/openapi/v3/${CORE_GV_PATH}?hash=${openApiCoreHash()}` },
+    },
+  };
 }

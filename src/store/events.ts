@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { badRequest } from "../core/errors.js";
+import { OBJECT_FIELDS, parseFieldSelector, type FieldPaths, type FieldSelector } from "../core/selectors.js";
 import { recordQuery } from "./durability.js";
 import type { ResourceObject } from "../core/types.js";
 
@@ -25,6 +25,7 @@ interface EventRow {
   source: string;
   first_timestamp: Date;
   last_timestamp: Date;
+  rv: string;
 }
 
 const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -50,33 +51,87 @@ export class EventStore {
     );
   }
 
-  async list(namespace: string | undefined, fieldSelector: string | undefined): Promise<Record<string, unknown>> {
+  /**
+   * Events in `namespace` (all without one) that `fields` selects. Its equality terms on columns
+   * narrow the query; every term is then checked on the Event itself, so `!=` works as well.
+   * The list's resourceVersion is the newest event's (see eventVersion).
+   */
+  async list(namespace: string | undefined, fields?: FieldSelector | string): Promise<{ kind: string; apiVersion: string; metadata: { resourceVersion: string }; items: Record<string, any>[] }> {
+    const fs = typeof fields === "object" ? fields : parseFieldSelector(fields, EVENT_FIELDS);
+    // The version first: an event recorded in between is then listed and perhaps watched again,
+    // never lost between the list and a watch from its version.
+    const [{ rv }]: { rv: string | null }[] = await this.ds.query(`SELECT ${RV_SQL.replace("last_timestamp", "max(last_timestamp)")} AS rv FROM events`);
+    const rows = await this.select(namespace, fs);
+    return { kind: "EventList", apiVersion: "v1", metadata: { resourceVersion: rv ?? "0" }, items: rows.map(toEvent).filter(fs.matches) };
+  }
+
+  /**
+   * Events recorded or repeated at `afterVersion` or later (eventVersion), for watches that
+   * poll: they compare counts to tell what they have not sent yet.
+   */
+  async since(namespace: string | undefined, fs: FieldSelector, afterVersion: number): Promise<Record<string, any>[]> {
+    const rows = await this.select(namespace, fs, afterVersion);
+    return rows.map(toEvent).filter(fs.matches);
+  }
+
+  private async select(namespace: string | undefined, fs: FieldSelector, afterVersion?: number): Promise<EventRow[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (sql: string, v: unknown): void => {
       params.push(v);
       where.push(sql.replace("?", `$${params.length}`));
     };
-    if (namespace) add("namespace = ?", namespace);
-    for (const term of (fieldSelector ?? "").split(",").filter(Boolean)) {
-      const [k, v] = term.split(/==?/);
-      const col = { "involvedObject.name": "involved_name", "involvedObject.kind": "involved_kind", "involvedObject.uid": "involved_uid", "involvedObject.namespace": "namespace" }[k.trim()];
-      if (!col) {
-        if (k.trim() === "involvedObject.apiVersion" || k.trim() === "involvedObject.resourceVersion" || k.trim() === "involvedObject.fieldPath") continue;
-        throw badRequest(`field label not supported: ${k}`);
-      }
-      add(`${col} = ?`, v ?? "");
+    // Only the involved object's namespace is the column: an Event of a cluster-scoped object has
+    // none, and is served in "default".
+    const ns = namespace ?? fs.equality("involvedObject.namespace");
+    if (ns) add("namespace = ?", ns);
+    for (const [field, column] of Object.entries(EVENT_COLUMNS)) {
+      const v = fs.equality(field);
+      if (v !== undefined) add(`${column} = ?`, v);
     }
-    const rows: EventRow[] = await this.ds.query(`SELECT * FROM events ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY last_timestamp`, params);
-    return { kind: "EventList", apiVersion: "v1", metadata: { resourceVersion: "0" }, items: rows.map(toEvent) };
+    if (afterVersion !== undefined) add("last_timestamp >= to_timestamp(?::double precision / 1000)", afterVersion);
+    return await this.ds.query(`SELECT *, ${RV_SQL} AS rv FROM events ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY last_timestamp`, params);
   }
 }
+
+/**
+ * An Event's resourceVersion: its last_timestamp in epoch milliseconds. Events are not in the
+ * change log (they are no desired state and would flood it), so their versions come from the
+ * clock: they grow with every record or repeat, which is all a poll needs (docs/kubectl.md).
+ */
+const RV_SQL = "floor(extract(epoch from last_timestamp) * 1000)::bigint::text";
+
+/** Field selectors on Events that map to a column and can narrow the query. */
+const EVENT_COLUMNS: Record<string, string> = {
+  "involvedObject.name": "involved_name",
+  "involvedObject.kind": "involved_kind",
+  // As text: a malformed uid then matches nothing instead of failing the query.
+  "involvedObject.uid": "involved_uid::text",
+  type: "type",
+  reason: "reason",
+};
+
+/** The field labels Kubernetes supports on core Events, read from the Event as served. */
+export const EVENT_FIELDS: FieldPaths = {
+  ...OBJECT_FIELDS,
+  "involvedObject.kind": (e) => e.involvedObject?.kind,
+  "involvedObject.namespace": (e) => e.involvedObject?.namespace,
+  "involvedObject.name": (e) => e.involvedObject?.name,
+  "involvedObject.uid": (e) => e.involvedObject?.uid,
+  "involvedObject.apiVersion": (e) => e.involvedObject?.apiVersion,
+  "involvedObject.resourceVersion": (e) => e.involvedObject?.resourceVersion,
+  "involvedObject.fieldPath": (e) => e.involvedObject?.fieldPath,
+  reason: (e) => e.reason,
+  reportingComponent: (e) => e.reportingComponent,
+  source: (e) => e.source?.component,
+  type: (e) => e.type,
+};
 
 function toEvent(r: EventRow): Record<string, unknown> {
   return {
     kind: "Event",
     apiVersion: "v1",
-    metadata: { name: `${r.involved_name}.${r.id.slice(0, 8)}`, namespace: r.namespace ?? "default", uid: r.id },
+    metadata: { name: `${r.involved_name}.${r.id.slice(0, 8)}`, namespace: r.namespace ?? "default", uid: r.id, resourceVersion: r.rv, creationTimestamp: iso(r.first_timestamp) },
     involvedObject: { kind: r.involved_kind, name: r.involved_name, namespace: r.namespace ?? undefined, uid: r.involved_uid, apiVersion: "berth.dev/v1alpha1" },
     reason: r.reason,
     message: r.message,

@@ -29,6 +29,8 @@ export type ObjectKeyRef = ObjectRef;
 export interface ListOptions {
   namespace?: string;
   labelSelector?: (labels: Record<string, string>) => boolean;
+  /** A field selector's check of each object (its equality on name/namespace also as `name`/`namespace`). */
+  fieldSelector?: (o: ResourceObject) => boolean;
   name?: string;
   /** At most this many objects; the rest through `continue` (0 or absent: all). */
   limit?: number;
@@ -41,6 +43,13 @@ export interface ListResult {
   resourceVersion: string;
   continue?: string;
   remainingItemCount?: number;
+}
+
+/** The selectors of a list as one check of each object; undefined when there are none. */
+function selection(opts: ListOptions): ((o: ResourceObject) => boolean) | undefined {
+  const { labelSelector: labels, fieldSelector: fields } = opts;
+  if (!labels && !fields) return undefined;
+  return (o) => (!labels || labels(o.metadata.labels ?? {})) && (!fields || fields(o));
 }
 
 /** A continued list that names no limit of its own gets pages of this size. */
@@ -145,8 +154,7 @@ export class ResourceStore {
    */
   async list(kindName: string, opts: ListOptions = {}, stored = false): Promise<ListResult> {
     const kind = kindInfo(kindName);
-    const labels = opts.labelSelector;
-    const filter: ListFilter = { namespace: opts.namespace, name: opts.name, matches: labels ? (o): boolean => labels(o.metadata.labels ?? {}) : undefined };
+    const filter: ListFilter = { namespace: opts.namespace, name: opts.name, matches: selection(opts) };
     const qr = this.ds.createQueryRunner();
     try {
       await qr.connect();

@@ -352,7 +352,7 @@ describe("CRDs (crds/*.yaml)", () => {
       expect(crd.metadata.name).to.equal(`${k.plural}.berth.dev`);
       expect(crd.spec.group).to.equal("berth.dev");
       expect(crd.spec.scope).to.equal(k.namespaced ? "Namespaced" : "Cluster");
-      expect(crd.spec.names).to.deep.equal({ plural: k.plural, singular: k.singular, kind: k.kind, listKind: k.listKind, shortNames: k.shortNames, categories: ["berth"] });
+      expect(crd.spec.names).to.deep.equal({ plural: k.plural, singular: k.singular, kind: k.kind, listKind: k.listKind, shortNames: k.shortNames, categories: k.namespaced ? ["all", "berth"] : ["berth"] });
       const [version] = crd.spec.versions;
       expect(version).to.include({ name: "v1alpha1", served: true, storage: true });
       const scale = { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".status.selector" };
