@@ -269,6 +269,24 @@ describe("the API under hostile input and load", function () {
     expect(put.status, put.text).to.equal(200);
   });
 
+  it("a field given twice is 400 under fieldValidation=Strict naming it, a warning under Warn, as the Kubernetes API server does", async () => {
+    const dup = `{"apiVersion":"berth.dev/v1alpha1","kind":"Project","metadata":{"name":"dup","labels":{"a":"1","a":"2"}},"spec":{"description":"x","description":"y"}}`;
+    const strict = await call(berth, "POST", `${G}/projects?fieldValidation=Strict`, dup);
+    expect(strict.status, strict.text).to.equal(400);
+    expect(strict.body.message).to.equal('strict decoding error: duplicate field "metadata.labels.a", duplicate field "spec.description"');
+    expect((await call(berth, "GET", `${G}/projects/dup`)).status, "nothing was created").to.equal(404);
+    const warn = await call(berth, "POST", `${G}/projects?fieldValidation=Warn`, dup);
+    expect(warn.status, warn.text).to.equal(201);
+    expect(String(warn.headers.warning)).to.contain('duplicate field \'spec.description\'');
+    expect(warn.body.spec.description, "the last one wins, as in JSON").to.equal("y");
+    const patch = await call(berth, "PATCH", `${G}/projects/dup?fieldValidation=Strict`, `{"spec":{"description":"p","description":"q"}}`, { contentType: "application/merge-patch+json" });
+    expect(patch.status, patch.text).to.equal(400);
+    expect((await call(berth, "GET", `${G}/projects/dup`)).body.spec.description).to.equal("y");
+    const ignored = await call(berth, "PATCH", `${G}/projects/dup?fieldValidation=Ignore`, `{"spec":{"description":"p","description":"q"}}`, { contentType: "application/merge-patch+json" });
+    expect(ignored.status, ignored.text).to.equal(200);
+    expect(ignored.headers.warning).to.equal(undefined);
+  });
+
   it("fuzz: generated bad inputs against every route answer a 4xx Status (or 2xx), never 500; nothing stored; /healthz fast throughout", async () => {
     const NS = "fz";
     expect((await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: NS }, spec: {} })).status).to.equal(201);

@@ -1,3 +1,5 @@
+import { badRequest } from "../core/errors.js";
+
 /**
  * Fields given twice in one JSON object (`{"replicas": 1, "replicas": 3}`). JSON.parse keeps the
  * last silently; the Kubernetes API server reports them under fieldValidation Strict (400) and
@@ -71,4 +73,16 @@ function stringEnd(text: string, start: number): number {
     else if (text[i] === '"') return i;
   }
   return text.length - 1;
+}
+
+/**
+ * fieldValidation for duplicate fields in a JSON body, as the Kubernetes API server does it:
+ * Strict → 400 naming them, Warn → a warning each, Ignore → nothing. YAML bodies need no check:
+ * the YAML parser already refuses a repeated key.
+ */
+export function checkDuplicateFields(body: Buffer | undefined, format: "json" | "yaml", mode: "Strict" | "Warn" | "Ignore", warnings: string[]): void {
+  if (mode === "Ignore" || format !== "json" || !body) return;
+  const found = duplicateFields(body.toString("utf8")).map((f) => `duplicate field "${f}"`);
+  if (found.length && mode === "Strict") throw badRequest(`strict decoding error: ${found.join(", ")}`);
+  warnings.push(...found);
 }

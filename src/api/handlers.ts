@@ -16,6 +16,7 @@ import { toTable, wantsTable } from "./table.js";
 import { serveWatch } from "./watch.js";
 import { scaledReplicas, toScale } from "./scale.js";
 import { generateName } from "../core/names.js";
+import { checkDuplicateFields } from "./duplicate-keys.js";
 import type { Reply, ResourceRequest } from "./request.js";
 
 export type { Reply, ResourceRequest };
@@ -190,6 +191,7 @@ export class ResourceHandlers {
 
   private async createNamed(req: ResourceRequest, raw: ResourceObject): Promise<Reply> {
     const warnings: string[] = [];
+    checkDuplicateFields(req.body, objectFormat(req.contentType), fieldValidation(req.query), warnings);
     if (!raw.metadata.name) throw invalid(req.kind.kind, "", [{ field: "metadata.name", message: "Required value: name or generateName is required", reason: "FieldValueRequired" }]);
     const obj = admit(req.kind, raw, fieldValidation(req.query), warnings);
     const fresh: ResourceObject = { apiVersion: API_VERSION, kind: req.kind.kind, metadata: userMetadata(obj.metadata, { name: obj.metadata.name, namespace: obj.metadata.namespace }), spec: obj.spec ?? {}, status: {} };
@@ -202,6 +204,7 @@ export class ResourceHandlers {
   async replace(req: ResourceRequest): Promise<Reply> {
     const warnings: string[] = [];
     const mode = fieldValidation(req.query);
+    checkDuplicateFields(req.body, objectFormat(req.contentType), mode, warnings);
     const body = checkIdentity(req, parseObject<ResourceObject>(req.body, objectFormat(req.contentType)));
     if (!body.metadata.resourceVersion) {
       throw invalid(req.kind.kind, req.name!, [{ field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update", reason: "FieldValueInvalid" }]);
@@ -242,6 +245,7 @@ export class ResourceHandlers {
       return reply(created ? 201 : 200, dryRunAnswer(result.object, ctx.dryRun, storedRv), warnings);
     }
     const patchBody = parseBody(req.body, "json");
+    checkDuplicateFields(req.body, "json", mode, warnings);
     let storedRv: string | undefined;
     const result = await this.store.update({ kind: req.kind.kind, namespace: req.namespace, name: req.name! }, ctx, status ? "patch-status" : "patch", (current) => {
       storedRv = current!.metadata.resourceVersion;
