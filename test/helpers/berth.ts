@@ -66,7 +66,9 @@ export async function call(berth: { url: string; caPem: string; token: string },
         } catch {
           // not JSON
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+        // A 500 is a bug of the server's, whatever a test expected: every suite fails on one.
+        if (res.statusCode === 500) reject(new Error(`the server answered 500 to ${method} ${urlPath}: ${text.slice(0, 500)}`));
+        else resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
       });
     });
     req.on("error", reject);
@@ -119,6 +121,9 @@ export async function spawnServe(opts: { dataDir?: string; databaseUrl?: string;
         child.kill(signal);
         await exited;
       }
+      // Whoever sent it (kubectl, client-node, a raw socket): a 500 the server logged fails the suite.
+      const failed = logs.split("\n").filter((l) => l.includes('"request failed"'));
+      if (failed.length) throw new Error(`berth serve answered 500 ${failed.length} time(s):\n${failed.slice(0, 3).join("\n")}`);
     },
   };
 }
