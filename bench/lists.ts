@@ -4,6 +4,7 @@
  *       the server's RSS growth, against the whole list in one request (the baseline: what every
  *       list cost before pages, and what a client without `limit` still gets), and against
  *       `kubectl get applications -A` (pages of 500 by default) printing all of them;
+ *   (c) BENCH_CONCURRENT_LISTS (20) such lists at once, whole and paged: the server's peak RSS growth;
  *   (b) watch delivery latency with BENCH_WATCHERS (100) concurrent watchers, against one watcher,
  *       over BENCH_CHANGES (50) label changes: from the PATCH being sent to each event arriving.
  *
@@ -21,6 +22,7 @@ const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 10_000);
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 100);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 50);
 const LIMIT = 500;
+const CONCURRENT = Number(process.env.BENCH_CONCURRENT_LISTS ?? 20);
 const G = "/apis/berth.dev/v1alpha1";
 const NS = ["lists-a", "lists-b", "lists-c", "lists-d"];
 
@@ -179,6 +181,11 @@ async function main(): Promise<void> {
     await settle(srv);
     await sleep(2000);
 
+    // Pages first: V8 keeps the heap a load grew, so whatever runs second starts with more.
+    const paged20 = await rssGrowth(srv.pid, () => Promise.all(Array.from({ length: CONCURRENT }, () => pagedList(srv))));
+    await sleep(5000);
+    const whole20 = await rssGrowth(srv.pid, () => Promise.all(Array.from({ length: CONCURRENT }, () => wholeList(srv))));
+    await sleep(5000);
     const whole = await rssGrowth(srv.pid, () => wholeList(srv));
     const paged = await rssGrowth(srv.pid, () => pagedList(srv));
     const kubectl = await kubectlGet(`${dataDir}/kubeconfig.yaml`);
@@ -196,6 +203,19 @@ async function main(): Promise<void> {
       ),
     );
     console.log(`slowest page vs the whole list: ${ratio(Math.max(...p), whole.value.ms)}; RSS growth paged vs whole: ${ratio(paged.growthMb, whole.growthMb)}; targets: ≤ 300 ms per page, ≤ 50 MB growth`);
+
+    const wall = (runs: { ms: number }[] | { pageMs: number[] }[]): number => Math.max(...runs.map((r) => ("ms" in r ? r.ms : r.pageMs.reduce((a, b) => a + b, 0))));
+    console.log(`\n(c) ${CONCURRENT} concurrent lists of all ${OBJECTS} (pages measured first)`);
+    console.log(
+      table(
+        ["", "server RSS growth (peak)", "per list", "slowest list"],
+        [
+          [`${CONCURRENT} × whole list (before pages: every list)`, `${fmt(whole20.growthMb, 1)} MB`, `${fmt(whole20.growthMb / CONCURRENT, 1)} MB`, `${fmt(wall(whole20.value))} ms`],
+          [`${CONCURRENT} × pages of ${LIMIT}`, `${fmt(paged20.growthMb, 1)} MB`, `${fmt(paged20.growthMb / CONCURRENT, 1)} MB`, `${fmt(wall(paged20.value))} ms`],
+        ],
+      ),
+    );
+    console.log(`RSS growth paged vs whole: ${ratio(paged20.growthMb, whole20.growthMb)}`);
 
     const w1 = await watchLatency(srv, 1);
     const wn = await watchLatency(srv, WATCHERS);
