@@ -6,94 +6,29 @@
  * so the server runs API-only and nothing touches Docker.
  */
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import type { DataSource } from "typeorm";
-import { LEADER_LOCK_KEY } from "../src/controller/leader.js";
 import { createDataSource } from "../src/store/data-source.js";
 import { EventStore } from "../src/store/events.js";
 import type { ResourceObject } from "../src/core/types.js";
 import { call, removeDir, spawnServe, tempDir, type ServeProcess } from "./helpers/berth.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
+import { failed, holdLeaderLock, KUBECTL, killKubectls, ok, startKubectl, until, type KubectlBackground, type KubectlRun } from "./helpers/kubectl.js";
 
-const KUBECTL = "/usr/bin/kubectl";
 const G = "/apis/berth.dev/v1alpha1";
 const NS = "core-a";
 const NS2 = "core-b";
 const SUFFIX = "[bcdfghjklmnpqrstvwxz2456789]{5}";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Background {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  result: Promise<Run>;
-}
-
-const running = new Set<ChildProcess>();
-
-/** Starts kubectl; it is SIGKILLed after `timeoutMs` so that no test can hang on it. */
-function startKubectl(kubeconfig: string, cacheDir: string, args: string[], timeoutMs = 30_000): Background {
-  const child = spawn(KUBECTL, args, { env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: cacheDir }, stdio: ["ignore", "pipe", "pipe"] });
-  running.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  const timer = setTimeout(() => {
-    stderr += `\n[test] kubectl ${args.join(" ")} killed after ${timeoutMs} ms`;
-    child.kill("SIGKILL");
-  }, timeoutMs);
-  const result = new Promise<Run>((resolve) => {
-    child.on("error", (e) => (stderr += String(e)));
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      running.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, result };
-}
-
-function ok(r: Run): Run {
-  expect(r.code, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).to.equal(0);
-  return r;
-}
-
-function failed(r: Run): Run {
-  expect(r.code, `expected a failure\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).to.be.a("number").and.not.equal(0);
-  return r;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+type Run = KubectlRun;
+type Background = KubectlBackground;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** `-o name` output as a sorted list. */
 const names = (r: Run): string[] => r.stdout.split("\n").filter(Boolean).sort();
-
-/** Holds the controllers' leader lock on a database, so a berth serve on it stays API-only. */
-async function holdLeaderLock(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query(`SELECT pg_advisory_lock($1::bigint)`, [LEADER_LOCK_KEY]);
-  return client;
-}
 
 const app = (name: string, ns: string, labels: Record<string, string> = {}): Record<string, unknown> => ({
   apiVersion: "berth.dev/v1alpha1",
@@ -144,7 +79,7 @@ describe("kubectl 1.32: the remaining verbs against berth serve", function () {
   });
 
   after(async () => {
-    for (const c of running) c.kill("SIGKILL");
+    killKubectls();
     await srv?.stop();
     if (ds?.isInitialized) await ds.destroy();
     await lock?.end();
