@@ -231,6 +231,35 @@ describe("the API under hostile input and load", function () {
     watch.destroy();
   });
 
+  it("past BERTH_MAX_CONNECTIONS open connections a new one is answered 429 with Retry-After; closing them frees places", async () => {
+    process.env.BERTH_MAX_CONNECTIONS = "20";
+    let small: TestBerth | undefined;
+    try {
+      small = await startTestBerth();
+    } finally {
+      delete process.env.BERTH_MAX_CONNECTIONS;
+    }
+    const srv = small;
+    const { hostname, port } = new URL(srv.url);
+    try {
+      const held = await Promise.all(
+        Array.from({ length: 20 }, () => new Promise<tls.TLSSocket>((resolve, reject) => {
+          const s = tls.connect({ host: hostname, port: Number(port), ca: srv.caPem, servername: "localhost" }, () => resolve(s));
+          s.on("error", reject);
+        })),
+      );
+      const refused = await call(srv, "GET", `${G}/projects`);
+      expect(refused.status, refused.text).to.equal(429);
+      expect(refused.headers["retry-after"]).to.equal("1");
+      expect(refused.body).to.include({ kind: "Status", reason: "TooManyRequests", code: 429 });
+      for (const s of held) s.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await call(srv, "GET", `${G}/projects`)).status).to.equal(200);
+    } finally {
+      await srv.cleanup();
+    }
+  });
+
   it("failed authentications from one address are 429 with Retry-After past a burst, logged once without the token; a valid token still works", async () => {
     const wrong = "not-the-token-" + "q".repeat(30);
     const statuses: number[] = [];

@@ -42,12 +42,20 @@ export interface ApiServerOptions {
   firstRequestTimeoutMs?: number;
   /** Open watches one client address may hold (default 256). */
   maxWatchesPerAddress?: number;
+  /** TLS connections at once (default 1024); past it 429 with Retry-After. */
+  maxConnections?: number;
 }
 
 /** A TLS handshake that has not finished by then is dropped (Node's default is 120 s). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Connections at once; beyond it the kernel's accept succeeds and Node closes the socket. */
+/** Connections at once by default; past it a connection is answered 429 (see refuseOverLimit). */
 const MAX_CONNECTIONS = 1024;
+
+/**
+ * TCP connections at once, handshakes included, as a multiple of the limit: beyond it Node
+ * closes the socket at accept, since nothing can be answered before a handshake.
+ */
+const TCP_HEADROOM = 2;
 
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
@@ -94,7 +102,8 @@ export class ApiServer {
 
   async start(signal?: AbortSignal): Promise<void> {
     const server = https.createServer({ cert: this.opts.tls.certPem, key: this.opts.tls.keyPem, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (req, res) => void this.handle(req, res));
-    server.maxConnections = MAX_CONNECTIONS;
+    server.maxConnections = (this.opts.maxConnections ?? MAX_CONNECTIONS) * TCP_HEADROOM;
+    this.refuseOverLimit(server);
     server.on("connection", (s: Socket) => {
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));
@@ -106,6 +115,24 @@ export class ApiServer {
       server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     signal?.addEventListener("abort", () => void this.stop());
+  }
+
+  /**
+   * Past maxConnections open TLS connections, a new one is answered `429 Too Many Requests`
+   * with Retry-After (a metav1.Status, as for too many watches) and closed, so a client is told
+   * why instead of seeing a reset. Written to the socket before any request: HTTP/1.1 clients
+   * read it as the answer to the request they send.
+   */
+  private refuseOverLimit(server: https.Server): void {
+    const max = this.opts.maxConnections ?? MAX_CONNECTIONS;
+    let open = 0;
+    server.on("secureConnection", (s: Socket) => {
+      open++;
+      s.once("close", () => open--);
+      if (open <= max) return;
+      const body = JSON.stringify(new ApiError(429, "TooManyRequests", `too many connections (${max}): retry later`, { retryAfterSeconds: 1 }).toStatus());
+      s.end(`HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
   }
 
   /**
