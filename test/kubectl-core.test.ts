@@ -15,6 +15,7 @@ import { EventStore } from "../src/store/events.js";
 import type { ResourceObject } from "../src/core/types.js";
 import { call, removeDir, spawnServe, tempDir, type ServeProcess } from "./helpers/berth.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
+import { missingPrerequisite } from "./helpers/prerequisites.js";
 import { failed, holdLeaderLock, KUBECTL, killKubectls, ok, startKubectl, until, type KubectlBackground, type KubectlRun } from "./helpers/kubectl.js";
 
 const G = "/apis/berth.dev/v1alpha1";
@@ -62,7 +63,7 @@ describe("kubectl 1.32: the remaining verbs against berth serve", function () {
   const application = (name: string, ns: string, labels?: Record<string, string>): Promise<ResourceObject> => create(`${G}/namespaces/${ns}/applications`, app(name, ns, labels));
 
   before(async function () {
-    if (!existsSync(KUBECTL)) this.skip();
+    if (!existsSync(KUBECTL)) missingPrerequisite(this, `kubectl is not installed at ${KUBECTL}`);
     postgres = await startSystemPostgres();
     work = tempDir("berth-kubectl-core-");
     cache = path.join(work, "kube-cache");

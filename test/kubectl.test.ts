@@ -23,6 +23,7 @@ import { SecretBox } from "../src/store/secrets.js";
 import { call, removeDir, REPO, spawnServe, tempDir, type ServeProcess } from "./helpers/berth.js";
 import { failed, holdLeaderLock, KUBECTL, killKubectls, ok, startKubectl, until, type KubectlBackground, type KubectlRun } from "./helpers/kubectl.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
+import { missingPrerequisite } from "./helpers/prerequisites.js";
 
 const G = "/apis/berth.dev/v1alpha1";
 const NS = "my-saas-app";
@@ -130,7 +131,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
     };
 
     before(function () {
-      if (!existsSync(KUBECTL)) this.skip();
+      if (!existsSync(KUBECTL)) missingPrerequisite(this, `kubectl is not installed at ${KUBECTL}`);
       cache = path.join(work, "kube-cache");
     });
 
