@@ -1,9 +1,12 @@
 import { writeFileSync } from "node:fs";
-import YAML from "yaml";
 
-/** The kubeconfig `berth serve` writes on start, the way k3s does, so kubectl works at once. */
+/**
+ * The kubeconfig `berth serve` writes on start, the way k3s does, so kubectl works at once.
+ * Written as indented JSON, which is YAML (kubectl and client-node read it as such), so that
+ * `berth` reads it without loading a YAML parser (docs/adr/0014-compiled-cli-and-footprint.md).
+ */
 export function kubeconfigYaml(server: string, caPem: string, token: string): string {
-  return YAML.stringify({
+  const doc = {
     apiVersion: "v1",
     kind: "Config",
     clusters: [{ name: "berth", cluster: { server, "certificate-authority-data": Buffer.from(caPem).toString("base64") } }],
@@ -11,7 +14,8 @@ export function kubeconfigYaml(server: string, caPem: string, token: string): st
     contexts: [{ name: "berth", context: { cluster: "berth", user: "berth-admin" } }],
     "current-context": "berth",
     preferences: {},
-  });
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 export function writeKubeconfig(file: string, server: string, caPem: string, token: string): void {

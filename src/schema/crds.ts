@@ -3,7 +3,8 @@
  * CustomResourceDefinitions; this module reads them, validates objects against them
  * with ajv, finds and prunes fields they do not declare, and fills their defaults.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
@@ -93,9 +94,16 @@ const PATTERN_HINTS: Record<string, string> = {
 
 let crdCache: Map<KindName, CrdDocument> | undefined;
 
+let crdDir: string | undefined;
+
+/**
+ * crds/ sits at the package root: two levels above src/schema/crds.ts, one above the bundled
+ * dist/ chunk this code ends up in (scripts/build.mjs), so look upwards for it.
+ */
 function crdPath(info: KindInfo): string {
-  // crds/ sits at the repository root, two levels above src/api/.
-  return fileURLToPath(new URL(`../../crds/${info.singular}.yaml`, import.meta.url));
+  crdDir ??= [1, 2, 3].map((up) => fileURLToPath(new URL(`${"../".repeat(up)}crds`, import.meta.url))).find((d) => existsSync(d));
+  if (!crdDir) throw new Error(`cannot find the crds/ directory above ${fileURLToPath(import.meta.url)}`);
+  return path.join(crdDir, `${info.singular}.yaml`);
 }
 
 function readCrd(info: KindInfo): CrdDocument {

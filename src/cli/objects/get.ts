@@ -1,4 +1,3 @@
-import YAML from "yaml";
 import type { KindInfo } from "../../core/kinds.js";
 import { BerthClient } from "../shared/client.js";
 import { CommandError, EXIT_USAGE, serverError } from "../shared/errors.js";
@@ -53,7 +52,8 @@ export async function getCommand(client: BerthClient, args: GetArgs, io: Io): Pr
   const output = args.output ?? "";
   if (output === "yaml" || output === "json") {
     const data = await fetchObjects(client, q);
-    io.out(output === "json" ? JSON.stringify(data, null, 2) : YAML.stringify(data).trimEnd());
+    // yaml is loaded only for -o yaml: the table path should not pay for a YAML library.
+    io.out(output === "json" ? JSON.stringify(data, null, 2) : (await import("yaml")).default.stringify(data).trimEnd());
     return;
   }
   if (output && output !== "wide") throw new CommandError(`error: unknown output format "${output}" (use wide, yaml or json)`, EXIT_USAGE);

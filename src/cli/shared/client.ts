@@ -1,7 +1,7 @@
 import https from "node:https";
-import type { KubeConfig } from "@kubernetes/client-node";
 import { GROUP, VERSION, type KindInfo } from "../../core/kinds.js";
 import { ApiCallError } from "./errors.js";
+import { type Connection, readConnection } from "./kubeconfig-file.js";
 
 /** The parts of a request besides method and path; JSON in and out unless told otherwise. */
 export interface RequestOptions {
@@ -11,33 +11,37 @@ export interface RequestOptions {
 }
 
 /**
- * Talks to `berth serve` over HTTPS. @kubernetes/client-node reads the kubeconfig and applies
- * its CA and token to each request, exactly as it would for a Kubernetes API server.
+ * Talks to `berth serve` over HTTPS with the kubeconfig's CA and token, exactly as kubectl
+ * would talk to a Kubernetes API server. One keep-alive agent, so a command's requests share
+ * one TLS handshake.
  */
 export class BerthClient {
-  private kc: Promise<KubeConfig> | undefined;
+  private conn: Promise<Connection> | undefined;
   private server = "";
+  private agent: https.Agent | undefined;
 
   constructor(private readonly kubeconfigPath: string) {}
 
-  /**
-   * The kubeconfig, read on first use: client-node costs over a second of loading, which
-   * `berth serve` and `berth --help` (same entry point) should not pay.
-   */
-  private config(): Promise<KubeConfig> {
-    this.kc ??= import("@kubernetes/client-node").then(({ KubeConfig: Config }) => {
-      const kc = new Config();
-      kc.loadFromFile(this.kubeconfigPath);
-      this.server = kc.getCurrentCluster()?.server ?? "";
-      return kc;
+  /** The kubeconfig, read on first use (`berth --help` never needs it). */
+  private connection(): Promise<Connection> {
+    this.conn ??= readConnection(this.kubeconfigPath).then((c) => {
+      this.server = c.server;
+      return c;
     });
-    return this.kc;
+    return this.conn;
   }
 
   private async prepare(urlPath: string, opts: https.RequestOptions): Promise<URL> {
-    const kc = await this.config();
-    await kc.applyToHTTPSOptions(opts);
-    return new URL(urlPath, this.server);
+    const c = await this.connection();
+    this.agent ??= new https.Agent({ keepAlive: true, ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: !c.insecure, servername: c.servername });
+    opts.agent = this.agent;
+    if (c.token) (opts.headers as Record<string, string>).Authorization = `Bearer ${c.token}`;
+    return new URL(urlPath, c.server);
+  }
+
+  /** Lets the process exit at once instead of waiting for idle keep-alive sockets to time out. */
+  close(): void {
+    this.agent?.destroy();
   }
 
   async request<T = unknown>(method: string, urlPath: string, { body, contentType = "application/json", accept = "application/json" }: RequestOptions = {}): Promise<T> {
