@@ -87,7 +87,7 @@ for (let i = 0; i < 3; i++) {
   const dir = tempDir("berth-bench-tls-");
   const t0 = performance.now();
   const u0 = process.cpuUsage();
-  ensureServingCerts(dir, ["127.0.0.1", "localhost", "::1"]);
+  await ensureServingCerts(dir, ["127.0.0.1", "localhost", "::1"]);
   note(startup, "tls", performance.now() - t0);
   const du = process.cpuUsage(u0);
   note(cpu, "tls", (du.user + du.system) / 1000);

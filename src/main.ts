@@ -5,7 +5,7 @@ import type { DataSource } from "typeorm";
 import type { Logger } from "winston";
 import { writeKubeconfig } from "./api/kubeconfig.js";
 import { ApiServer } from "./api/server.js";
-import { ensureServingCerts } from "./api/tls.js";
+import { ensureServingCerts, type ServingCerts } from "./api/tls.js";
 import { GarbageCollector } from "./controller/garbage-collector.js";
 import { LeaderElector } from "./controller/leader.js";
 import { Manager } from "./controller/manager.js";
@@ -202,6 +202,11 @@ function serverUrlOf(host: string, port: number): string {
   return `https://${shown}:${port}`;
 }
 
+/** Keys are generated on libuv's thread pool while initdb and migrations run; awaited later. */
+function startCerts(dataDir: string, host: string): Promise<ServingCerts> {
+  return ensureServingCerts(ensureDir(path.join(dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
+}
+
 /** Wires the parts of `berth serve`; each part owns its own start/stop. */
 export async function startBerth(options: ServeOptions): Promise<Berth> {
   const opts = { ...options, logger: options.logger ?? createLogger() };
@@ -210,11 +215,9 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
   try {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     const { host, port } = parseListen(opts.listen);
-    // CPU work in this process while initdb runs in its own.
     const box = SecretBox.fromEnvOrDataDir(opts.dataDir);
-    const certs = ensureServingCerts(ensureDir(path.join(opts.dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
+    const [{ url, ds, stores, feed }, certs] = await Promise.all([openStore(opts, parts, box), startCerts(opts.dataDir, host)]);
     const token = ensureToken(opts.dataDir);
-    const { url, ds, stores, feed } = await openStore(opts, parts, box);
     const metrics = new Metrics();
     metrics.observeFeedSubscribers(() => feed.subscriberCount());
     const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);

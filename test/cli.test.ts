@@ -252,6 +252,33 @@ describe("berth CLI against a real berth serve", function () {
     expect(again.stdout.trim().split("\n").every((l) => l.endsWith(" unchanged"))).to.equal(true);
   });
 
+  it("apply --wait follows a watch: every status change is shown as it happens, and it returns at Ready", async () => {
+    const file = path.join(work, "watched.yaml");
+    writeFileSync(file, "apiVersion: berth.dev/v1alpha1\nkind: Project\nmetadata: {name: watched}\nspec: {}\n");
+    const running = berth(["apply", "-f", file, "--wait", "--timeout", "30s"]);
+    const G = "/apis/berth.dev/v1alpha1/projects/watched";
+    let obj: any;
+    for (let i = 0; i < 200 && (obj = (await call(server, "GET", G)).body)?.metadata?.generation === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    const status = (ready: string, message: string) => ({ status: { observedGeneration: obj.metadata.generation, conditions: [{ type: "Ready", status: ready, reason: ready === "True" ? "Ready" : "Provisioning", message, lastTransitionTime: new Date().toISOString() }] } });
+    // Two states that last 60 ms each: a 500 ms poll would miss them; a watch cannot.
+    const steps = ["creating the network", "attaching the router"];
+    for (const message of steps) {
+      expect((await call(server, "PATCH", `${G}/status`, status("False", message), { contentType: "application/merge-patch+json" })).status).to.equal(200);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    const readyAt = Date.now();
+    expect((await call(server, "PATCH", `${G}/status`, status("True", "network berth-watched"), { contentType: "application/merge-patch+json" })).status).to.equal(200);
+    const r = await running;
+    const afterReady = Date.now() - readyAt;
+    expect(r.code, r.stderr).to.equal(0);
+    const lines = r.stdout.split("\n").filter((l) => l.startsWith("project/watched"));
+    expect(lines.map((l) => l.replace(/^project\/watched\s+/, ""))).to.include.members([...steps, "ready"]);
+    expect(lines.findIndex((l) => l.includes(steps[0]))).to.be.lessThan(lines.findIndex((l) => l.includes(steps[1])));
+    expect(r.stderr).to.contain("1 of 1 object(s) ready");
+    // Process exit included: node's start-up is not in it (the process was already running).
+    expect(afterReady, `returned ${afterReady} ms after Ready`).to.be.lessThan(400);
+  });
+
   it("exits 2 on a usage error", async () => {
     const r = await berth(["get"]);
     expect(r.code).to.equal(2);

@@ -83,6 +83,29 @@ function clusterRoot(dataDir: string, ids: { uid: number } | undefined): string 
   return outside;
 }
 
+/**
+ * The embedded server is sized for a control plane: a few connections from one process and
+ * a store of thousands of small rows, not an application database. Every line is a process
+ * or memory that an idle installation would otherwise carry (docs/adr/0014-compiled-cli-and-footprint.md).
+ * Passed on the command line, so they apply to clusters made by earlier versions as well.
+ */
+export const EMBEDDED_SETTINGS: readonly string[] = [
+  "listen_addresses=127.0.0.1",
+  "unix_socket_directories=",
+  // The pool (10), the change feed's LISTEN, the leader lock, a migration and a psql to spare.
+  "max_connections=30",
+  // Rows read are also in the OS page cache; each backend's RSS counts the buffers it touched.
+  "shared_buffers=32MB",
+  // Postgres 18 starts three I/O worker processes by default; synchronous I/O needs none.
+  "io_method=sync",
+  // No replication: no launcher process, no WAL senders, and minimal WAL.
+  "max_logical_replication_workers=0",
+  "max_wal_senders=0",
+  "wal_level=minimal",
+  // Queries are small and indexed; parallel workers would be processes started per query.
+  "max_parallel_workers_per_gather=0",
+];
+
 export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) => void = () => {}): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true });
   const ids = postgresUid();
@@ -110,7 +133,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) 
     persistent: true,
     createPostgresUser: ids !== undefined,
     authMethod: "scram-sha-256",
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+    postgresFlags: EMBEDDED_SETTINGS.flatMap((kv) => ["-c", kv]),
     onLog: (m) => log(m.trim()),
     onError: (e) => log(String(e)),
   });

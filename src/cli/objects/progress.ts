@@ -1,4 +1,4 @@
-import type { BerthClient } from "../shared/client.js";
+import { BerthClient } from "../shared/client.js";
 import { CommandError } from "../shared/errors.js";
 import { processWaitIo, type Io, type WaitIo } from "../shared/io.js";
 import type { ObjectRef } from "./resources.js";
@@ -82,26 +82,35 @@ class Board {
   readonly last = new Map<Tracked, Verdict>();
   private drawn = 0;
   private readonly width: number;
+  private settle: () => void = () => {};
+  /** Resolves once no tracked object is still waiting. */
+  readonly settled = new Promise<void>((r) => (this.settle = r));
 
   constructor(
     private readonly tracked: Tracked[],
     private readonly io: WaitIo,
+    private readonly deleting: boolean,
   ) {
     this.width = Math.max(...tracked.map((t) => label(t).length));
   }
 
-  /** Reads every object still waiting; the finished ones are not asked again. */
-  async poll(client: BerthClient, deleting: boolean): Promise<void> {
-    for (const t of this.tracked) {
-      const prev = this.last.get(t);
-      if (prev && prev.outcome !== "waiting") continue;
-      const v = judge(await client.get(t.kind, t.namespace, t.name), deleting);
-      this.last.set(t, v);
-      if (!this.io.isTTY && (!prev || prev.text !== v.text)) this.io.write(`${label(t).padEnd(this.width)}  ${v.text}\n`);
-    }
+  /** An object as last seen (undefined: absent); a finished object stays finished. */
+  update(t: Tracked, obj: Record<string, any> | undefined): void {
+    const prev = this.last.get(t);
+    if (prev && prev.outcome !== "waiting") return;
+    const v = judge(obj, this.deleting);
+    this.last.set(t, v);
+    if (!this.io.isTTY && (!prev || prev.text !== v.text)) this.io.write(`${label(t).padEnd(this.width)}  ${v.text}\n`);
   }
 
-  draw(): void {
+  /** After a batch of updates: redraw, and settle when nothing waits any more. */
+  refresh(): void {
+    if (this.tracked.some((t) => !this.last.has(t))) return;
+    this.draw();
+    if (!this.pending().length) this.settle();
+  }
+
+  private draw(): void {
     if (!this.io.isTTY) return;
     const lines = this.tracked.map((t) => {
       const v = this.last.get(t)!;
@@ -113,11 +122,11 @@ class Board {
   }
 
   pending(): Tracked[] {
-    return this.tracked.filter((t) => this.last.get(t)!.outcome === "waiting");
+    return this.tracked.filter((t) => (this.last.get(t)?.outcome ?? "waiting") === "waiting");
   }
 
   timeOut(pending: Tracked[]): void {
-    for (const t of pending) this.last.set(t, { outcome: "failed", text: `timed out: ${this.last.get(t)!.text}` });
+    for (const t of pending) this.last.set(t, { outcome: "failed", text: `timed out: ${this.last.get(t)?.text ?? "not read yet"}` });
   }
 }
 
@@ -125,28 +134,96 @@ export interface WaitOptions {
   deleting: boolean;
   timeoutMs: number;
   io: WaitIo;
-  intervalMs?: number;
+}
+
+/** Tracked objects of one kind in one Project (or cluster-wide): one list and one watch. */
+interface Group {
+  path: string;
+  kind: Tracked["kind"];
+  namespace?: string;
+  byName: Map<string, Tracked>;
+}
+
+function groupsOf(tracked: Tracked[]): Group[] {
+  const groups = new Map<string, Group>();
+  for (const t of tracked) {
+    const key = `${t.kind.plural}/${t.kind.namespaced ? (t.namespace ?? "") : ""}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { path: BerthClient.itemPath(t.kind, t.kind.namespaced ? t.namespace : undefined), kind: t.kind, namespace: t.kind.namespaced ? t.namespace : undefined, byName: new Map() }));
+    g.byName.set(t.name, t);
+  }
+  return [...groups.values()];
+}
+
+/** One watched object's name; one object alone is narrowed on the server as well. */
+function nameSelector(g: Group): string | undefined {
+  return g.byName.size === 1 ? `metadata.name=${[...g.byName.keys()][0]}` : undefined;
+}
+
+/** Newline-delimited watch events, split however the chunks arrive. */
+function eventLines(onEvent: (e: { type: string; object: Record<string, any> }) => void): (chunk: string) => void {
+  let buffered = "";
+  return (chunk) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line) onEvent(JSON.parse(line) as { type: string; object: Record<string, any> });
+    }
+  };
+}
+
+/**
+ * List, then watch from the list's resourceVersion, as an informer does: the board changes
+ * the moment the server reports a change, with no polling. A watch that ends (server
+ * timeout, 410 Expired, a dropped connection) starts over with a fresh list.
+ */
+async function follow(client: BerthClient, g: Group, board: Board, signal: AbortSignal): Promise<void> {
+  const fieldSelector = nameSelector(g);
+  while (!signal.aborted) {
+    try {
+      const list = await client.listWithVersion(g.kind, g.namespace, fieldSelector);
+      const seen = new Map(list.items.map((o) => [o.metadata.name as string, o]));
+      for (const [name, t] of g.byName) board.update(t, seen.get(name));
+      board.refresh();
+      const q = new URLSearchParams({ watch: "1", resourceVersion: list.resourceVersion, ...(fieldSelector ? { fieldSelector } : {}) });
+      await client.stream(`${g.path}?${q}`, eventLines((e) => onWatchEvent(g, board, e)), { accept: "application/json", signal });
+    } catch {
+      // the server is restarting or unreachable: try again shortly, until the deadline
+    }
+    if (!signal.aborted) await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function onWatchEvent(g: Group, board: Board, e: { type: string; object: Record<string, any> }): void {
+  if (e.type === "ERROR") throw new Error(String(e.object?.message ?? "watch error"));
+  const t = g.byName.get(e.object?.metadata?.name);
+  if (!t || e.type === "BOOKMARK") return;
+  board.update(t, e.type === "DELETED" ? undefined : e.object);
+  board.refresh();
 }
 
 /**
  * Follows objects until each is done, failed or gone. On a terminal it redraws one line per
  * object in place; otherwise it prints a plain line whenever an object's state changes.
- * Returns the final verdicts; the caller prints the summary and picks the exit code.
+ * Returns the final verdicts the moment the last object finishes; the caller prints the
+ * summary and picks the exit code.
  */
 export async function waitFor(client: BerthClient, tracked: Tracked[], opts: WaitOptions): Promise<Map<Tracked, Verdict>> {
-  const deadline = Date.now() + opts.timeoutMs;
-  const board = new Board(tracked, opts.io);
-  for (;;) {
-    await board.poll(client, opts.deleting);
-    board.draw();
-    const pending = board.pending();
-    if (!pending.length) return board.last;
-    if (Date.now() > deadline) {
-      board.timeOut(pending);
-      return board.last;
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
+  const board = new Board(tracked, opts.io, opts.deleting);
+  const stop = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), opts.timeoutMs)));
+  const following = groupsOf(tracked).map((g) => follow(client, g, board, stop.signal));
+  try {
+    if (await Promise.race([board.settled.then(() => false), timedOut])) board.timeOut(board.pending());
+  } finally {
+    clearTimeout(timer);
+    stop.abort();
+    await Promise.all(following);
   }
+  return board.last;
 }
 
 /** The closing summary: counts, then one actionable line per failure. */

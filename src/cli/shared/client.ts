@@ -71,10 +71,14 @@ export class BerthClient {
     });
   }
 
-  /** A streamed GET (logs): chunks go to `onData` as they arrive, until the server ends it. */
-  async stream(urlPath: string, onData: (text: string) => void): Promise<void> {
-    const opts: https.RequestOptions = { method: "GET", headers: { Accept: "text/plain" } };
+  /**
+   * A streamed GET (logs, watches): chunks go to `onData` as they arrive, until the server
+   * ends it or `signal` aborts it (which resolves: the caller asked to stop).
+   */
+  async stream(urlPath: string, onData: (text: string) => void, { accept = "text/plain", signal }: { accept?: string; signal?: AbortSignal } = {}): Promise<void> {
+    const opts: https.RequestOptions = { method: "GET", headers: { Accept: accept } };
     const url = await this.prepare(urlPath, opts);
+    if (signal?.aborted) return;
     await new Promise<void>((resolve, reject) => {
       const req = https.request(url, opts, (res) => {
         if ((res.statusCode ?? 500) >= 400) {
@@ -96,7 +100,11 @@ export class BerthClient {
         res.on("end", () => resolve());
         res.on("error", reject);
       });
-      req.on("error", (e) => reject(new Error(`cannot reach the Berth API at ${this.server}: ${e.message}`)));
+      req.on("error", (e) => (signal?.aborted ? resolve() : reject(new Error(`cannot reach the Berth API at ${this.server}: ${e.message}`))));
+      signal?.addEventListener("abort", () => {
+        req.destroy();
+        resolve();
+      }, { once: true });
       req.end();
     });
   }
@@ -113,6 +121,13 @@ export class BerthClient {
       if (e instanceof ApiCallError && e.code === 404) return undefined;
       throw e;
     }
+  }
+
+  /** A list with its resourceVersion, where a watch of the same objects starts. */
+  async listWithVersion(kind: KindInfo, namespace: string | undefined, fieldSelector?: string): Promise<{ items: Record<string, any>[]; resourceVersion: string }> {
+    const q = fieldSelector ? `?fieldSelector=${encodeURIComponent(fieldSelector)}` : "";
+    const list = await this.request<{ items: Record<string, any>[]; metadata?: { resourceVersion?: string } }>("GET", BerthClient.itemPath(kind, namespace) + q);
+    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
 
   async list(kind: KindInfo, namespace: string | undefined, labelSelector?: string): Promise<Record<string, any>[]> {
