@@ -9,7 +9,8 @@
  *       process) 10 s after a fresh start, a second start, and a start with 1,000 objects;
  *   (d) start to /readyz, fresh data dir and second start.
  *
- *   npx tsx bench/footprint.ts      (BENCH_ROUNDS=3, BENCH_CLI_RUNS=11, BENCH_IDLE_SECONDS=10)
+ *   npx tsx bench/footprint.ts      (BENCH_ROUNDS=3, BENCH_CLI_RUNS=11, BENCH_IDLE_SECONDS=10,
+ *                                    BENCH_PARTS=memory,apply,cli)
  * Needs a Docker engine and Debian's docker-compose (apt-get install docker-compose).
  */
 import { spawn } from "node:child_process";
@@ -23,6 +24,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 11);
 const IDLE_MS = Number(process.env.BENCH_IDLE_SECONDS ?? 10) * 1000;
 const N = 20;
+/** BENCH_PARTS=memory,apply,cli (default all) runs some of the figures only. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? "memory,apply,cli").split(","));
 const PREFIX = `fp${process.pid}`;
 const COMMAND = ["httpd", "-f", "-p", "8080", "-h", "/www"];
 
@@ -263,15 +266,15 @@ async function main(): Promise<void> {
   const load = loadSampler();
   const work = tempDir("berth-bench-fp-work-");
   try {
-    for (let i = 0; i < ROUNDS; i++) await memoryRound(work);
+    if (PARTS.has("memory")) for (let i = 0; i < ROUNDS; i++) await memoryRound(work);
     const dir = tempDir("berth-bench-fp-apply-");
     const server = await startServe(dir, await freePort());
     try {
       const kubeconfig = path.join(dir, "kubeconfig.yaml");
-      await applyRounds(work, server, kubeconfig);
+      if (PARTS.has("apply")) await applyRounds(work, server, kubeconfig);
       writeFileSync(path.join(work, "cli.yaml"), berthManifest(`${PREFIX}-cli`).replace(/\n {2}source:/g, "\n  suspend: true\n  source:"));
       await must(process.execPath, [BERTH_BIN, "--kubeconfig", kubeconfig, "apply", "-f", path.join(work, "cli.yaml")]);
-      await cliRounds(kubeconfig);
+      if (PARTS.has("cli")) await cliRounds(kubeconfig);
       await must(process.execPath, [BERTH_BIN, "--kubeconfig", kubeconfig, "delete", "-f", path.join(work, "cli.yaml"), "--wait", "--timeout", "2m"]);
     } finally {
       await server.stop();

@@ -11,6 +11,12 @@ export const MIGRATIONS_TABLE = "berth_migrations";
  */
 export const MIGRATION_LOCK_KEY = "108187851450369";
 
+/**
+ * Writes take one advisory lock in turn (resources.ts), so connections past a handful only
+ * queue on it while holding a Postgres backend each; reads on two cores gain nothing either.
+ */
+export const DEFAULT_POOL_SIZE = Number(process.env.BERTH_DB_POOL_SIZE ?? 5);
+
 export interface StoreDataSourceOptions {
   logging?: boolean;
   poolSize?: number;
@@ -32,7 +38,10 @@ export function createDataSource(url: string, opts: StoreDataSourceOptions = {})
     // rights an external database may not grant, and would outlive revertAll.
     installExtensions: false,
     logging: opts.logging ?? false,
-    poolSize: opts.poolSize,
+    poolSize: opts.poolSize ?? DEFAULT_POOL_SIZE,
+    // An idle control plane should hold no idle backends (each one is a Postgres process);
+    // reconnecting after a quiet moment costs a few milliseconds.
+    extra: { idleTimeoutMillis: 2000 },
   });
 }
 

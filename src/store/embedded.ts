@@ -92,10 +92,10 @@ function clusterRoot(dataDir: string, ids: { uid: number } | undefined): string 
 export const EMBEDDED_SETTINGS: readonly string[] = [
   "listen_addresses=127.0.0.1",
   "unix_socket_directories=",
-  // The pool (10), the change feed's LISTEN, the leader lock, a migration and a psql to spare.
+  // The pool (5 by default), the change feed's LISTEN, the leader lock, a migration, psql to spare.
   "max_connections=30",
   // Rows read are also in the OS page cache; each backend's RSS counts the buffers it touched.
-  "shared_buffers=32MB",
+  "shared_buffers=16MB",
   // Postgres 18 starts three I/O worker processes by default; synchronous I/O needs none.
   "io_method=sync",
   // No replication: no launcher process, no WAL senders, and minimal WAL.
