@@ -64,7 +64,7 @@ const load = loadSampler();
 // ---- baselines
 for (let i = 0; i < 5; i++) note(startup, "node", await timeProcess(["-e", "require('https')"], "node"));
 for (let i = 0; i < 3; i++) note(startup, "cli", await timeProcess([BERTH_BIN, "--help"], "cli").catch(() => NaN));
-log(`bare node start ${fmt(median(startup.node))} ms, berth --help through tsx ${fmt(median(startup.cli))} ms`);
+log(`bare node start ${fmt(median(startup.node))} ms, berth --help ${fmt(median(startup.cli))} ms`);
 
 // Where a start's time and memory go: each import in a fresh process (3 each, median).
 const probes: [string, string, boolean][] = [
@@ -169,7 +169,7 @@ console.log(
     ["start", "median ms", "runs ms", "× bare node", "CPU ms", "CPU × bare node", `< ${GOAL_MS} ms`],
     [
       row("bare node -e \"require('https')\"", "node"),
-      row("berth --help (node + tsx + CLI imports)", "cli", nodeMs),
+      row("berth --help (bin/berth.js: dist/ when built)", "cli", nodeMs),
       row("TLS CA + serving key generation (in-process)", "tls"),
       row("embedded Postgres alone, fresh (initdb + start + createdb)", "pgFresh", nodeMs),
       row("embedded Postgres alone, second start", "pgSecond", nodeMs),
