@@ -1,6 +1,6 @@
-/** The four resource kinds Berth serves, with the names kubectl discovery needs. */
+/** The resource kinds Berth serves, with the names kubectl discovery needs. */
 export interface KindInfo {
-  kind: "Project" | "Application" | "Database" | "Domain";
+  kind: "Project" | "Application" | "Database" | "Domain" | "Sync";
   plural: string;
   singular: string;
   shortNames: string[];
@@ -37,7 +37,16 @@ export const KINDS: readonly KindInfo[] = [
   { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 1 },
   { kind: "Application", plural: "applications", singular: "application", shortNames: ["app"], namespaced: true, listKind: "ApplicationList", table: "applications", applyRank: 2 },
   { kind: "Domain", plural: "domains", singular: "domain", shortNames: ["dom"], namespaced: true, listKind: "DomainList", table: "domains", applyRank: 3 },
+  // Last: a Sync applied in the same batch as what it will own finds those objects stored.
+  { kind: "Sync", plural: "syncs", singular: "sync", shortNames: ["sy"], namespaced: false, listKind: "SyncList", table: "syncs", applyRank: 4 },
 ];
+
+/** Marks an object applied by a Sync; the value is the Sync's name (issue 15). */
+export const SYNC_OWNER = "berth.dev/sync";
+/** An object with this annotation set to "disabled" is never pruned by a Sync. */
+export const PRUNE_ANNOTATION = "berth.dev/prune";
+/** A Sync annotated with a revision here may prune past its guards for that revision. */
+export const PRUNE_CONFIRM = "berth.dev/prune-confirm";
 
 /** Finds a kind by Kind, plural, singular or short name (case-insensitive), as kubectl does. */
 export function findKind(name: string): KindInfo | undefined {

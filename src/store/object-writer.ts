@@ -119,7 +119,7 @@ export class ObjectWriter {
     const next = specChanged ? { ...proposed, status: statusForNewGeneration(proposed.status, generation) } : proposed;
     const rv = await nextRv(this.qr);
     const cols: Record<string, unknown> = { resource_version: rv, generation, ...objectColumns(next), ...seedColumns(kind.kind, next, this.d.adminUserId()) };
-    if (kind.table === "projects" || kind.table === "applications") cols.updated_at = new Date();
+    if (["projects", "applications", "syncs"].includes(kind.table)) cols.updated_at = new Date();
     delete cols.owner_id;
     const updated = await this.versionChecked(kind, stored, cols);
     await this.afterWrite({ kind, obj: updated, rv, type: "MODIFIED", action, before: stored });

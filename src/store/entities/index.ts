@@ -11,6 +11,7 @@ import { KubeEvent } from "./event.js";
 import { GitSource } from "./git-source.js";
 import { Project } from "./project.js";
 import { ResourceChange } from "./resource-change.js";
+import { Sync } from "./sync.js";
 import { Team } from "./team.js";
 import { TeamMember } from "./team-member.js";
 import { User } from "./user.js";
@@ -30,6 +31,7 @@ export { GitSource } from "./git-source.js";
 export { Project } from "./project.js";
 export { ResourceChange, type WatchEventType } from "./resource-change.js";
 export { ResourceObjectColumns, OBJECT_SHAPE_CHECK, type JsonObject } from "./resource-object.js";
+export { Sync } from "./sync.js";
 export { Team } from "./team.js";
 export { TeamMember } from "./team-member.js";
 export { User } from "./user.js";
@@ -38,5 +40,5 @@ export { Volume } from "./volume.js";
 /** Every entity of the store, for the DataSource. */
 export const ENTITIES = [
   User, Team, TeamMember, Project, Application, GitSource, Database, Deployment, DeploymentLog,
-  EnvVar, Volume, Domain, Certificate, Backup, AuditLog, ResourceChange, KubeEvent,
+  EnvVar, Volume, Domain, Certificate, Backup, AuditLog, ResourceChange, KubeEvent, Sync,
 ];

@@ -5,8 +5,9 @@ import { DatabaseRuntime1732560000010 } from "./1732560000010-DatabaseRuntime.js
 import { DomainCertificates1732560000020 } from "./1732560000020-DomainCertificates.js";
 import { StatusOnlyChanges1732560000030 } from "./1732560000030-StatusOnlyChanges.js";
 import { ChangePrevLabels1732560000040 } from "./1732560000040-ChangePrevLabels.js";
+import { Syncs1732560000050 } from "./1732560000050-Syncs.js";
 
-export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040 };
+export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050 };
 
 /** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
-export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040];
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050];

@@ -1,0 +1,74 @@
+import { expect } from "chai";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Condition } from "../../src/core/conditions.js";
+import type { ResourceObject } from "../../src/core/types.js";
+import { describePrune, entryKey, ownershipConflict, planPrune, type InventoryEntry, type PruneInput } from "../../src/reconcilers/sync/plan.js";
+import { statusFor } from "../../src/reconcilers/sync/status.js";
+
+const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "golden", "sync-prune.txt");
+const REV = "c0ffee";
+
+const entry = (name: string): InventoryEntry => ({ kind: "Application", namespace: "shop", name });
+const live = (name: string, labels: Record<string, string> = { "berth.dev/sync": "infra" }, annotations: Record<string, string> = {}): ResourceObject => ({
+  apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name, namespace: "shop", labels, annotations }, spec: {},
+});
+
+function input(inventory: string[], desired: string[], extra: Partial<PruneInput> = {}, annotated: string[] = []): PruneInput {
+  const map = new Map(inventory.map((n) => [entryKey(entry(n)), live(n, undefined, annotated.includes(n) ? { "berth.dev/prune": "disabled" } : {})]));
+  return { revision: REV, inventory: inventory.map(entry), desired: desired.map(entry), live: map, prune: true, ...extra };
+}
+
+const CASES: [string, PruneInput][] = [
+  ["one file removed of four", input(["a", "b", "c", "d"], ["a", "b", "c"])],
+  ["everything removed (wrong path)", input(["a", "b"], [])],
+  ["everything removed, confirmed for this revision", input(["a", "b"], [], { confirmed: REV })],
+  ["everything removed, confirmed for another revision", input(["a", "b"], [], { confirmed: "old" })],
+  ["three of four removed, over the 50% limit", input(["a", "b", "c", "d"], ["a"])],
+  ["three of four removed, pruneLimit 80%", input(["a", "b", "c", "d"], ["a"], { pruneLimit: "80%" })],
+  ["removed but annotated prune: disabled", input(["a", "b", "c"], ["a", "b"], {}, ["c"])],
+  ["prune: false", input(["a", "b"], ["a"], { prune: false })],
+];
+
+describe("Sync plan (golden prune plans)", () => {
+  it("produces the plans in test/golden/sync-prune.txt", () => {
+    const text = CASES.map(([name, i]) => `## ${name}\n${describePrune(planPrune(i))}`).join("\n");
+    if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, text);
+    expect(text).to.equal(readFileSync(GOLDEN, "utf8"));
+  });
+
+  it("never adopts an object owned by another Sync or made by hand", () => {
+    expect(ownershipConflict("infra", undefined)).to.equal(undefined);
+    expect(ownershipConflict("infra", live("a"))).to.equal(undefined);
+    expect(ownershipConflict("infra", live("a", { "berth.dev/sync": "other" }))).to.equal("Application shop/a is owned by Sync other");
+    expect(ownershipConflict("infra", live("a", {}))).to.match(/created by hand/);
+  });
+});
+
+describe("Sync statusFor", () => {
+  const AT = "2026-12-02T09:00:00Z";
+  const sync = (status: Record<string, unknown> = {}): ResourceObject => ({ apiVersion: "berth.dev/v1alpha1", kind: "Sync", metadata: { name: "infra", generation: 3 }, spec: {}, status });
+  const inv = [entry("a")];
+
+  it("an applied revision becomes lastAppliedRevision and the inventory, Ready=True stamped with the generation", () => {
+    const s = statusFor(sync(), { source: "file:///r@main:prod", revision: "r2", inventory: inv }, AT);
+    expect(s).to.deep.include({ observedGeneration: 3, revision: "r2", lastAttemptedRevision: "r2", lastAppliedRevision: "r2", inventory: inv });
+    const ready = (s.conditions as Condition[]).find((c) => c.type === "Ready");
+    expect(ready).to.deep.include({ status: "True", reason: "Applied", observedGeneration: 3 });
+  });
+
+  it("a broken revision keeps the last good revision and inventory and names the failure", () => {
+    const before = sync({ lastAppliedRevision: "r1", inventory: inv });
+    const s = statusFor(before, { source: "x", revision: "r2", failure: { reason: "ManifestInvalid", message: "prod/a.yaml:4: spec.replicas: must be integer" } }, AT);
+    expect(s).to.deep.include({ revision: "r2", lastAttemptedRevision: "r2", lastAppliedRevision: "r1", inventory: inv });
+    const conds = s.conditions as Condition[];
+    expect(conds.find((c) => c.type === "Ready")).to.deep.include({ status: "False", reason: "ManifestInvalid", message: "prod/a.yaml:4: spec.replicas: must be integer" });
+    expect(conds.find((c) => c.type === "Stalled")?.status).to.equal("False");
+  });
+
+  it("a blocked prune is Stalled until a person confirms", () => {
+    const s = statusFor(sync(), { source: "x", revision: "r3", failure: { reason: "PruneBlocked", message: "would prune every object" } }, AT);
+    expect((s.conditions as Condition[]).find((c) => c.type === "Stalled")).to.deep.include({ status: "True", reason: "PruneBlocked" });
+  });
+});
