@@ -135,9 +135,13 @@ describe("zero-downtime hand-over through a real Caddy", function () {
     // Only GETs here: a container killed unasked takes its in-flight requests with it; safe ones are retried by Caddy.
     const [victim] = (await appContainers(P, "web")).filter((c) => c.Names[0] === `/${P}-web-1`);
     await docker.getContainer(victim.Id).remove({ force: true });
+    // Ready means the new container's own address is in status.endpoints: until its first
+    // reconcile after the replacement, status still shows the victim's three.
     await waitFor("replica 1 replaced and Ready", async () => {
       const a = await get();
-      return (await appContainers(P, "web")).some((c) => c.Names[0] === `/${P}-web-1` && c.Id !== victim.Id) && a.status?.readyReplicas === 3 && a.status.endpoints.length === 3;
+      const fresh = (await appContainers(P, "web")).find((c) => c.Names[0] === `/${P}-web-1` && c.Id !== victim.Id);
+      const port = fresh?.Ports.find((p) => p.PublicPort)?.PublicPort;
+      return port && a.status?.readyReplicas === 3 && a.status.endpoints.length === 3 && a.status.endpoints.includes(`127.0.0.1:${port}`);
     }, 60_000);
     await new Promise((r) => setTimeout(r, 1000));
     const r = await load.stop();

@@ -4,7 +4,7 @@ import type { ApplicationSpec, DomainSpec } from "../core/specs.js";
 import type { ResourceObject } from "../core/types.js";
 import type { ObservedContainer, RuntimeDriver } from "../runtime/driver.js";
 import { LABEL } from "../runtime/labels.js";
-import { servingEndpoints } from "../runtime/serving.js";
+import { publishedEndpoints, servingEndpoints } from "../runtime/serving.js";
 import type { TrafficSwitch } from "../runtime/traffic.js";
 import type { ResourceStore } from "../store/resources.js";
 import { CaddyAdmin } from "./caddy-admin.js";
@@ -118,7 +118,9 @@ export class CaddyRouter implements TrafficSwitch {
     const containers = await this.driver.listContainers({ [LABEL.kind]: "Application" });
     for (const id of containerIds) {
       const c = containers.find((x) => x.id === id);
-      this.withdrawn.set(id, servingEndpoints(c ? [c] : [], () => false));
+      // Every address it publishes, ready or not: one that turned healthy a moment ago may have
+      // been routed by a sync that read the table before this mark.
+      this.withdrawn.set(id, c ? publishedEndpoints(c) : []);
     }
     await this.sync();
     const addresses = containerIds.flatMap((id) => this.withdrawn.get(id) ?? []);

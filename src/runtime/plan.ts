@@ -66,15 +66,19 @@ function best(list: ObservedContainer[]): ObservedContainer {
   return [...list].sort((a, b) => Number(isReady(b)) - Number(isReady(a)) || b.created - a.created)[0];
 }
 
+const isRunning = (c: ObservedContainer): boolean => c.state === "running" || c.state === "restarting" || c.state === "paused";
+
 /**
- * Taking a container away: out of the route table first when it may be serving, then a stop
- * with its grace period when it runs, then the removal.
+ * Taking a container away: out of the route table first whenever it runs, then a stop with its
+ * grace period, then the removal. A running container that is not ready when the plan is made
+ * is unrouted too: its health can turn between the plan and the stop, and the Domain's sync
+ * would route it in that gap (the withdraw keeps it out of every later table).
  */
 export function retire(c: ObservedContainer, replica: number | undefined, how: { graceSeconds: number; cause: string; routed?: boolean }): Step[] {
   const { graceSeconds, cause, routed = true } = how;
   const steps: Step[] = [];
-  if (routed && isReady(c)) steps.push({ op: "unroute", replica, id: c.id, name: c.name, cause });
-  if (c.state === "running" || c.state === "restarting" || c.state === "paused") steps.push({ op: "stop", replica, id: c.id, name: c.name, graceSeconds, cause });
+  if (routed && isRunning(c)) steps.push({ op: "unroute", replica, id: c.id, name: c.name, cause });
+  if (isRunning(c)) steps.push({ op: "stop", replica, id: c.id, name: c.name, graceSeconds, cause });
   steps.push({ op: "remove", replica, id: c.id, name: c.name, cause });
   return steps;
 }

@@ -20,3 +20,8 @@ export function servingEndpoints(containers: readonly ObservedContainer[], withd
   const out = servingContainers(containers, withdrawn).flatMap((c) => c.ports.filter((p) => p.hostPort && (port === undefined || p.containerPort === port)).map((p) => endpointOf(p.hostIp, p.hostPort)));
   return [...new Set(out)].sort();
 }
+
+/** Every published endpoint of one container, whatever its state (what a route may still hold). */
+export function publishedEndpoints(c: ObservedContainer): string[] {
+  return [...new Set(c.ports.filter((p) => p.hostPort).map((p) => endpointOf(p.hostIp, p.hostPort)))].sort();
+}

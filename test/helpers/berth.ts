@@ -19,7 +19,7 @@ export function tempDir(prefix: string): string {
 }
 
 export function quietLogger(): winston.Logger {
-  return winston.createLogger({ level: "error", transports: [new winston.transports.Console({ silent: !process.env.BERTH_TEST_LOGS })] });
+  return winston.createLogger({ level: process.env.BERTH_TEST_LOG_LEVEL ?? "error", transports: [new winston.transports.Console({ silent: !process.env.BERTH_TEST_LOGS })] });
 }
 
 /** An in-process Berth on a temporary data dir; with no URL it starts its embedded Postgres. */

@@ -9,6 +9,9 @@ import { buildCaddyConfig, drainingOf } from "../../src/router/caddy-config.js";
 import { resolveRouterSettings } from "../../src/router/settings.js";
 import { FakeDriver } from "../../src/runtime/fake.js";
 import type { ResourceStore } from "../../src/store/resources.js";
+import type { ObservedContainer, RuntimeDriver } from "../../src/runtime/driver.js";
+import type { ResourceObject } from "../../src/core/types.js";
+import { routeEntry } from "../../src/router/caddy-router.js";
 
 /** A logger that keeps its messages. */
 function captured(): { logger: winston.Logger; messages: string[] } {
@@ -18,7 +21,7 @@ function captured(): { logger: winston.Logger; messages: string[] } {
 }
 
 /** Caddy's admin API as far as a sync uses it: the config, /load, and the upstream counts. */
-async function fakeCaddyAdmin(initial: unknown = null): Promise<{ url: string; config: () => unknown; reads: () => number; loads: () => number; close: () => Promise<void> }> {
+async function fakeCaddyAdmin(initial: unknown = null, inFlight: () => Record<string, number> = () => ({})): Promise<{ url: string; config: () => unknown; reads: () => number; loads: () => number; close: () => Promise<void> }> {
   let config: unknown = initial;
   let reads = 0;
   let loads = 0;
@@ -32,7 +35,8 @@ async function fakeCaddyAdmin(initial: unknown = null): Promise<{ url: string; c
         config = JSON.parse(body);
       }
       res.setHeader("Content-Type", "application/json");
-      res.end(req.url === "/reverse_proxy/upstreams" ? "[]" : req.method === "GET" ? JSON.stringify(config) : "");
+      const upstreams = Object.entries(inFlight()).map(([address, n]) => ({ address, num_requests: n, fails: 0 }));
+      res.end(req.url === "/reverse_proxy/upstreams" ? JSON.stringify(upstreams) : req.method === "GET" ? JSON.stringify(config) : "");
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -95,6 +99,35 @@ describe("router: when a Caddy load can drop connections, and sharing loads", ()
       expect(r.loaded, "the leftover drain route is a reason to load when nothing else is routed").to.equal(true);
       expect(drainingOf(admin.config() as never)).to.deep.equal([]);
       expect(JSON.stringify(admin.config())).to.not.contain("32785");
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("a container withdrawn while not ready yet, but routed by a sync that read it healthy a moment before, is drained before its stop and never routed again", async () => {
+    const settings = resolveRouterSettings({ adminUrl: "http://127.0.0.1:1", httpPort: 18080, httpsPort: 18443 })!;
+    const app = { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "web", namespace: "shop", uid: "app-uid" }, spec: { ports: [{ containerPort: 8080 }] } } as unknown as ResourceObject;
+    const domain = { apiVersion: "berth.dev/v1alpha1", kind: "Domain", metadata: { name: "web", namespace: "shop", uid: "dom-uid" }, spec: { host: "web.test", target: { application: "web", port: 8080 } } } as unknown as ResourceObject;
+    const store = { list: async (kind: string) => ({ items: kind === "Domain" ? [domain] : [app] }) } as unknown as ResourceStore;
+    const container = (id: string, hostPort: number, health: ObservedContainer["health"]): ObservedContainer => ({ id, name: `shop-web-${id}`, labels: { "berth.dev/owner-uid": "app-uid", "berth.dev/kind": "Application" }, state: "running", health, ports: [{ containerPort: 8080, hostIp: "0.0.0.0", hostPort }], created: 1 });
+    const keep = container("keep", 40000, "healthy");
+    let late = container("late", 40001, "healthy");
+    const driver = { listContainers: async () => [keep, late] } as unknown as RuntimeDriver;
+    // The live table routes both: the Domain's sync saw "late" healthy just before the plan was made.
+    const live = buildCaddyConfig([routeEntry(domain, app, [keep, late])], settings);
+    const t0 = Date.now();
+    const admin = await fakeCaddyAdmin(live, () => ({ "127.0.0.1:40001": Date.now() - t0 < 400 ? 1 : 0 }));
+    try {
+      const router = new CaddyRouter({ ...settings, adminUrl: admin.url }, store, driver, captured().logger);
+      // The engine reports it "starting" at the withdraw's own look (its health flapped or the look raced the check).
+      late = container("late", 40001, "starting");
+      await router.withdraw(["late"]);
+      expect(Date.now() - t0, "the stop waited for the request in flight to its address").to.be.at.least(390);
+      const routes = JSON.stringify((admin.config() as any).apps.http.servers.berth_http.routes[0]);
+      expect(routes).to.contain("40000").and.not.contain("40001");
+      late = container("late", 40001, "healthy");
+      await router.sync();
+      expect(JSON.stringify((admin.config() as any).apps.http.servers.berth_http.routes[0]), "withdrawn: never routed again").to.not.contain("40001");
     } finally {
       await admin.close();
     }
