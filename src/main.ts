@@ -13,6 +13,7 @@ import { RetentionJob, retentionFromEnv } from "./controller/retention.js";
 import { BlockedObjectsSource, ChangeFeedSource, ResyncSource, RuntimeEventSource } from "./controller/sources.js";
 import { setupApplication } from "./reconcilers/application/setup.js";
 import { setupDatabase } from "./reconcilers/database/setup.js";
+import { setupSync } from "./reconcilers/sync/setup.js";
 import { setupDomain } from "./reconcilers/domain/setup.js";
 import { setupProject } from "./reconcilers/project/setup.js";
 import { CLEARING_EVENTS } from "./reconcilers/shared/failures.js";
@@ -121,6 +122,7 @@ export function buildManager(w: Wiring): Manager {
   setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir });
   setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
+  setupSync(mgr, { ...base, dataDir: w.dataDir });
   const dispatch = mgr.dispatch.bind(mgr);
   const gc = new GarbageCollector({ store: stores.resources, driver, metrics, logger });
   mgr.add(new ChangeFeedSource(w.feed, dispatch));

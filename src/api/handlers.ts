@@ -4,12 +4,13 @@ import YAML from "yaml";
 import { checkBody, MAX_BODY_DEPTH, requireObject } from "./body-limits.js";
 import type { ChangeFeed } from "../store/change-feed.js";
 import { BatchError, type BatchOp, type ResourceStore, type WriteResult } from "../store/resources.js";
+import { applySetOps, withIndex } from "../store/apply-set.js";
 import { deleteOptions, type DeleteOptions } from "./delete-options.js";
 import type { RequestContext, ResourceObject } from "../core/types.js";
 import { ApiError, badRequest, invalid, notFound } from "../core/errors.js";
-import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, findKind, KINDS, type KindInfo } from "../core/kinds.js";
+import { API_VERSION, APPLIED_BY, APPLIED_BY_VALUE, KINDS } from "../core/kinds.js";
 import { mergePatch } from "./merge-patch.js";
-import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "../schema/crds.js";
+import { admit, checkIdentity, type FieldValidation } from "../schema/admission.js";
 import { parseFieldSelector, parseLabelSelector } from "../core/selectors.js";
 import { serverSideApply } from "./server-side-apply.js";
 import { toTable, wantsTable } from "./table.js";
@@ -23,8 +24,6 @@ export type { Reply, ResourceRequest };
 
 /** Tries at a generated name before the AlreadyExists goes to the client (Kubernetes retries too). */
 const GENERATE_NAME_ATTEMPTS = 3;
-
-type FieldValidation = "Strict" | "Warn" | "Ignore";
 
 function fieldValidation(q: URLSearchParams): FieldValidation {
   const v = q.get("fieldValidation") ?? "Warn";
@@ -76,44 +75,6 @@ export function objectFormat(contentType: string | undefined): "json" | "yaml" {
 /** A body that must be one object: every write but a JSON patch. */
 function parseObject<T extends object>(body: Buffer | undefined, contentType: string | undefined): T {
   return requireObject<T>(parseBody(body, contentType));
-}
-
-/** Admission: unknown fields per fieldValidation, defaults, then schema validation (422). */
-function admit(kind: KindInfo, obj: ResourceObject, mode: FieldValidation, warnings: string[]): ResourceObject {
-  const unknown = unknownFields(kind.kind, obj);
-  if (unknown.length && mode === "Strict") {
-    throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`);
-  }
-  if (unknown.length && mode === "Warn") warnings.push(...unknown.map((f) => `unknown field "${f}"`));
-  const pruned = pruneUnknownFields(kind.kind, obj) as ResourceObject;
-  const defaulted = applyDefaults(kind.kind, pruned) as ResourceObject;
-  const causes = validateObject(kind.kind, defaulted);
-  if (causes.length) throw invalid(kind.kind, obj.metadata?.name ?? "", causes);
-  return defaulted;
-}
-
-function checkTypeMeta(req: ResourceRequest, obj: ResourceObject): void {
-  if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw badRequest("the body must be a JSON object");
-  if (obj.kind !== undefined && obj.kind !== req.kind.kind) throw badRequest(`the kind of the provided object (${String(obj.kind)}) does not match the request (${req.kind.kind})`);
-  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${API_VERSION})`);
-}
-
-/** The namespace: the URL's for a namespaced kind (the body may repeat it, not contradict it), none for a Project. */
-function namespaceFor(req: ResourceRequest, metadata: ResourceObject["metadata"]): string | undefined {
-  if (!req.kind.namespaced) return undefined;
-  if (metadata.namespace && req.namespace && metadata.namespace !== req.namespace) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
-  return req.namespace ?? metadata.namespace;
-}
-
-function checkIdentity(req: ResourceRequest, obj: ResourceObject): ResourceObject {
-  checkTypeMeta(req, obj);
-  const metadata = { ...(obj.metadata ?? {}) } as ResourceObject["metadata"];
-  const namespace = namespaceFor(req, metadata);
-  if (namespace === undefined) delete metadata.namespace;
-  else metadata.namespace = namespace;
-  if (req.name && metadata.name && metadata.name !== req.name) throw badRequest("the name of the object does not match the name on the URL");
-  metadata.name ||= req.name ?? metadata.name;
-  return { ...obj, apiVersion: API_VERSION, kind: req.kind.kind, metadata };
 }
 
 /** Users may set these metadata fields; the server owns the rest. */
@@ -312,7 +273,7 @@ export class ResourceHandlers {
     const parsed = parseObject<{ items?: ResourceObject[] }>(body, "json");
     if (!Array.isArray(parsed.items)) throw badRequest("body must be {\"items\": [...]}");
     const warnings: string[] = [];
-    const ops: BatchOp[] = parsed.items.map((item, index) => batchOp(item, index, warnings));
+    const ops: BatchOp[] = applySetOps(parsed.items, { warnings });
     const dryRun = isDryRun(query);
     const prune = query.get("prune") === "true";
     const pruneOps = prune ? await this.pruneOps(ops) : [];
@@ -409,47 +370,3 @@ function applyPatchBody(type: string, current: ResourceObject, patch: unknown): 
   throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
 }
 
-/** Annotations Berth itself sets (e.g. reconcile-requested-at) survive an apply that lacks them. */
-function mergeAnnotations(current: Record<string, string> | undefined, applied: Record<string, string> | undefined): Record<string, string> {
-  const kept = Object.fromEntries(Object.entries(current ?? {}).filter(([k]) => k.startsWith("berth.dev/")));
-  return { ...kept, ...(applied ?? {}) };
-}
-
-function batchOp(item: ResourceObject, index: number, warnings: string[]): BatchOp {
-  const kind = typeof item?.kind === "string" ? findKind(item.kind) : undefined;
-  if (!kind || kind.kind !== item.kind) throw withIndex(badRequest(`unknown kind ${JSON.stringify(item?.kind)}`), index);
-  const req = { kind, namespace: item.metadata?.namespace, name: item.metadata?.name } as ResourceRequest;
-  let admitted: ResourceObject;
-  try {
-    admitted = admit(kind, checkIdentity(req, item), "Strict", warnings);
-  } catch (e) {
-    throw withIndex(e, index);
-  }
-  const op: BatchOp = {
-    kind: kind.kind,
-    namespace: admitted.metadata.namespace,
-    name: admitted.metadata.name,
-    action: "apply",
-    mutate: (current) => {
-      // The mark `apply --prune` looks for: this object came from a manifest set.
-      const annotations = { ...(admitted.metadata.annotations ?? {}), [APPLIED_BY]: APPLIED_BY_VALUE };
-      if (!current) {
-        op.action = "create";
-        return { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: admitted.metadata.name, namespace: admitted.metadata.namespace, labels: admitted.metadata.labels ?? {}, annotations }, spec: admitted.spec ?? {}, status: {} };
-      }
-      return {
-        ...current,
-        metadata: { ...current.metadata, labels: admitted.metadata.labels ?? {}, annotations: mergeAnnotations(current.metadata.annotations, annotations) },
-        spec: admitted.spec ?? {},
-      };
-    },
-  };
-  return op;
-}
-
-/** Prefixes the failing item's index to every cause field, so errors point into the batch. */
-function withIndex(e: unknown, index: number): unknown {
-  if (!(e instanceof ApiError)) return e;
-  const causes = e.details?.causes?.map((c) => ({ ...c, field: `items[${index}].${c.field}` })) ?? [{ field: `items[${index}]`, message: e.message, reason: "FieldValueInvalid" as const }];
-  return new ApiError(e.code, e.reason, `items[${index}]: ${e.message}`, { ...(e.details ?? {}), causes });
-}

@@ -22,6 +22,8 @@ export const FINALIZER = {
   network: "berth.dev/network",
   /** Domain: the route is gone from the router. */
   route: "berth.dev/route",
+  /** Sync: its directory watch ends; with deletionPolicy Delete, what it applied goes too. */
+  sync: "berth.dev/sync",
 } as const;
 
 export const GROUP = "berth.dev";

@@ -16,7 +16,7 @@ import {
   validateObject,
   type OpenApiSchema,
 } from "../../src/schema/crds.js";
-import { loadManifests, ManifestError, MAX_DOCUMENT_BYTES, sortForApply, sortForDelete, type ManifestDoc } from "../../src/cli/objects/manifest.js";
+import { loadManifests, ManifestError, MAX_DOCUMENT_BYTES, sortForApply, sortForDelete, type ManifestDoc } from "../../src/schema/manifests.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BAD = path.join(ROOT, "test", "fixtures", "bad");

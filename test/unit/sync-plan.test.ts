@@ -4,8 +4,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Condition } from "../../src/core/conditions.js";
 import type { ResourceObject } from "../../src/core/types.js";
-import { describePrune, entryKey, ownershipConflict, planPrune, type InventoryEntry, type PruneInput } from "../../src/reconcilers/sync/plan.js";
-import { statusFor } from "../../src/reconcilers/sync/status.js";
+import { ownershipConflict } from "../../src/store/apply-set.js";
+import { describePrune, entryKey, planPrune, type InventoryEntry, type PruneInput } from "../../src/reconcilers/sync/plan.js";
+import { syncStatusFor } from "../../src/reconcilers/sync/status.js";
 
 const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "golden", "sync-prune.txt");
 const REV = "c0ffee";
@@ -50,25 +51,31 @@ describe("Sync statusFor", () => {
   const AT = "2026-12-02T09:00:00Z";
   const sync = (status: Record<string, unknown> = {}): ResourceObject => ({ apiVersion: "berth.dev/v1alpha1", kind: "Sync", metadata: { name: "infra", generation: 3 }, spec: {}, status });
   const inv = [entry("a")];
+  const failure = (reason: string, message: string, terminal: boolean) => ({ failure: { reason, message, terminal } });
 
-  it("an applied revision becomes lastAppliedRevision and the inventory, Ready=True stamped with the generation", () => {
-    const s = statusFor(sync(), { source: "file:///r@main:prod", revision: "r2", inventory: inv }, AT);
-    expect(s).to.deep.include({ observedGeneration: 3, revision: "r2", lastAttemptedRevision: "r2", lastAppliedRevision: "r2", inventory: inv });
-    const ready = (s.conditions as Condition[]).find((c) => c.type === "Ready");
+  it("an applied revision becomes lastAppliedRevision and the inventory, Ready=True stamped with the generation; polls again after the interval", () => {
+    const v = syncStatusFor(sync(), { source: "file:///r@main:prod", revision: "r2", inventory: inv, changed: 1, pruned: [], kept: [], intervalMs: 60_000 }, {}, AT);
+    expect(v.status).to.deep.include({ observedGeneration: 3, revision: "r2", lastAttemptedRevision: "r2", lastAppliedRevision: "r2", inventory: inv });
+    const ready = (v.status.conditions as Condition[]).find((c) => c.type === "Ready");
     expect(ready).to.deep.include({ status: "True", reason: "Applied", observedGeneration: 3 });
+    expect(v.pollAfter).to.equal(60_000);
   });
 
-  it("a broken revision keeps the last good revision and inventory and names the failure", () => {
+  it("a broken revision keeps the last good revision and inventory, names the failure, is Stalled and warns", () => {
     const before = sync({ lastAppliedRevision: "r1", inventory: inv });
-    const s = statusFor(before, { source: "x", revision: "r2", failure: { reason: "ManifestInvalid", message: "prod/a.yaml:4: spec.replicas: must be integer" } }, AT);
-    expect(s).to.deep.include({ revision: "r2", lastAttemptedRevision: "r2", lastAppliedRevision: "r1", inventory: inv });
-    const conds = s.conditions as Condition[];
+    const v = syncStatusFor(before, { source: "x", revision: "r2", intervalMs: 60_000 }, failure("ManifestInvalid", "prod/a.yaml:4: spec.replicas: must be integer", true), AT);
+    expect(v.status).to.deep.include({ revision: "r2", lastAttemptedRevision: "r2", lastAppliedRevision: "r1", inventory: inv });
+    const conds = v.status.conditions as Condition[];
     expect(conds.find((c) => c.type === "Ready")).to.deep.include({ status: "False", reason: "ManifestInvalid", message: "prod/a.yaml:4: spec.replicas: must be integer" });
-    expect(conds.find((c) => c.type === "Stalled")?.status).to.equal("False");
+    expect(conds.find((c) => c.type === "Stalled")?.status).to.equal("True");
+    expect(v.events).to.deep.equal([{ type: "Warning", reason: "ManifestInvalid", message: "prod/a.yaml:4: spec.replicas: must be integer" }]);
+    expect(v.pollAfter, "still polls for the commit that fixes it").to.equal(60_000);
   });
 
-  it("a blocked prune is Stalled until a person confirms", () => {
-    const s = statusFor(sync(), { source: "x", revision: "r3", failure: { reason: "PruneBlocked", message: "would prune every object" } }, AT);
-    expect((s.conditions as Condition[]).find((c) => c.type === "Stalled")).to.deep.include({ status: "True", reason: "PruneBlocked" });
+  it("a failed fetch is retried (Reconciling), not Stalled", () => {
+    const v = syncStatusFor(sync(), { source: "x" }, failure("FetchFailed", "git fetch: could not read from remote", false), AT);
+    const conds = v.status.conditions as Condition[];
+    expect(conds.find((c) => c.type === "Stalled")).to.equal(undefined);
+    expect(conds.find((c) => c.type === "Reconciling")).to.deep.include({ status: "True" });
   });
 });

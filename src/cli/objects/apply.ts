@@ -4,7 +4,7 @@ import { parseDuration } from "../shared/common.js";
 import { ApiCallError, CommandError } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
 import { explainBatchError, loadDocs } from "./batch.js";
-import { sortForApply } from "./manifest.js";
+import { sortForApply } from "../../schema/manifests.js";
 import { waitAndSummarize } from "./progress.js";
 import { resourceName, type ObjectRef } from "./resources.js";
 

@@ -1,6 +1,6 @@
 import { ApiCallError, CommandError } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
-import { loadManifests, ManifestError, type ManifestDoc } from "./manifest.js";
+import { loadManifests, ManifestError, type ManifestDoc } from "../../schema/manifests.js";
 
 /** The manifests of -f; a problem in any of them is the user's to fix, so it exits 1. */
 export async function loadDocs(files: string[], io: Io): Promise<ManifestDoc[]> {

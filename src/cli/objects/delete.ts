@@ -2,7 +2,7 @@ import type { BerthClient } from "../shared/client.js";
 import { ApiCallError, CommandError, EXIT_USAGE, serverMessage } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
 import { loadDocs } from "./batch.js";
-import { sortForDelete } from "./manifest.js";
+import { sortForDelete } from "../../schema/manifests.js";
 import { kindOrThrow, resourceName, type ObjectRef } from "./resources.js";
 
 /** `berth delete KIND NAME | -f PATH` and its flags; timeoutMs is --timeout, already parsed. */

@@ -5,7 +5,7 @@ import type { BerthClient } from "../shared/client.js";
 import { ApiCallError, CommandError } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
 import { explainBatchError, loadDocs } from "./batch.js";
-import { sortForApply, type ManifestDoc } from "./manifest.js";
+import { sortForApply, type ManifestDoc } from "../../schema/manifests.js";
 
 /** kubectl diff's contract: 0 nothing would change, 1 something would, above 1 an error. */
 const DIFF_CHANGED = 1;

@@ -65,13 +65,15 @@ export abstract class ObjectReconciler<Observed> implements Reconciler {
   }
 
   private result(verdict: Verdict, failure: Failure | undefined, ctx: ReconcileContext): ReconcileResult {
-    if (!failure) return verdict.requeueAfter !== undefined ? { requeueAfter: verdict.requeueAfter } : {};
+    const next = Math.min(verdict.requeueAfter ?? Infinity, verdict.pollAfter ?? Infinity);
+    if (!failure) return next !== Infinity ? { requeueAfter: next } : {};
     if (failure.terminal) {
       ctx.logger.info("reconcile stalled", { reason: failure.reason, error: failure.message });
-      return {};
+      // No retry, but a kind's own period still runs (a Sync polls for the commit that fixes it).
+      return verdict.pollAfter !== undefined ? { requeueAfter: verdict.pollAfter } : {};
     }
     if (failure.retryAfterMs === undefined) throw new ReportedFailure(`${failure.reason}: ${failure.message}`);
-    return { requeueAfter: Math.min(failure.retryAfterMs, verdict.requeueAfter ?? Infinity) };
+    return { requeueAfter: Math.min(failure.retryAfterMs, next) };
   }
 
   /** The one status write and the events of this reconcile. */

@@ -25,6 +25,8 @@ export interface Verdict {
   status: Record<string, unknown>;
   events: EventSpec[];
   requeueAfter?: number;
+  /** The kind's own period (a Sync's poll interval): runs even while Stalled. */
+  pollAfter?: number;
 }
 
 /** The outcome of the ordered steps of a reconcile. */

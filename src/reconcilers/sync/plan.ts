@@ -1,8 +1,8 @@
 /**
- * The pure decisions of a Sync reconcile (issue 15): who owns what, and what a revision may
- * prune. No I/O, so every guard is specified by a unit test and the reconciler only executes.
+ * The pure decisions of a Sync reconcile (issue 15): what a revision may prune (who owns what
+ * is decided under the write lock, store/apply-set.ts). No I/O, so every guard is specified by a unit test and the reconciler only executes.
  */
-import { PRUNE_ANNOTATION, PRUNE_CONFIRM, SYNC_OWNER } from "../../core/kinds.js";
+import { PRUNE_ANNOTATION, PRUNE_CONFIRM } from "../../core/kinds.js";
 import type { ResourceObject } from "../../core/types.js";
 
 /** One object a Sync applied, as status.inventory lists it. */
@@ -11,16 +11,6 @@ export interface InventoryEntry {
   namespace?: string;
   name: string;
   uid?: string;
-}
-
-/** Why an object of the source may not be applied by this Sync, or undefined if it may. */
-export function ownershipConflict(sync: string, live: ResourceObject | undefined): string | undefined {
-  if (!live) return undefined;
-  const owner = live.metadata.labels?.[SYNC_OWNER];
-  if (owner === sync) return undefined;
-  const id = `${live.kind} ${live.metadata.namespace ? `${live.metadata.namespace}/` : ""}${live.metadata.name}`;
-  // Adopting a hand-made object would let a later prune delete something nobody gave us.
-  return owner ? `${id} is owned by Sync ${owner}` : `${id} exists and is not owned by a Sync (created by hand)`;
 }
 
 export const entryKey = (e: InventoryEntry): string => `${e.kind}/${e.namespace ?? ""}/${e.name}`;

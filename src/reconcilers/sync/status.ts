@@ -3,48 +3,73 @@
  * reconcile saw. A failed revision keeps lastAppliedRevision and the inventory of the last good
  * one: nothing of the failed revision was applied, so nothing else is true.
  */
-import { setCondition, type Condition } from "../../core/conditions.js";
+import type { Condition } from "../../core/conditions.js";
 import type { ResourceObject } from "../../core/types.js";
+import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type EventSpec, type Outcome, type Summary, type Verdict } from "../shared/status.js";
 import type { InventoryEntry } from "./plan.js";
 
 export type SyncFailureReason = "FetchFailed" | "ManifestInvalid" | "ApplyFailed" | "PruneBlocked";
 
-export interface SyncOutcome {
+/** What a Sync reconcile saw and did. */
+export interface SyncObserved {
   /** The one-line source (url@ref:path or dir:path). */
   source: string;
   /** The fetched revision; absent when the fetch failed. */
-  revision?: string;
-  /** Set when the revision was applied (and pruned) in full. */
-  inventory?: InventoryEntry[];
-  failure?: { reason: SyncFailureReason; message: string };
+  revision: string;
+  /** Set when the revision was applied (and pruned) in full: what the Sync now owns. */
+  inventory: InventoryEntry[];
+  /** How many objects of the revision the write changed, and what it pruned or kept. */
+  changed: number;
+  pruned: InventoryEntry[];
+  kept: string[];
+  /** The git poll period (ms); undefined for a directory (its watch wakes the Sync). */
+  intervalMs: number;
 }
 
 interface SyncStatus {
-  observedGeneration?: number;
   inventory?: InventoryEntry[];
   lastAppliedRevision?: string;
-  conditions?: Condition[];
 }
 
-function conditionsFor(prev: Condition[] | undefined, o: SyncOutcome, generation: number, at?: string): Condition[] {
-  const f = o.failure;
-  const ready = f ? { status: "False" as const, reason: f.reason, message: f.message } : { status: "True" as const, reason: "Applied", message: `applied revision ${o.revision ?? ""}` };
-  let list = setCondition(prev, { type: "Ready", ...ready, observedGeneration: generation }, at);
-  // Only a blocked prune waits on a person; the other failures are retried with backoff.
-  list = setCondition(list, { type: "Stalled", status: f?.reason === "PruneBlocked" ? "True" : "False", reason: f?.reason ?? "Applied", message: f?.reason === "PruneBlocked" ? f.message : "", observedGeneration: generation }, at);
-  return setCondition(list, { type: "Reconciling", status: "False", reason: f ? f.reason : "Applied", message: "", observedGeneration: generation }, at);
+const describe = (e: InventoryEntry): string => `${e.kind} ${e.namespace ? `${e.namespace}/` : ""}${e.name}`;
+
+function appliedMessage(o: Partial<SyncObserved>): string {
+  const parts = [`applied revision ${o.revision}: ${o.inventory?.length ?? 0} object(s), ${o.changed ?? 0} changed`];
+  if (o.pruned?.length) parts.push(`pruned ${o.pruned.map(describe).join(", ")}`);
+  if (o.kept?.length) parts.push(`kept ${o.kept.join("; ")}`);
+  return parts.join("; ");
 }
 
-export function statusFor(sync: ResourceObject, o: SyncOutcome, at?: string): Record<string, unknown> {
+function summaryFor(o: Partial<SyncObserved>, outcome: Outcome): Summary {
+  if (outcome.suspended) return suspendedSummary("nothing is fetched or applied; what was applied stays");
+  if (outcome.failure) return failureSummary(outcome.failure);
+  return { ready: { status: "True", reason: "Applied", message: appliedMessage(o) } };
+}
+
+function eventsFor(sync: ResourceObject, conditions: Condition[], o: Partial<SyncObserved>, outcome: Outcome): EventSpec[] {
+  const applied = !outcome.failure && !outcome.suspended && o.inventory !== undefined;
+  const events = transitionEvents(sync, conditions, outcome.failure, { reason: "Applied", message: appliedMessage(o) });
+  const prev = (sync.status as SyncStatus | undefined)?.lastAppliedRevision;
+  if (applied && prev && prev !== o.revision) events.push({ type: "Normal", reason: "RevisionApplied", message: appliedMessage(o) });
+  return events;
+}
+
+function lastApplied(prev: SyncStatus, applied: boolean, revision: string | undefined): Record<string, string> {
+  if (applied && revision) return { lastAppliedRevision: revision };
+  return prev.lastAppliedRevision ? { lastAppliedRevision: prev.lastAppliedRevision } : {};
+}
+
+export function syncStatusFor(sync: ResourceObject, o: Partial<SyncObserved>, outcome: Outcome, at?: string): Verdict {
   const prev = (sync.status ?? {}) as SyncStatus;
-  const generation = Number(sync.metadata.generation ?? 1);
-  const applied = !o.failure && o.inventory !== undefined;
-  return {
-    observedGeneration: generation,
-    source: o.source,
+  const applied = !outcome.failure && !outcome.suspended && o.inventory !== undefined;
+  const conditions = conditionsFor(sync, summaryFor(o, outcome), at);
+  const status = {
+    observedGeneration: sync.metadata.generation ?? 1,
+    ...(o.source ? { source: o.source } : {}),
     ...(o.revision ? { revision: o.revision, lastAttemptedRevision: o.revision } : {}),
-    ...(applied ? { lastAppliedRevision: o.revision } : prev.lastAppliedRevision ? { lastAppliedRevision: prev.lastAppliedRevision } : {}),
+    ...lastApplied(prev, applied, o.revision),
     inventory: applied ? o.inventory : (prev.inventory ?? []),
-    conditions: conditionsFor(prev.conditions, o, generation, at),
+    conditions,
   };
+  return { status, events: eventsFor(sync, conditions, o, outcome), ...(o.intervalMs && !outcome.suspended ? { pollAfter: o.intervalMs } : {}) };
 }

@@ -1,14 +1,14 @@
 /**
- * Reads manifests for `berth apply/diff/delete -f`: files, directories and stdin, YAML or
- * JSON, many documents per file. Every problem of every document is collected and
+ * Reads manifests for `berth apply/diff/delete -f` and for a Sync's revision: files,
+ * directories, stdin or texts, YAML or JSON, many documents per file. Every problem of every document is collected and
  * reported at once as file:line, so nothing is sent to the server unless all of it is
  * valid. Nothing here talks to a server.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node, type YAMLError } from "yaml";
-import { API_VERSION, KINDS, type KindInfo } from "../../core/kinds.js";
-import { parseFieldPath, unknownFields, validateObject, type PathSegment } from "../../schema/crds.js";
+import { API_VERSION, KINDS, type KindInfo } from "../core/kinds.js";
+import { parseFieldPath, unknownFields, validateObject, type PathSegment } from "./crds.js";
 
 /** One object read from a manifest. */
 export interface ManifestDoc {
@@ -70,6 +70,19 @@ export function sortForDelete(docs: readonly ManifestDoc[]): ManifestDoc[] {
 export async function loadManifests(inputs: string[], readStdin: () => Promise<string> = readProcessStdin): Promise<ManifestDoc[]> {
   const problems: ManifestProblem[] = [];
   const sources = await readSources(inputs, readStdin, problems);
+  const seen = new Map<string, string>();
+  const docs: ManifestDoc[] = [];
+  for (const source of sources) docs.push(...checkSource(source, seen, problems));
+  if (problems.length) throw new ManifestError(sortProblems(problems, sources.map((s) => s.file)));
+  return docs;
+}
+
+/**
+ * The same checks over texts already in hand (a Sync's fetched revision): every problem of every
+ * document at once, as file:line, or the documents.
+ */
+export function parseManifestTexts(sources: readonly { file: string; text: string }[]): ManifestDoc[] {
+  const problems: ManifestProblem[] = [];
   const seen = new Map<string, string>();
   const docs: ManifestDoc[] = [];
   for (const source of sources) docs.push(...checkSource(source, seen, problems));

@@ -1,0 +1,56 @@
+/**
+ * Admission, as the API server does it for every write (create, replace, patch, apply, a
+ * multi-document apply, and a Sync's revision): identity checks against the request, unknown
+ * fields per fieldValidation, defaults, then schema validation.
+ */
+import { badRequest, invalid } from "../core/errors.js";
+import { API_VERSION, type KindInfo } from "../core/kinds.js";
+import type { ResourceObject } from "../core/types.js";
+import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "./crds.js";
+
+export type FieldValidation = "Strict" | "Warn" | "Ignore";
+
+/** What a write addresses: the kind, and the namespace and name of its URL (if any). */
+export interface AdmissionTarget {
+  kind: KindInfo;
+  namespace?: string;
+  name?: string;
+}
+
+/** Admission: unknown fields per fieldValidation, defaults, then schema validation (422). */
+export function admit(kind: KindInfo, obj: ResourceObject, mode: FieldValidation, warnings: string[]): ResourceObject {
+  const unknown = unknownFields(kind.kind, obj);
+  if (unknown.length && mode === "Strict") {
+    throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`);
+  }
+  if (unknown.length && mode === "Warn") warnings.push(...unknown.map((f) => `unknown field "${f}"`));
+  const pruned = pruneUnknownFields(kind.kind, obj) as ResourceObject;
+  const defaulted = applyDefaults(kind.kind, pruned) as ResourceObject;
+  const causes = validateObject(kind.kind, defaulted);
+  if (causes.length) throw invalid(kind.kind, obj.metadata?.name ?? "", causes);
+  return defaulted;
+}
+
+function checkTypeMeta(req: AdmissionTarget, obj: ResourceObject): void {
+  if (!obj || typeof obj !== "object" || Array.isArray(obj)) throw badRequest("the body must be a JSON object");
+  if (obj.kind !== undefined && obj.kind !== req.kind.kind) throw badRequest(`the kind of the provided object (${String(obj.kind)}) does not match the request (${req.kind.kind})`);
+  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) throw badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${API_VERSION})`);
+}
+
+/** The namespace: the URL's for a namespaced kind (the body may repeat it, not contradict it), none for a Project. */
+function namespaceFor(req: AdmissionTarget, metadata: ResourceObject["metadata"]): string | undefined {
+  if (!req.kind.namespaced) return undefined;
+  if (metadata.namespace && req.namespace && metadata.namespace !== req.namespace) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+  return req.namespace ?? metadata.namespace;
+}
+
+export function checkIdentity(req: AdmissionTarget, obj: ResourceObject): ResourceObject {
+  checkTypeMeta(req, obj);
+  const metadata = { ...(obj.metadata ?? {}) } as ResourceObject["metadata"];
+  const namespace = namespaceFor(req, metadata);
+  if (namespace === undefined) delete metadata.namespace;
+  else metadata.namespace = namespace;
+  if (req.name && metadata.name && metadata.name !== req.name) throw badRequest("the name of the object does not match the name on the URL");
+  metadata.name ||= req.name ?? metadata.name;
+  return { ...obj, apiVersion: API_VERSION, kind: req.kind.kind, metadata };
+}
