@@ -75,9 +75,24 @@ function registerDelete(program: Command): void {
     });
 }
 
-/** Adds apply, diff, get, describe and delete, in that order (--help lists them so). */
+function registerExport(program: Command): void {
+  program
+    .command("export")
+    .description("write live desired state as clean manifests that `berth apply -f` takes back (secrets sealed)")
+    .option("-n, --namespace <project>", "one Project: its document and its objects")
+    .option("-A, --all-namespaces", "every Project, and the Syncs")
+    .option("-o, --output <dir>", "write one file per Project (and _syncs.yaml) into this directory instead of stdout")
+    .option("--redact", "write <redacted> for every secret value instead of its sealed string")
+    .action(async (opts: { namespace?: string; allNamespaces?: boolean; output?: string; redact?: boolean }, cmd: Command) => {
+      const { exportCommand } = await import("./export.js");
+      await exportCommand(clientFromCommand(cmd), opts, processIo);
+    });
+}
+
+/** Adds apply, diff, get, describe, delete and export, in that order (--help lists them so). */
 export function registerObjectCommands(program: Command): void {
   registerApplyAndDiff(program);
   registerReads(program);
   registerDelete(program);
+  registerExport(program);
 }
