@@ -81,6 +81,18 @@ describe("POST /hooks/sync/NAME: a signed delivery requests a reconcile", functi
     expect(rows).to.not.contain(TOKEN).and.not.contain(HOOK);
   });
 
+  it("a write the schema rejects does not repeat a secret value in its error (a number where a string belongs)", async () => {
+    const bad = { apiVersion: "berth.dev/v1alpha1", kind: "Sync", metadata: { name: "bad" }, spec: { source: { git: { url: "u", auth: { token: 987654321 } } }, webhook: { secret: 123456789 } } };
+    const r = await call(berth, "POST", `${G}/syncs`, bad);
+    expect(r.status).to.equal(422);
+    expect(r.body.details.causes.map((c: any) => c.field).sort()).to.deep.equal(["spec.source.git.auth.token", "spec.webhook.secret"]);
+    expect(r.text).to.contain("must be of type string").and.not.contain("987654321").and.not.contain("123456789");
+    const app = { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "web", namespace: "default" }, spec: { source: { image: "x" }, secretEnv: { PIN: 55555555 } } };
+    const a = await call(berth, "POST", `${G}/namespaces/default/applications`, app);
+    expect(a.status).to.equal(422);
+    expect(a.text).to.contain("spec.secretEnv.PIN").and.not.contain("55555555");
+  });
+
   it("GitHub: X-Hub-Signature-256 of the body → 202, and the annotation is set within 1 s", async () => {
     const before = await rv("infra");
     const sent = Date.now();

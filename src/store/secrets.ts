@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, createHash } from "node:
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { invalid, type ValidationCause } from "../core/errors.js";
+import { SECRET_FIELDS } from "../core/secret-fields.js";
 import type { ResourceObject } from "../core/types.js";
 import { isSealed, SealedStrings, type SealBinding } from "./sealed.js";
 /**
@@ -84,23 +85,7 @@ function parseKey(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
-/**
- * A secret field under `spec`: a map holds one secret per key (`spec.secretEnv.TOKEN`), a
- * string field is one secret (`spec.webhook.secret`). Each value is sealed for its own path.
- */
-interface SecretField {
-  path: readonly string[];
-  map: boolean;
-}
-
-/** Every kind's secret fields (ADR 0006, ADR 0013); a kind not listed has none. */
-export const SECRET_FIELDS: Readonly<Record<string, readonly SecretField[]>> = {
-  Application: [{ path: ["secretEnv"], map: true }],
-  Sync: [
-    { path: ["source", "git", "auth", "token"], map: false },
-    { path: ["webhook", "secret"], map: false },
-  ],
-};
+export { SECRET_FIELDS };
 
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 /** Where a bad value inside kubectl's last-applied annotation is reported (before its field path). */
