@@ -23,6 +23,7 @@ import { AuthFailureLimit } from "./auth-limit.js";
 import { WatchLimit } from "./watch-limit.js";
 import { drained, yieldToOthers } from "./backpressure.js";
 import { APIEXTENSIONS, apiextensionsGroup, apiextensionsResourceList, CRD_PATH, crdRequest } from "./apiextensions.js";
+import { SYNC_HOOK_PATH, SyncWebhooks, WEBHOOK_MAX_BODY } from "./sync-webhook.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -60,6 +61,17 @@ const TCP_HEADROOM = 2;
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
 
+/**
+ * Paths exempt from the bearer token because their callers cannot send one: git providers'
+ * webhooks, POST /hooks/sync/NAME. The endpoint authenticates each delivery itself, by the
+ * provider's signature with the Sync's spec.webhook.secret (./sync-webhook.ts), answers every
+ * failure with the same 401 (429 past the same per-address limit as bad tokens), reads at most
+ * WEBHOOK_MAX_BODY bytes, and can do nothing but request a reconcile of that one Sync.
+ */
+function signedByCaller(path: string): boolean {
+  return SYNC_HOOK_PATH.test(path);
+}
+
 /** Paths answered from memory (probes, discovery, OpenAPI): their success says nothing about the store. */
 const STORELESS = new Set([...PUBLIC, "/apis", `/apis/${GROUP}`, `/apis/${GROUP}/${VERSION}`, `/apis/${APIEXTENSIONS}`, `/apis/${APIEXTENSIONS}/v1`, "/api", "/api/v1", "/openapi/v3"]);
 
@@ -83,6 +95,7 @@ export class ApiServer {
   private readonly outage: StoreOutageLog;
   private readonly authFailures: AuthFailureLimit;
   private readonly watches: WatchLimit;
+  private readonly hooks: SyncWebhooks;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
@@ -93,6 +106,7 @@ export class ApiServer {
     this.coreApi = new CoreApi(st, opts.feed);
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
+    this.hooks = new SyncWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
   }
 
@@ -175,10 +189,11 @@ export class ApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "https://berth.local");
+    const path = url.pathname.replace(/\/+$/, "") || "/";
     try {
-      if (!PUBLIC.has(url.pathname) && !this.authorized(req)) throw this.authFailures.failed(req.socket.remoteAddress ?? "unknown");
+      if (!PUBLIC.has(url.pathname) && !signedByCaller(path) && !this.authorized(req)) throw this.authFailures.failed(req.socket.remoteAddress ?? "unknown");
       checkRequestUrl(url);
-      const result = await this.route({ req, res, url, path: url.pathname.replace(/\/+$/, "") || "/", method: req.method ?? "GET", ctx: requestContext(req) });
+      const result = await this.route({ req, res, url, path, method: req.method ?? "GET", ctx: requestContext(req) });
       if (result) await sendReply(res, result);
       if (usesStore(url.pathname)) this.outage.succeeded();
     } catch (e) {
@@ -244,6 +259,7 @@ export class ApiServer {
       pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/,
       handle: (c, [ns, name, what]) => this.databases.handle({ method: c.method, namespace: ns!, name: name!, what: what!, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req) }),
     },
+    { pattern: SYNC_HOOK_PATH, handle: async (c, [name]) => (c.method === "POST" ? this.hooks.handle(c.req, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
     { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(namespaces|events|services)(?:\/([^/]+))?$/, handle: (c, groups) => this.core(c, groups) },
@@ -360,12 +376,14 @@ function requestContext(req: IncomingMessage): RequestContext {
   return { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+async function readBody(req: IncomingMessage, max = MAX_BODY): Promise<Buffer> {
+  const tooLarge = (): ApiError => new ApiError(413, "RequestEntityTooLarge", `the request body is larger than ${max} bytes`);
+  if (Number(req.headers["content-length"] ?? 0) > max) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError(413, "RequestEntityTooLarge", `the request body is larger than ${MAX_BODY} bytes`);
+    if (size > max) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -11,6 +11,7 @@ import addFormats from "ajv-formats";
 import { parse as parseYaml } from "yaml";
 import type { ValidationCause } from "../core/errors.js";
 import { API_VERSION, GROUP, KINDS, VERSION, type KindInfo } from "../core/kinds.js";
+import { isSecretPath } from "../core/secret-fields.js";
 
 export type { ValidationCause };
 
@@ -327,7 +328,24 @@ export function validateObject(kind: string | KindInfo, obj: unknown): Validatio
   const causes = errorsToCauses(validate.errors ?? [], subject);
   causes.push(...schemaWalkCauses(rootSchema(info), subject, []));
   causes.push(...annotationSizeCauses(subject.metadata));
-  return onePerField(causes);
+  return onePerField(causes).map((c) => withoutSecretValue(info.kind, subject, c));
+}
+
+/**
+ * A secret's value is never repeated in an error (`quote it: "…"`, `Invalid value: "…"`): in a
+ * cause on a secret field (secretEnv values, a Sync's token and webhook secret) it reads <redacted>.
+ */
+function withoutSecretValue(kind: string, subject: Record<string, unknown>, cause: ValidationCause): ValidationCause {
+  const path = parseFieldPath(cause.field);
+  if (!isSecretPath(kind, path)) return cause;
+  let value: unknown = subject;
+  for (const seg of path) value = isPlainObject(value) ? value[seg] : undefined;
+  if (value === undefined || value === null || typeof value === "object") return cause;
+  const text = String(value);
+  // A long string is shown shortened, so its shown form goes first; then the value itself, anywhere.
+  let message = typeof value === "string" ? cause.message.split(shortJson(value)).join('"<redacted>"') : cause.message;
+  if (text.length >= 3) message = message.split(text).join("<redacted>");
+  return { ...cause, message };
 }
 
 /** Kubernetes' limit on all of an object's annotations together (keys and values), in bytes. */

@@ -7,7 +7,7 @@ import { ASYNC_COMMIT_SQL } from "./durability.js";
 import { selectSql, toObject, translateDbError, type ChangeRow, type Row } from "./object-rows.js";
 import { readAll, readPage, type ListFilter } from "./list-pages.js";
 import { CHANGES_CHANNEL, ObjectWriter, type Mutation, type WriteOp, type WriteResult } from "./object-writer.js";
-import { sealedView, type SecretBox } from "./secrets.js";
+import { sealedView, SYNC_WEBHOOK_SECRET, unsealSecret, type SecretBox } from "./secrets.js";
 import { rollbackQuietly } from "./sql.js";
 
 export { CHANGES_CHANNEL };
@@ -95,6 +95,21 @@ export class ResourceStore {
   async get(kindName: string, namespace: string | undefined, name: string): Promise<ResourceObject | undefined> {
     const o = await this.getStored(kindName, namespace, name);
     return o ? sealedView(this.box, o) : undefined;
+  }
+
+  /**
+   * The plaintext spec.webhook.secret of Sync `name`, for checking a webhook's signature only
+   * (POST /hooks/sync/NAME). Undefined when there is no such Sync, it has no (or an empty)
+   * secret, or the stored value is not one this installation can open: every case is a 401.
+   */
+  async syncWebhookSecret(name: string): Promise<string | undefined> {
+    const sync = await this.getStored("Sync", undefined, name);
+    if (!sync) return undefined;
+    try {
+      return unsealSecret(this.box, "Sync", sync.spec, SYNC_WEBHOOK_SECRET) || undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async projectExists(name: string): Promise<boolean> {

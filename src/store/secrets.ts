@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, createHash } from "node:
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { invalid, type ValidationCause } from "../core/errors.js";
+import { SECRET_FIELDS } from "../core/secret-fields.js";
 import type { ResourceObject } from "../core/types.js";
 import { isSealed, SealedStrings, type SealBinding } from "./sealed.js";
 /**
@@ -84,12 +85,17 @@ function parseKey(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
+export { SECRET_FIELDS };
+
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
-/** Where a bad value inside kubectl's last-applied annotation is reported. */
-const LAST_APPLIED_PATH = `metadata.annotations[${LAST_APPLIED}].spec.secretEnv`;
+/** Where a bad value inside kubectl's last-applied annotation is reported (before its field path). */
+const LAST_APPLIED_PREFIX = `metadata.annotations[${LAST_APPLIED}].`;
 
 type StringMap = Record<string, string>;
-type Applied = { spec?: Record<string, unknown> };
+type Spec = Record<string, unknown>;
+type Applied = { spec?: Spec };
+/** What to do with one secret value; `field` is its full path, e.g. `spec.secretEnv.TOKEN`. */
+type Visit = (field: string, value: string) => string | undefined;
 
 /** The object a secret value belongs to: sealed strings are bound to it. */
 interface Owner {
@@ -98,12 +104,59 @@ interface Owner {
   name: string;
 }
 
-/** What sealing one incoming map needs: the key, the owner, where to report, what went wrong. */
+/** What sealing one incoming value needs: the key, the owner, where to report, what went wrong. */
 interface SealTarget {
   box: SecretBox;
   owner: Owner;
-  path: string;
+  /** Put before the field path in a cause: "" for the spec, the annotation for its copy. */
+  prefix: string;
   causes: ValidationCause[];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function getAt(obj: unknown, path: readonly string[]): unknown {
+  let cur = obj;
+  for (const p of path) cur = isRecord(cur) ? cur[p] : undefined;
+  return cur;
+}
+
+/** A copy of `obj` with `value` at `path` (every object on the way exists: getAt found a value there). */
+function setAt(obj: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  return { ...obj, [head]: rest.length ? setAt(obj[head] as Record<string, unknown>, rest, value) : value };
+}
+
+/** `fn` over each key of a secret map; a key `fn` maps to undefined is left out. */
+function mapEntries(map: Record<string, unknown>, field: string, fn: Visit): StringMap {
+  const out: StringMap = {};
+  for (const [key, value] of Object.entries(map)) {
+    const next = fn(`${field}.${key}`, String(value));
+    if (next !== undefined) out[key] = next;
+  }
+  return out;
+}
+
+/** `spec` with `fn` applied to every secret value `kind` has in it; the same object when there is none. */
+function mapSecrets<T extends Spec | undefined>(kind: string, spec: T, fn: Visit): T {
+  if (!isRecord(spec)) return spec;
+  let out: Spec = spec;
+  for (const f of SECRET_FIELDS[kind] ?? []) {
+    const value = getAt(out, f.path);
+    const field = `spec.${f.path.join(".")}`;
+    if (f.map && isRecord(value)) out = setAt(out, f.path, mapEntries(value, field, fn));
+    else if (!f.map && typeof value === "string") out = setAt(out, f.path, fn(field, value) ?? value);
+  }
+  return out as T;
+}
+
+/** Every secret value of a spec by its field path (`spec.secretEnv.TOKEN`, `spec.webhook.secret`). */
+function secretsOf(kind: string, spec: Spec | undefined): StringMap {
+  const out: StringMap = {};
+  mapSecrets(kind, spec, (field, value) => (out[field] = value));
+  return out;
 }
 
 function ownerOf(obj: ResourceObject): Owner {
@@ -114,12 +167,12 @@ function ownerOf(obj: ResourceObject): Owner {
  * The spec's value and the annotation's copy of it share one binding, so both read back as the
  * same sealed string and either can be sent where the other was.
  */
-function bindingOf(owner: Owner, key: string): SealBinding {
-  return { ...owner, field: `spec.secretEnv.${key}` };
+function bindingOf(owner: Owner, field: string): SealBinding {
+  return { ...owner, field };
 }
 
-function reject(t: SealTarget, key: string, message: string): undefined {
-  t.causes.push({ field: `${t.path}.${key}`, message, reason: "FieldValueInvalid" });
+function reject(t: SealTarget, field: string, message: string): undefined {
+  t.causes.push({ field: `${t.prefix}${field}`, message, reason: "FieldValueInvalid" });
   return undefined;
 }
 
@@ -129,10 +182,10 @@ function shortened(value: string): string {
 }
 
 /** What an incoming value means in plaintext; undefined (and a cause) when it cannot be opened. */
-function plaintextOf(t: SealTarget, key: string, value: string): string | undefined {
-  if (isSealed(value)) return t.box.open(bindingOf(t.owner, key), value) ?? reject(t, key, `Invalid value: ${shortened(value)}: this sealed value belongs to another object or key`);
+function plaintextOf(t: SealTarget, field: string, value: string): string | undefined {
+  if (isSealed(value)) return t.box.open(bindingOf(t.owner, field), value) ?? reject(t, field, `Invalid value: ${shortened(value)}: this sealed value belongs to another object or key`);
   // At-rest ciphertext comes back only from the store itself (rollout undo writes a revision's spec).
-  if (isEncrypted(value)) return t.box.tryDecrypt(value) ?? reject(t, key, `Invalid value: ${shortened(value)}: not encrypted with this installation's key`);
+  if (isEncrypted(value)) return t.box.tryDecrypt(value) ?? reject(t, field, `Invalid value: ${shortened(value)}: not encrypted with this installation's key`);
   return value;
 }
 
@@ -140,41 +193,18 @@ function plaintextOf(t: SealTarget, key: string, value: string): string | undefi
  * One incoming secret value as it is stored. The same plaintext as the stored ciphertext (or the
  * placeholder) keeps that ciphertext, so a re-apply is a no-op instead of a new encryption.
  */
-function sealValue(t: SealTarget, key: string, value: string, old: string | undefined): string | undefined {
-  if (value === REDACTED) return old ?? reject(t, key, `"${REDACTED}" keeps a stored value, and this object has none`);
-  const plain = plaintextOf(t, key, value);
+function sealValue(t: SealTarget, field: string, value: string, old: string | undefined): string | undefined {
+  if (value === REDACTED) return old ?? reject(t, field, `"${REDACTED}" keeps a stored value, and this object has none`);
+  const plain = plaintextOf(t, field, value);
   if (plain === undefined) return undefined;
   return old !== undefined && isEncrypted(old) && t.box.tryDecrypt(old) === plain ? old : t.box.encrypt(plain);
 }
 
-function sealMap(t: SealTarget, incoming: StringMap, stored: StringMap | undefined): StringMap {
-  const out: StringMap = {};
-  for (const [key, value] of Object.entries(incoming)) {
-    const next = sealValue(t, key, String(value), stored?.[key]);
-    if (next !== undefined) out[key] = next;
-  }
-  return out;
-}
-
 /** How a reader sees a stored value: its sealed string, or the placeholder if it cannot be opened. */
-function sealedOf(box: SecretBox, owner: Owner, key: string, stored: string): string {
+function sealedOf(box: SecretBox, owner: Owner, field: string, stored: string): string {
   const plain = isEncrypted(stored) ? box.tryDecrypt(stored) : undefined;
   // The placeholder keeps the stored value on a write, so a broken value is not lost by a round trip.
-  return plain === undefined ? REDACTED : box.seal(bindingOf(owner, key), plain);
-}
-
-function redactMap(map: StringMap): StringMap {
-  return Object.fromEntries(Object.keys(map).map((k) => [k, REDACTED]));
-}
-
-function secretEnvOf(spec: unknown): StringMap | undefined {
-  const s = spec as { secretEnv?: StringMap } | undefined;
-  return s && typeof s.secretEnv === "object" && s.secretEnv !== null ? s.secretEnv : undefined;
-}
-
-function withSecretEnv<T extends Applied>(obj: T, secretEnv: StringMap | undefined): T {
-  if (!secretEnv || !obj.spec) return obj;
-  return { ...obj, spec: { ...obj.spec, secretEnv } };
+  return plain === undefined ? REDACTED : box.seal(bindingOf(owner, field), plain);
 }
 
 /** kubectl keeps the whole applied manifest, secrets included, in an annotation: it is treated like the spec. */
@@ -199,13 +229,15 @@ function parseLastApplied(annotations: StringMap | undefined): Applied | undefin
   }
 }
 
-/** `fn` applied to spec.secretEnv and to the secretEnv inside the last-applied annotation. */
-function mapSecretEnvs(obj: ResourceObject, fn: (secretEnv: StringMap, inAnnotation: boolean) => StringMap): ResourceObject {
-  const secretEnv = secretEnvOf(obj.spec);
-  let out = secretEnv ? withSecretEnv(obj, fn(secretEnv, false)) : obj;
+/** `fn` applied to every secret value of the spec and of the spec inside the last-applied annotation. */
+function mapObjectSecrets(obj: ResourceObject, fn: (field: string, value: string, inAnnotation: boolean) => string | undefined): ResourceObject {
+  if (!SECRET_FIELDS[obj.kind]) return obj;
+  const spec = mapSecrets(obj.kind, obj.spec, (f, v) => fn(f, v, false));
+  let out = spec === obj.spec ? obj : { ...obj, spec };
   const annotations = mapLastApplied(out.metadata.annotations, (applied) => {
-    const s = secretEnvOf(applied.spec);
-    return s ? withSecretEnv(applied, fn(s, true)) : applied;
+    if (!isRecord(applied)) return applied;
+    const s = mapSecrets(obj.kind, applied.spec, (f, v) => fn(f, v, true));
+    return s === applied.spec ? applied : { ...applied, spec: s };
   });
   if (annotations !== out.metadata.annotations) out = { ...out, metadata: { ...out.metadata, annotations } };
   return out;
@@ -217,13 +249,16 @@ function mapSecretEnvs(obj: ResourceObject, fn: (secretEnv: StringMap, inAnnotat
  * with nothing stored behind it, is a 422 and nothing is stored.
  */
 export function sealObject(box: SecretBox, incoming: ResourceObject, stored: ResourceObject | undefined): ResourceObject {
+  if (!SECRET_FIELDS[incoming.kind]) return incoming;
   const causes: ValidationCause[] = [];
   const owner = ownerOf(incoming);
-  const storedSpec = secretEnvOf(stored?.spec);
+  const storedSpec = secretsOf(incoming.kind, stored?.spec);
   // The annotation's previous copy of a value first, else the spec's: either holds the same secret.
-  const storedApplied = { ...storedSpec, ...secretEnvOf(parseLastApplied(stored?.metadata.annotations)?.spec) };
-  const out = mapSecretEnvs(incoming, (map, inAnnotation) =>
-    inAnnotation ? sealMap({ box, owner, causes, path: LAST_APPLIED_PATH }, map, storedApplied) : sealMap({ box, owner, causes, path: "spec.secretEnv" }, map, storedSpec),
+  const storedApplied = { ...storedSpec, ...secretsOf(incoming.kind, parseLastApplied(stored?.metadata.annotations)?.spec) };
+  const spec: SealTarget = { box, owner, causes, prefix: "" };
+  const annotation: SealTarget = { box, owner, causes, prefix: LAST_APPLIED_PREFIX };
+  const out = mapObjectSecrets(incoming, (field, value, inAnnotation) =>
+    inAnnotation ? sealValue(annotation, field, value, storedApplied[field]) : sealValue(spec, field, value, storedSpec[field]),
   );
   if (causes.length) throw invalid(incoming.kind, incoming.metadata.name, causes);
   return out;
@@ -232,27 +267,69 @@ export function sealObject(box: SecretBox, incoming: ResourceObject, stored: Res
 /** What API readers see (ADR 0006): every secret value as a sealed string bound to its field. */
 export function sealedView(box: SecretBox, obj: ResourceObject): ResourceObject {
   const owner = ownerOf(obj);
-  return mapSecretEnvs(obj, (map) => Object.fromEntries(Object.entries(map).map(([k, v]) => [k, sealedOf(box, owner, k, v)])));
+  return mapObjectSecrets(obj, (field, value) => sealedOf(box, owner, field, value));
 }
 
 /** For records that need no round trip (audit rows, revision history): a placeholder only. */
 export function redactObject(obj: ResourceObject): ResourceObject {
-  return mapSecretEnvs(obj, redactMap);
+  return mapObjectSecrets(obj, () => REDACTED);
 }
 
-/** A stored secret value the runtime must not deliver: the reconciler reports it instead. */
-export class SecretEnvError extends Error {}
+/** A stored secret value the runtime must not use: the reconciler reports it instead. */
+export class SecretValueError extends Error {}
+/** The name the Application reconciler knows it by. */
+export { SecretValueError as SecretEnvError };
 
-function unsealValue(box: SecretBox, key: string, stored: unknown): string {
+function unsealValue(box: SecretBox, field: string, stored: unknown): string {
   const plain = isEncrypted(stored) ? box.tryDecrypt(stored) : undefined;
-  if (plain === undefined) throw new SecretEnvError(`spec.secretEnv.${key} is not a value this installation encrypted; set it again`);
+  if (plain === undefined) throw new SecretValueError(`${field} is not a value this installation encrypted; set it again`);
   // Not even from old data: a container never receives the placeholder or a sealed string.
-  if (plain === REDACTED || isSealed(plain)) throw new SecretEnvError(`spec.secretEnv.${key} holds a placeholder, not a secret; set it again`);
+  if (plain === REDACTED || isSealed(plain)) throw new SecretValueError(`${field} holds a placeholder, not a secret; set it again`);
   return plain;
 }
 
+/**
+ * For controllers only: the plaintext of every secret value `kind` has in a stored spec, by field
+ * path (`spec.secretEnv.TOKEN`, `spec.webhook.secret`). A value that is not this installation's
+ * ciphertext, or that decrypts to a placeholder, throws SecretValueError naming the field.
+ */
+export function unsealSecrets(box: SecretBox, kind: string, spec: Spec | undefined): StringMap {
+  return Object.fromEntries(Object.entries(secretsOf(kind, spec)).map(([field, v]) => [field, unsealValue(box, field, v)]));
+}
+
 /** For the runtime only (container env): plaintext secret values of a stored spec. */
-export function unsealSecretEnv(box: SecretBox, spec: Record<string, unknown> | undefined): StringMap {
-  const s = secretEnvOf(spec) ?? {};
-  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, unsealValue(box, k, v)]));
+export function unsealSecretEnv(box: SecretBox, spec: Spec | undefined): StringMap {
+  const s = getAt(spec, ["secretEnv"]);
+  if (!isRecord(s)) return {};
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, unsealValue(box, `spec.secretEnv.${k}`, v)]));
+}
+
+export const SYNC_TOKEN = "spec.source.git.auth.token";
+export const SYNC_WEBHOOK_SECRET = "spec.webhook.secret";
+
+/** The plaintext secrets of a Sync (absent fields are left out). */
+export interface SyncSecrets {
+  /** spec.source.git.auth.token: the HTTPS token for the fetch. */
+  token?: string;
+  /** spec.webhook.secret: what POST /hooks/sync/<name> is signed with. */
+  webhookSecret?: string;
+}
+
+/**
+ * The plaintext of one secret field of a stored spec (`spec.webhook.secret`), undefined when it
+ * is not set; throws SecretValueError for a value it must not use.
+ */
+export function unsealSecret(box: SecretBox, kind: string, spec: Spec | undefined, field: string): string | undefined {
+  const stored = secretsOf(kind, spec)[field];
+  return stored === undefined ? undefined : unsealValue(box, field, stored);
+}
+
+/**
+ * For the Sync controller (and the webhook endpoint through the store): the plaintext of a
+ * stored Sync's secret fields. Throws SecretValueError for a value it must not use.
+ */
+export function unsealSyncSecrets(box: SecretBox, sync: Pick<ResourceObject, "spec">): SyncSecrets {
+  const token = unsealSecret(box, "Sync", sync.spec, SYNC_TOKEN);
+  const webhookSecret = unsealSecret(box, "Sync", sync.spec, SYNC_WEBHOOK_SECRET);
+  return { ...(token !== undefined ? { token } : {}), ...(webhookSecret !== undefined ? { webhookSecret } : {}) };
 }

@@ -9,7 +9,7 @@ import type { ResourceObject } from "../../src/core/types.js";
 import { ApplicationReconciler } from "../../src/reconcilers/application/reconciler.js";
 import { FakeDriver } from "../../src/runtime/fake.js";
 import { BatchError, ResourceStore } from "../../src/store/resources.js";
-import { SecretBox, SecretEnvError, unsealSecretEnv } from "../../src/store/secrets.js";
+import { SecretBox, SecretEnvError, unsealSecretEnv, unsealSyncSecrets } from "../../src/store/secrets.js";
 import { ctx, unitStore, type UnitStore } from "../helpers/unit-store.js";
 
 const ADMIN = { user: "admin" };
@@ -242,6 +242,106 @@ describe("sealed secret strings", function () {
       const ready = ((await store.get("Application", "shop", "web"))!.status!.conditions as any[]).find((c) => c.type === "Ready");
       expect(ready).to.include({ status: "False", reason: "SecretUnreadable" });
       expect(ready.message).to.contain("spec.secretEnv.TOKEN");
+    });
+  });
+
+  describe("a Sync's secret fields (spec.source.git.auth.token, spec.webhook.secret)", () => {
+    let u: UnitStore;
+    let store: ResourceStore;
+    const TOKEN = "ghp_" + randomBytes(12).toString("hex");
+    const HOOK = "whs-" + randomBytes(12).toString("hex");
+    const sync = (name: string, token: string, secret: string): ResourceObject => ({
+      apiVersion: "berth.dev/v1alpha1",
+      kind: "Sync",
+      metadata: { name },
+      spec: { source: { git: { url: "https://git.example.com/infra.git", branch: "main", auth: { token } } }, webhook: { secret } },
+    });
+    const storedSpec = async (name: string): Promise<any> => (await u.ds.query(`SELECT spec FROM syncs WHERE name = $1`, [name]))[0]?.spec;
+    const fields = (o: ResourceObject): { token: string; secret: string } => ({ token: (o.spec as any).source.git.auth.token, secret: (o.spec as any).webhook.secret });
+    const maxRv = async (): Promise<number> => Number((await u.ds.query(`SELECT coalesce(max(rv), 0) AS rv FROM resource_changes`))[0].rv);
+
+    before(async () => {
+      u = await unitStore();
+      store = u.stores.resources;
+    });
+
+    beforeEach(async () => {
+      await u.reset();
+      // Syncs are cluster-scoped: a TRUNCATE of projects does not reach them.
+      await u.ds.query(`TRUNCATE syncs`);
+      // The change log must not be empty, or a read from its start is "too old".
+      await store.create({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: "shop" }, spec: {} }, ADMIN);
+    });
+
+    it("stores both as ciphertext and shows sealed strings on get, list, watch and the write's answer; audit rows keep <redacted>", async () => {
+      const from = await store.currentResourceVersion();
+      const created = await store.create(sync("infra", TOKEN, HOOK), ADMIN);
+      const sealed = fields(created.object);
+      expect(sealed.token).to.match(SEALED);
+      expect(sealed.secret).to.match(SEALED);
+      const atRest = await storedSpec("infra");
+      expect(atRest.source.git.auth.token).to.match(/^enc:v1:/);
+      expect(atRest.webhook.secret).to.match(/^enc:v1:/);
+      expect(u.box.decrypt(atRest.source.git.auth.token)).to.equal(TOKEN);
+      expect(u.box.decrypt(atRest.webhook.secret)).to.equal(HOOK);
+      expect(atRest.source.git.url, "the other fields are untouched").to.equal("https://git.example.com/infra.git");
+      expect(fields((await store.get("Sync", undefined, "infra"))!)).to.deep.equal(sealed);
+      expect(fields((await store.list("Sync")).items[0])).to.deep.equal(sealed);
+      expect(fields((await store.changesSince(from)).find((c) => c.name === "infra")!.object)).to.deep.equal(sealed);
+      expect(u.box.open({ kind: "Sync", namespace: undefined, name: "infra", field: "spec.source.git.auth.token" }, sealed.token)).to.equal(TOKEN);
+      expect(u.box.open({ kind: "Sync", namespace: undefined, name: "infra", field: "spec.webhook.secret" }, sealed.secret)).to.equal(HOOK);
+      const everything = JSON.stringify(await u.ds.query(`SELECT row_to_json(s)::text AS r FROM syncs s UNION ALL SELECT object::text FROM resource_changes UNION ALL SELECT details::text FROM audit_logs`));
+      expect(everything).to.not.contain(TOKEN).and.not.contain(HOOK);
+      const audit = (await u.ds.query(`SELECT details FROM audit_logs WHERE action = 'create' AND details->>'name' = 'infra'`))[0].details;
+      expect(fields(audit.after)).to.deep.equal({ token: "<redacted>", secret: "<redacted>" });
+    });
+
+    it("round-trips: the read object written back is a no-op, and re-creates the secrets after a delete", async () => {
+      const { object } = await store.create(sync("infra", TOKEN, HOOK), ADMIN);
+      const atRest = await storedSpec("infra");
+      const rv = await maxRv();
+      const again = await store.update({ kind: "Sync", namespace: undefined, name: "infra" }, ADMIN, "update", (cur) => ({ ...cur!, spec: object.spec }));
+      expect(again.changed).to.equal(false);
+      expect(await maxRv()).to.equal(rv);
+      expect(await storedSpec("infra")).to.deep.equal(atRest);
+      const plainAgain = await store.update({ kind: "Sync", namespace: undefined, name: "infra" }, ADMIN, "update", (cur) => ({ ...cur!, spec: sync("infra", TOKEN, HOOK).spec }));
+      expect(plainAgain.changed, "the same plaintext keeps the stored ciphertext").to.equal(false);
+      await store.delete({ kind: "Sync", namespace: undefined, name: "infra" }, ADMIN);
+      const recreated = await store.create({ ...object, metadata: { name: "infra" } }, ADMIN);
+      expect(fields(recreated.object)).to.deep.equal(fields(object));
+      expect(unsealSyncSecrets(u.box, (await store.getStored("Sync", undefined, "infra"))!)).to.deep.equal({ token: TOKEN, webhookSecret: HOOK });
+      expect(await store.syncWebhookSecret("infra")).to.equal(HOOK);
+      expect(await store.syncWebhookSecret("absent")).to.equal(undefined);
+    });
+
+    it("rejects a sealed string moved into the other field or another Sync with 422, storing nothing", async () => {
+      const sealed = fields((await store.create(sync("infra", TOKEN, HOOK), ADMIN)).object);
+      const rv = await maxRv();
+      const swapped = await rejection(store.create(sync("other", sealed.secret, sealed.token), ADMIN));
+      expect(swapped.code).to.equal(422);
+      expect(swapped.details.causes.map((c: any) => c.field).sort()).to.deep.equal(["spec.source.git.auth.token", "spec.webhook.secret"]);
+      expect(swapped.message).to.not.contain(TOKEN).and.not.contain(HOOK);
+      const moved = await rejection(store.update({ kind: "Sync", namespace: undefined, name: "infra" }, ADMIN, "patch", (cur) => ({ ...cur!, spec: { ...cur!.spec, webhook: { secret: sealed.token } } })));
+      expect(moved.details.causes[0].field).to.equal("spec.webhook.secret");
+      expect(await maxRv()).to.equal(rv);
+      expect(await store.get("Sync", undefined, "other")).to.equal(undefined);
+    });
+
+    it("seals the copy in kubectl's last-applied annotation too", async () => {
+      const annotations = { "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify(sync("infra", TOKEN, HOOK)) };
+      const { object } = await store.create({ ...sync("infra", TOKEN, HOOK), metadata: { name: "infra", annotations } }, ADMIN);
+      const shown = JSON.parse(object.metadata.annotations!["kubectl.kubernetes.io/last-applied-configuration"]);
+      expect(fields(shown)).to.deep.equal(fields(object));
+      const raw = JSON.stringify((await u.ds.query(`SELECT annotations FROM syncs WHERE name = 'infra'`))[0].annotations);
+      expect(raw).to.not.contain(TOKEN).and.not.contain(HOOK);
+    });
+
+    it("gives the controller plaintext only from this installation's ciphertext", () => {
+      const spec = (token: string, secret: string) => sync("x", token, secret).spec;
+      expect(unsealSyncSecrets(u.box, { spec: spec(u.box.encrypt(TOKEN), u.box.encrypt(HOOK)) })).to.deep.equal({ token: TOKEN, webhookSecret: HOOK });
+      expect(unsealSyncSecrets(u.box, { spec: { source: { git: { url: "u" } } } }), "absent fields are left out").to.deep.equal({});
+      expect(() => unsealSyncSecrets(u.box, { spec: spec(TOKEN, u.box.encrypt(HOOK)) })).to.throw(SecretEnvError, "spec.source.git.auth.token");
+      expect(() => unsealSyncSecrets(u.box, { spec: spec(u.box.encrypt(TOKEN), u.box.encrypt("<redacted>")) })).to.throw(SecretEnvError, "spec.webhook.secret");
     });
   });
 });
