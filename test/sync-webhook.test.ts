@@ -7,8 +7,7 @@
  */
 import { expect } from "chai";
 import { createHmac, randomBytes } from "node:crypto";
-import https from "node:https";
-import { call, startTestBerth, type HttpReply } from "./helpers/berth.js";
+import { call, startTestBerth } from "./helpers/berth.js";
 
 const G = "/apis/berth.dev/v1alpha1";
 const ANNOTATION = "berth.dev/reconcile-requested-at";
@@ -18,29 +17,8 @@ const PUSH = JSON.stringify({ ref: "refs/heads/main", after: "0123456789abcdef01
 const hmac = (body: string, secret = HOOK): string => createHmac("sha256", secret).update(body).digest("hex");
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
+import { deliver } from "./helpers/webhook.js";
 
-/** A delivery as a provider sends it: no bearer token, its own headers, the raw body. */
-async function deliver(berth: TestBerth, name: string, body: string, headers: Record<string, string>, method = "POST"): Promise<HttpReply> {
-  const url = new URL(`/hooks/sync/${name}`, berth.url);
-  return await new Promise((resolve, reject) => {
-    const req = https.request(url, { method, ca: berth.caPem, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)), "User-Agent": "GitHub-Hookshot/test", ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
-      });
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 function sync(name: string, webhook?: { secret: string }): Record<string, unknown> {
   return { apiVersion: "berth.dev/v1alpha1", kind: "Sync", metadata: { name }, spec: { source: { git: { url: "https://git.example.com/platform/infra.git", branch: "main", auth: { token: TOKEN } } }, ...(webhook ? { webhook } : {}) } };

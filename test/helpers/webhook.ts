@@ -1,0 +1,25 @@
+import https from "node:https";
+import type { HttpReply } from "./berth.js";
+
+/** A delivery as a provider sends it: no bearer token, its own headers, the raw body. */
+export async function deliver(berth: { url: string; caPem: string }, name: string, body: string, headers: Record<string, string>, method = "POST"): Promise<HttpReply> {
+  const url = new URL(`/hooks/sync/${name}`, berth.url);
+  return await new Promise((resolve, reject) => {
+    const req = https.request(url, { method, ca: berth.caPem, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)), "User-Agent": "GitHub-Hookshot/test", ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+      });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
