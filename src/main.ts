@@ -122,7 +122,7 @@ export function buildManager(w: Wiring): Manager {
   setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir });
   setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
-  setupSync(mgr, { ...base, dataDir: w.dataDir });
+  setupSync(mgr, { ...base, dataDir: w.dataDir, box: w.box });
   const dispatch = mgr.dispatch.bind(mgr);
   const gc = new GarbageCollector({ store: stores.resources, driver, metrics, logger });
   mgr.add(new ChangeFeedSource(w.feed, dispatch));

@@ -4,10 +4,11 @@
  */
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fetchRevision, GitError } from "../src/runtime/git-fetch.js";
 import { removeDir, tempDir } from "./helpers/berth.js";
+import { serveGitHttp } from "./helpers/git.js";
 
 function git(args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -76,5 +77,26 @@ describe("Sync fetcher: the git binary against a bare repository on disk", funct
     expect(String((err as Error).message)).to.not.contain("hunter2");
     const missing = await fetchRevision({ url: url(), branch: "nope" }, cache).then(() => undefined, (e: unknown) => e as Error);
     expect(missing?.message).to.match(/nope|couldn't find remote ref/i);
+  });
+
+  it("an HTTPS-style remote that wants a token: fetched with spec auth.token through GIT_ASKPASS, never in argv or the URL; refused without it, the token in no error", async () => {
+    const TOKEN = "tok-5f1c2a9e77d04b3b";
+    const served = await serveGitHttp(work, TOKEN);
+    try {
+      const sha = await commit({ "prod/auth.yaml": "kind: Project\n" }, "over http");
+      const got = await fetchRevision({ url: served.url, branch: "main", path: "prod" }, path.join(work, "cache-http"), 30_000, { token: TOKEN });
+      expect(got.revision).to.equal(sha);
+      expect(served.users, "git answered the server's Basic challenge").to.include("x-access-token");
+      const config = readFileSync(path.join(work, "cache-http", "config"), "utf8");
+      expect(config).to.not.contain(TOKEN);
+      expect(readFileSync(path.join(work, "berth-askpass.sh"), "utf8"), "the askpass program holds no secret").to.not.contain(TOKEN);
+      const refused = await fetchRevision({ url: served.url, branch: "main" }, path.join(work, "cache-none"), 30_000).then(() => undefined, (e: unknown) => e as Error);
+      expect(refused).to.be.instanceOf(GitError);
+      const wrong = await fetchRevision({ url: served.url, branch: "main" }, path.join(work, "cache-wrong"), 30_000, { token: `${TOKEN}-x` }).then(() => undefined, (e: unknown) => e as Error);
+      expect(wrong).to.be.instanceOf(GitError);
+      expect(wrong!.message).to.not.contain(TOKEN);
+    } finally {
+      await served.close();
+    }
   });
 });

@@ -4,7 +4,8 @@
  * without a work tree. Always async spawn: the API server shares this event loop.
  */
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 
 export interface GitRef {
   url: string;
@@ -25,19 +26,51 @@ export class GitError extends Error {}
 
 const scrub = (s: string): string => s.replace(/(\w+:\/\/)[^/@\s]+@/g, "$1***@");
 
-function git(args: string[], cwd: string, timeoutMs: number): Promise<string> {
+/** Credentials for an HTTPS remote: git asks GIT_ASKPASS, which reads them from its environment. */
+export interface GitAuth {
+  token?: string;
+}
+
+/**
+ * The askpass program: it holds no secret itself, it prints what the environment of this one git
+ * process carries. So the token is never in argv, the URL, the cache's config or a file.
+ */
+const ASKPASS = `#!/bin/sh
+case "$1" in
+  Username*) printf '%s\n' "\${BERTH_GIT_USERNAME:-x-access-token}" ;;
+  *) printf '%s\n' "$BERTH_GIT_TOKEN" ;;
+esac
+`;
+
+async function askpass(cacheDir: string): Promise<string> {
+  const file = path.join(path.dirname(cacheDir), "berth-askpass.sh");
+  await writeFile(file, ASKPASS, { mode: 0o700 });
+  await chmod(file, 0o700);
+  return file;
+}
+
+interface GitRun {
+  cwd: string;
+  timeoutMs: number;
+  env?: Record<string, string>;
+  secrets?: string[];
+}
+
+function git(args: string[], run: GitRun): Promise<string> {
+  const { cwd, timeoutMs } = run;
+  const clean = (text: string): string => (run.secrets ?? []).reduce((t, s) => (s ? t.split(s).join("<redacted>") : t), scrub(text));
   return new Promise((resolve, reject) => {
     // No prompt may wait on a terminal, and no user or system config changes what is fetched.
-    const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
+    const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", ...(run.env ?? {}) };
     const child = spawn("git", args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", (e) => reject(new GitError(scrub(e.message))));
+    child.on("error", (e) => reject(new GitError(clean(e.message))));
     child.on("close", (code) => {
       if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
-      else reject(new GitError(scrub(`git ${args[0]}: ${Buffer.concat(err).toString("utf8").trim() || `exit ${code}`}`)));
+      else reject(new GitError(clean(`git ${args[0]}: ${Buffer.concat(err).toString("utf8").trim() || `exit ${code}`}`)));
     });
   });
 }
@@ -51,15 +84,17 @@ function refspec(ref: GitRef): string {
 const isManifest = (f: string): boolean => /\.ya?ml$/i.test(f);
 
 /** Shallow-fetches the ref into `cacheDir` (a bare repository, made on first use) and reads path's manifests. */
-export async function fetchRevision(ref: GitRef, cacheDir: string, timeoutMs = 60_000): Promise<FetchedRevision> {
+export async function fetchRevision(ref: GitRef, cacheDir: string, timeoutMs = 60_000, auth: GitAuth = {}): Promise<FetchedRevision> {
   await mkdir(cacheDir, { recursive: true });
-  await git(["init", "--bare", "--quiet"], cacheDir, timeoutMs);
+  const local: GitRun = { cwd: cacheDir, timeoutMs };
+  await git(["init", "--bare", "--quiet"], local);
+  const remote: GitRun = auth.token ? { ...local, env: { GIT_ASKPASS: await askpass(cacheDir), BERTH_GIT_TOKEN: auth.token }, secrets: [auth.token] } : local;
   // The URL goes in as an argument of fetch, never stored in the cache's config.
-  await git(["fetch", "--depth", "1", "--quiet", "--no-tags", ref.url, refspec(ref)], cacheDir, timeoutMs);
-  const revision = (await git(["rev-parse", "FETCH_HEAD^{commit}"], cacheDir, timeoutMs)).trim();
+  await git(["fetch", "--depth", "1", "--quiet", "--no-tags", ref.url, refspec(ref)], remote);
+  const revision = (await git(["rev-parse", "FETCH_HEAD^{commit}"], local)).trim();
   const dir = (ref.path ?? "").replace(/^\/+|\/+$/g, "");
-  const listing = await git(["ls-tree", "-r", "--name-only", "-z", revision, ...(dir ? ["--", dir] : [])], cacheDir, timeoutMs);
+  const listing = await git(["ls-tree", "-r", "--name-only", "-z", revision, ...(dir ? ["--", dir] : [])], local);
   const names = listing.split("\0").filter((f) => f && isManifest(f)).sort();
-  const files = await Promise.all(names.map(async (file) => ({ file, text: await git(["show", `${revision}:${file}`], cacheDir, timeoutMs) })));
+  const files = await Promise.all(names.map(async (file) => ({ file, text: await git(["show", `${revision}:${file}`], local) })));
   return { revision, files };
 }

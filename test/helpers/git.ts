@@ -76,3 +76,48 @@ async function waitListening(port: number): Promise<void> {
   }
   throw new Error(`git daemon did not listen on 127.0.0.1:${port}`);
 }
+
+/**
+ * The repository over smart HTTP (git http-backend as CGI behind a Node server on 127.0.0.1)
+ * that wants HTTP Basic auth with `token` as the password, as GitHub or Gitea take a token.
+ */
+export async function serveGitHttp(repoDir: string, token: string): Promise<{ url: string; users: string[]; close: () => Promise<void> }> {
+  const http = await import("node:http");
+  const users: string[] = [];
+  const server = http.createServer((req, res) => {
+    const [scheme, encoded] = (req.headers.authorization ?? "").split(" ");
+    const [user, password] = Buffer.from(encoded ?? "", "base64").toString("utf8").split(":");
+    if (scheme !== "Basic" || password !== token) {
+      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"' }).end();
+      return;
+    }
+    users.push(user);
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const env = { ...process.env, GIT_PROJECT_ROOT: repoDir, GIT_HTTP_EXPORT_ALL: "1", PATH_INFO: url.pathname, QUERY_STRING: url.search.slice(1), REQUEST_METHOD: req.method ?? "GET", CONTENT_TYPE: req.headers["content-type"] ?? "", REMOTE_USER: user, GIT_CONFIG_GLOBAL: "/dev/null" };
+    const cgi = spawn("git", ["http-backend"], { env });
+    req.pipe(cgi.stdin);
+    let head = Buffer.alloc(0);
+    let sent = false;
+    cgi.stdout.on("data", (chunk: Buffer) => {
+      if (sent) return void res.write(chunk);
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const headers: Record<string, string> = {};
+      let status = 200;
+      for (const line of head.subarray(0, end).toString("utf8").split("\r\n")) {
+        const i = line.indexOf(":");
+        const [k, v] = [line.slice(0, i).trim(), line.slice(i + 1).trim()];
+        if (k.toLowerCase() === "status") status = Number(v.split(" ")[0]);
+        else headers[k] = v;
+      }
+      res.writeHead(status, headers);
+      sent = true;
+      res.write(head.subarray(end + 4));
+    });
+    cgi.on("close", () => res.end());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}/infra.git`, users, close: () => new Promise((r) => server.close(() => r())) };
+}

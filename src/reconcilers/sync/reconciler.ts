@@ -16,6 +16,7 @@ import { fetchRevision, type GitRef } from "../../runtime/git-fetch.js";
 import { ManifestError, parseManifestTexts, sortForApply, type ManifestDoc } from "../../schema/manifests.js";
 import { applySetOps } from "../../store/apply-set.js";
 import { BatchError, type BatchOp } from "../../store/resources.js";
+import { unsealSyncSecrets, type SecretBox } from "../../store/secrets.js";
 import { fail } from "../shared/failures.js";
 import { CONTROLLER, ObjectReconciler, type ObjectReconcilerDeps } from "../shared/object-reconciler.js";
 import type { Outcome, Verdict } from "../shared/status.js";
@@ -35,6 +36,7 @@ export interface SyncSpec {
 
 export interface SyncDeps extends ObjectReconcilerDeps {
   dataDir: string;
+  box: SecretBox;
   watches: DirectoryWatches;
   enqueue: (key: ObjectKey) => void;
 }
@@ -63,6 +65,15 @@ export class SyncReconciler extends ObjectReconciler<SyncObserved> {
 
   protected suspended(sync: ResourceObject): boolean {
     return specOf(sync).suspend === true;
+  }
+
+  /** The token and webhook secret never reach a condition or an event, whatever git or the engine says. */
+  protected override secrets(sync: ResourceObject): string[] {
+    try {
+      return Object.values(unsealSyncSecrets(this.d.box, sync));
+    } catch {
+      return [];
+    }
   }
 
   statusFor(sync: ResourceObject, obs: Partial<SyncObserved>, outcome: Outcome): Verdict {
@@ -95,7 +106,10 @@ export class SyncReconciler extends ObjectReconciler<SyncObserved> {
 
   private async fetch(sync: ResourceObject, spec: SyncSpec): Promise<{ revision: string; files: { file: string; text: string }[] }> {
     try {
-      if (spec.source.git) return await fetchRevision(spec.source.git, path.join(this.d.dataDir, "sync-cache", sync.metadata.uid!), parseDurationMs(spec.timeout, DEFAULT_TIMEOUT_MS));
+      if (spec.source.git) {
+        const cache = path.join(this.d.dataDir, "sync-cache", sync.metadata.uid!);
+        return await fetchRevision(spec.source.git, cache, parseDurationMs(spec.timeout, DEFAULT_TIMEOUT_MS), { token: unsealSyncSecrets(this.d.box, sync).token });
+      }
       return await readDirectoryRevision(spec.source.directory!.path);
     } catch (e) {
       return fail("FetchFailed", (e as Error).message, { retryAfterMs: FETCH_RETRY_MS });
