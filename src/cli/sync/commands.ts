@@ -54,31 +54,32 @@ function conditionLine(c: Condition, now: number): string {
 
 const describeEntry = (e: InventoryEntry): string => `${e.kind} ${e.namespace ? `${e.namespace}/` : ""}${e.name}`;
 
+/** Ready (always) and Stalled (when True), each with its reason, age and message lines. */
+function conditionBlock(obj: Obj, now: number): string[] {
+  const ready = conditionOf(obj, "Ready");
+  const stalled = conditionOf(obj, "Stalled");
+  const lines = ready ? [`  Ready:          ${conditionLine(ready, now)}`, ...messageLines(ready.message)] : [`  Ready:          <unknown> (the controller has not reported yet)`];
+  if (stalled?.status !== "True") return lines;
+  lines.push(`  Stalled:        ${conditionLine(stalled, now)}`);
+  // Stalled usually repeats Ready's message: once is enough.
+  if (stalled.message !== ready?.message) lines.push(...messageLines(stalled.message));
+  return lines;
+}
+
 /** The readable summary `status` and `reconcile` print. */
 export function summarize(obj: Obj, now = Date.now()): string {
   const st = obj.status ?? {};
-  const ready = conditionOf(obj, "Ready");
-  const stalled = conditionOf(obj, "Stalled");
   const inventory = (st.inventory ?? []) as InventoryEntry[];
-  const lines = [
+  return [
     `sync.berth.dev/${obj.metadata.name}`,
     `  Source:         ${st.source ?? "<not fetched yet>"}`,
     `  Revision:       ${st.revision ?? "<none>"}`,
     `  Last applied:   ${st.lastAppliedRevision ?? "<none>"}`,
-  ];
-  if (obj.spec?.suspend === true) lines.push(`  Suspended:      true (berth sync resume ${obj.metadata.name})`);
-  if (!ready) lines.push(`  Ready:          <unknown> (the controller has not reported yet)`);
-  else {
-    lines.push(`  Ready:          ${conditionLine(ready, now)}`);
-    lines.push(...messageLines(ready.message));
-  }
-  if (stalled?.status === "True") {
-    lines.push(`  Stalled:        ${conditionLine(stalled, now)}`);
-    if (stalled.message !== ready?.message) lines.push(...messageLines(stalled.message));
-  }
-  lines.push(`  Inventory:      ${inventory.length} object(s)`);
-  lines.push(...inventory.map((e) => `    ${describeEntry(e)}`));
-  return lines.join("\n");
+    ...(obj.spec?.suspend === true ? [`  Suspended:      true (berth sync resume ${obj.metadata.name})`] : []),
+    ...conditionBlock(obj, now),
+    `  Inventory:      ${inventory.length} object(s)`,
+    ...inventory.map((e) => `    ${describeEntry(e)}`),
+  ].join("\n");
 }
 
 /** A GET of the Sync; NotFound worded as `berth get` words it. */
@@ -134,6 +135,41 @@ function lines(onLine: (line: string) => void): (chunk: string) => void {
   };
 }
 
+/** One watch event line: the Sync as it now is (undefined once deleted); a bad line ends the round. */
+function watchLine(name: string, see: (obj: Obj | undefined) => void, endRound: () => void): (line: string) => void {
+  return (line) => {
+    let e: { type: string; object: Obj };
+    try {
+      e = JSON.parse(line) as { type: string; object: Obj };
+    } catch {
+      return endRound();
+    }
+    if (e.type === "ERROR") return endRound();
+    if (e.type === "BOOKMARK" || e.object?.metadata?.name !== name) return;
+    see(e.type === "DELETED" ? undefined : e.object);
+  };
+}
+
+/** One list, then a watch from its resourceVersion, until the watch ends, fails or `stop` aborts. */
+async function watchRound(client: BerthClient, name: string, see: (obj: Obj | undefined) => void, stop: AbortSignal): Promise<void> {
+  const fieldSelector = `metadata.name=${name}`;
+  // An ERROR event ends only this round; `stop` (handled, gone, the deadline) ends them all.
+  const round = new AbortController();
+  const endRound = (): void => round.abort();
+  stop.addEventListener("abort", endRound, { once: true });
+  try {
+    const list = await client.listWithVersion(SYNC, undefined, fieldSelector);
+    see(list.items.find((o) => o.metadata?.name === name));
+    if (stop.aborted) return;
+    const q = new URLSearchParams({ watch: "1", resourceVersion: list.resourceVersion, fieldSelector });
+    await client.stream(`${BerthClient.itemPath(SYNC, undefined)}?${q}`, lines(watchLine(name, see, endRound)), { accept: "application/json", signal: round.signal });
+  } catch {
+    // the server restarted or the watch expired: the caller lists again shortly, until the deadline
+  } finally {
+    stop.removeEventListener("abort", endRound);
+  }
+}
+
 /**
  * List, then watch from the list's resourceVersion (as progress.ts follows objects), until the
  * Sync's status says the request was handled, it is deleted, or the timeout passes. A watch the
@@ -152,34 +188,9 @@ async function waitHandled(client: BerthClient, name: string, requestedAt: strin
     if (outcome !== "timeout") stop.abort();
   };
   const timer = setTimeout(() => stop.abort(), timeoutMs);
-  const fieldSelector = `metadata.name=${name}`;
   try {
     while (!stop.signal.aborted) {
-      // One list+watch round; an ERROR event ends only the round, the deadline ends them all.
-      const round = new AbortController();
-      const endRound = (): void => round.abort();
-      stop.signal.addEventListener("abort", endRound, { once: true });
-      try {
-        const list = await client.listWithVersion(SYNC, undefined, fieldSelector);
-        see(list.items.find((o) => o.metadata?.name === name));
-        if (stop.signal.aborted) break;
-        const q = new URLSearchParams({ watch: "1", resourceVersion: list.resourceVersion, fieldSelector });
-        await client.stream(`${BerthClient.itemPath(SYNC, undefined)}?${q}`, lines((line) => {
-          let e: { type: string; object: Obj };
-          try {
-            e = JSON.parse(line) as { type: string; object: Obj };
-          } catch {
-            return round.abort();
-          }
-          if (e.type === "ERROR") return round.abort();
-          if (e.type === "BOOKMARK" || e.object?.metadata?.name !== name) return;
-          see(e.type === "DELETED" ? undefined : e.object);
-        }), { accept: "application/json", signal: round.signal });
-      } catch {
-        // the server restarted or the watch expired: list again shortly, until the deadline
-      } finally {
-        stop.signal.removeEventListener("abort", endRound);
-      }
+      await watchRound(client, name, see, stop.signal);
       if (!stop.signal.aborted) await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
