@@ -4,6 +4,7 @@ import { registerDbCommands } from "./db/index.js";
 import { registerObjectCommands } from "./objects/index.js";
 import { registerRolloutCommands } from "./rollout/index.js";
 import { registerServeCommand } from "./serve/index.js";
+import { registerSyncCommands } from "./sync/index.js";
 import { exitCodeFor } from "./shared/errors.js";
 import { processIo } from "./shared/io.js";
 
@@ -20,6 +21,7 @@ function buildProgram(): Command {
   registerObjectCommands(program);
   registerRolloutCommands(program);
   registerDbCommands(program);
+  registerSyncCommands(program);
   return program;
 }
 

@@ -49,6 +49,8 @@ export const SYNC_OWNER = "berth.dev/sync";
 export const PRUNE_ANNOTATION = "berth.dev/prune";
 /** A Sync annotated with a revision here may prune past its guards for that revision. */
 export const PRUNE_CONFIRM = "berth.dev/prune-confirm";
+/** Any new value asks the controller to reconcile now (`berth reconcile`, `berth sync reconcile`). */
+export const RECONCILE_REQUESTED = "berth.dev/reconcile-requested-at";
 
 /** Finds a kind by Kind, plural, singular or short name (case-insensitive), as kubectl does. */
 export function findKind(name: string): KindInfo | undefined {

@@ -72,6 +72,16 @@ describe("Sync statusFor", () => {
     expect(v.pollAfter, "still polls for the commit that fixes it").to.equal(60_000);
   });
 
+  it("copies berth.dev/reconcile-requested-at into lastHandledReconcileAt (Flux's), also when failed or suspended; absent without a request", () => {
+    const requested = (status: Record<string, unknown> = {}): ResourceObject => ({ ...sync(status), metadata: { name: "infra", generation: 3, annotations: { "berth.dev/reconcile-requested-at": "2026-12-02T09:01:02.345Z" } } });
+    const ok = syncStatusFor(requested(), { source: "x", revision: "r2", inventory: inv, changed: 0, pruned: [], kept: [] }, {}, AT);
+    expect(ok.status.lastHandledReconcileAt).to.equal("2026-12-02T09:01:02.345Z");
+    const bad = syncStatusFor(requested(), { source: "x", revision: "r2" }, failure("ManifestInvalid", "a.yaml:1: x", true), AT);
+    expect(bad.status.lastHandledReconcileAt).to.equal("2026-12-02T09:01:02.345Z");
+    expect(syncStatusFor(requested(), { source: "x" }, { suspended: true }, AT).status.lastHandledReconcileAt).to.equal("2026-12-02T09:01:02.345Z");
+    expect(syncStatusFor(sync(), { source: "x", revision: "r2", inventory: inv, changed: 0, pruned: [], kept: [] }, {}, AT).status).not.to.have.property("lastHandledReconcileAt");
+  });
+
   it("a failed fetch is retried (Reconciling), not Stalled", () => {
     const v = syncStatusFor(sync(), { source: "x" }, failure("FetchFailed", "git fetch: could not read from remote", false), AT);
     const conds = v.status.conditions as Condition[];

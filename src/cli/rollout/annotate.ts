@@ -1,4 +1,4 @@
-import { findKind } from "../../core/kinds.js";
+import { findKind, RECONCILE_REQUESTED } from "../../core/kinds.js";
 import { BerthClient } from "../shared/client.js";
 import { needNamespace } from "../shared/common.js";
 import { CommandError, EXIT_USAGE, serverError } from "../shared/errors.js";
@@ -8,9 +8,12 @@ import { parseTarget, type TargetArgs } from "./target.js";
 /**
  * Restart and reconcile are annotation writes, as `kubectl rollout restart` is: every write
  * wakes the reconciler, and a restart annotation changes the config hash, so replicas are replaced.
+ * Returns the value written (a Sync copies it into status.lastHandledReconcileAt once handled).
  */
-async function annotateNow(client: BerthClient, path: string, annotation: string): Promise<void> {
-  await client.request("PATCH", path, { body: { metadata: { annotations: { [annotation]: new Date().toISOString() } } }, contentType: "application/merge-patch+json" }).catch(serverError);
+export async function annotateNow(client: BerthClient, path: string, annotation: string): Promise<string> {
+  const at = new Date().toISOString();
+  await client.request("PATCH", path, { body: { metadata: { annotations: { [annotation]: at } } }, contentType: "application/merge-patch+json" }).catch(serverError);
+  return at;
 }
 
 export async function restartCommand(client: BerthClient, args: TargetArgs, io: Io): Promise<void> {
@@ -23,6 +26,6 @@ export async function restartCommand(client: BerthClient, args: TargetArgs, io: 
 export async function reconcileCommand(client: BerthClient, args: { kind: string; name: string; namespace?: string }, io: Io): Promise<void> {
   const kind = findKind(args.kind);
   if (!kind) throw new CommandError(`error: unknown kind "${args.kind}"`, EXIT_USAGE);
-  await annotateNow(client, BerthClient.itemPath(kind, kind.namespaced ? needNamespace(args.namespace) : undefined, args.name), "berth.dev/reconcile-requested-at");
+  await annotateNow(client, BerthClient.itemPath(kind, kind.namespaced ? needNamespace(args.namespace) : undefined, args.name), RECONCILE_REQUESTED);
   io.out(`${kind.singular}.berth.dev/${args.name} reconcile requested`);
 }

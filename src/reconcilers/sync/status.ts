@@ -4,6 +4,7 @@
  * one: nothing of the failed revision was applied, so nothing else is true.
  */
 import type { Condition } from "../../core/conditions.js";
+import { RECONCILE_REQUESTED } from "../../core/kinds.js";
 import type { ResourceObject } from "../../core/types.js";
 import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type EventSpec, type Outcome, type Summary, type Verdict } from "../shared/status.js";
 import type { InventoryEntry } from "./plan.js";
@@ -59,6 +60,11 @@ function lastApplied(prev: SyncStatus, applied: boolean, revision: string | unde
   return prev.lastAppliedRevision ? { lastAppliedRevision: prev.lastAppliedRevision } : {};
 }
 
+function lastHandled(sync: ResourceObject): Record<string, string> {
+  const requested = sync.metadata.annotations?.[RECONCILE_REQUESTED];
+  return requested ? { lastHandledReconcileAt: requested } : {};
+}
+
 export function syncStatusFor(sync: ResourceObject, o: Partial<SyncObserved>, outcome: Outcome, at?: string): Verdict {
   const prev = (sync.status ?? {}) as SyncStatus;
   const applied = !outcome.failure && !outcome.suspended && o.inventory !== undefined;
@@ -70,6 +76,8 @@ export function syncStatusFor(sync: ResourceObject, o: Partial<SyncObserved>, ou
     ...lastApplied(prev, applied, o.revision),
     inventory: applied ? o.inventory : (prev.inventory ?? []),
     conditions,
+    // Flux's lastHandledReconcileAt: this status comes from a reconcile that read the request.
+    ...lastHandled(sync),
   };
   return { status, events: eventsFor(sync, conditions, o, outcome), ...(o.intervalMs && !outcome.suspended ? { pollAfter: o.intervalMs } : {}) };
 }
