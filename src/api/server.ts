@@ -24,6 +24,7 @@ import { WatchLimit } from "./watch-limit.js";
 import { drained, yieldToOthers } from "./backpressure.js";
 import { APIEXTENSIONS, apiextensionsGroup, apiextensionsResourceList, CRD_PATH, crdRequest } from "./apiextensions.js";
 import { SYNC_HOOK_PATH, SyncWebhooks, WEBHOOK_MAX_BODY } from "./sync-webhook.js";
+import { sealReply } from "./seal.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -260,6 +261,7 @@ export class ApiServer {
       handle: (c, [ns, name, what]) => this.databases.handle({ method: c.method, namespace: ns!, name: name!, what: what!, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req) }),
     },
     { pattern: SYNC_HOOK_PATH, handle: async (c, [name]) => (c.method === "POST" ? this.hooks.handle(c.req, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
+    { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req)) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
     { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(namespaces|events|services)(?:\/([^/]+))?$/, handle: (c, groups) => this.core(c, groups) },

@@ -98,6 +98,14 @@ export class ResourceStore {
   }
 
   /**
+   * `plain` as the sealed string a read of that object would show for `field` (`berth seal`):
+   * bound to the kind, Project, object and field, so it opens nowhere else. Nothing is stored.
+   */
+  seal(binding: { kind: string; namespace: string | undefined; name: string; field: string }, plain: string): string {
+    return this.box.seal(binding, plain);
+  }
+
+  /**
    * The plaintext spec.webhook.secret of Sync `name`, for checking a webhook's signature only
    * (POST /hooks/sync/NAME). Undefined when there is no such Sync, it has no (or an empty)
    * secret, or the stored value is not one this installation can open: every case is a 401.

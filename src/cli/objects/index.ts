@@ -89,10 +89,25 @@ function registerExport(program: Command): void {
     });
 }
 
-/** Adds apply, diff, get, describe, delete and export, in that order (--help lists them so). */
+function registerSeal(program: Command): void {
+  program
+    .command("seal")
+    .description("turn a secret value (read from stdin) into the sealed string for one object's field, for manifests in git")
+    .argument("<kind/name>", "application/NAME or sync/NAME")
+    .option("-n, --namespace <project>", "the Project (for an Application)")
+    .option("--key <key>", "an Application's spec.secretEnv key")
+    .option("--field <path>", "the secret field: spec.secretEnv.KEY, spec.source.git.auth.token, spec.webhook.secret")
+    .action(async (target: string, opts: { namespace?: string; key?: string; field?: string }, cmd: Command) => {
+      const { sealCommand } = await import("./seal.js");
+      await sealCommand(clientFromCommand(cmd), { target, ...opts }, processIo);
+    });
+}
+
+/** Adds apply, diff, get, describe, delete, export and seal, in that order (--help lists them so). */
 export function registerObjectCommands(program: Command): void {
   registerApplyAndDiff(program);
   registerReads(program);
   registerDelete(program);
   registerExport(program);
+  registerSeal(program);
 }
