@@ -3,24 +3,12 @@
  * test, pushed to from a work clone, fetched shallowly with the git binary into a cache.
  */
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fetchRevision, GitError } from "../src/runtime/git-fetch.js";
 import { removeDir, tempDir } from "./helpers/berth.js";
-import { serveGitHttp } from "./helpers/git.js";
+import { git, serveGitHttp } from "./helpers/git.js";
 
-function git(args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.test", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.test", GIT_CONFIG_GLOBAL: "/dev/null" };
-    const c = spawn("git", args, { cwd, env });
-    let out = "";
-    let err = "";
-    c.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    c.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    c.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`git ${args.join(" ")}: ${err}`))));
-  });
-}
 
 describe("Sync fetcher: the git binary against a bare repository on disk", function () {
   this.timeout(30_000);

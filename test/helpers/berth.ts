@@ -37,6 +37,15 @@ export async function startTestBerth(opts: { databaseUrl?: string; dataDir?: str
   };
 }
 
+/** A reply body as JSON when it is JSON, else its text. */
+export function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 export interface HttpReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -60,12 +69,7 @@ export async function call(berth: { url: string; caPem: string; token: string },
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
+        const parsed = jsonOrText(text);
         // A 500 is a bug of the server's, whatever a test expected: every suite fails on one.
         if (res.statusCode === 500) reject(new Error(`the server answered 500 to ${method} ${urlPath}: ${text.slice(0, 500)}`));
         else resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });

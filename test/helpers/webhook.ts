@@ -1,5 +1,5 @@
 import https from "node:https";
-import type { HttpReply } from "./berth.js";
+import { jsonOrText, type HttpReply } from "./berth.js";
 
 /** A delivery as a provider sends it: no bearer token, its own headers, the raw body. */
 export async function deliver(berth: { url: string; caPem: string }, name: string, body: string, headers: Record<string, string>, method = "POST"): Promise<HttpReply> {
@@ -10,13 +10,7 @@ export async function deliver(berth: { url: string; caPem: string }, name: strin
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: jsonOrText(text), text });
       });
     });
     req.on("error", reject);
