@@ -378,7 +378,7 @@ function report(): void {
 
 async function main(): Promise<void> {
   log(`machine: ${machine()}`);
-  log((await run(process.execPath, [BERTH_BIN, "--version"], REPO, { BERTH_DEBUG_ENTRY: "1" })).split("\n")[0]);
+  log((await run(process.execPath, [BERTH_BIN, "--help"], REPO, { BERTH_DEBUG_ENTRY: "1" })).split("\n")[0]);
   await ensureBusyboxImage();
   const load = loadSampler();
   const dataDir = tempDir("berth-bench-sync-");
