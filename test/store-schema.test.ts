@@ -6,11 +6,11 @@ import { SeedSchema1732560000000 } from "../src/store/migrations/index.js";
 import { POSTGRES_SERVERS, type TestPostgres } from "./helpers/postgres.js";
 
 const BERTH_TABLES = [
-  "applications", "audit_logs", "backups", "berth_installation", "berth_retained_credentials", "certificates", "databases", "deployment_logs", "deployments",
+  "api_tokens", "applications", "audit_logs", "backups", "berth_installation", "berth_retained_credentials", "certificates", "databases", "deployment_logs", "deployments",
   "domains", "env_vars", "events", "git_sources", "projects", "resource_changes", "restores", "syncs", "team_members", "teams",
   "users", "volumes",
 ];
-const MIGRATION_NAMES = ["SeedSchema1732560000000", "ResourceObjects1732560000001", "Installation1732560000002", "DatabaseRuntime1732560000010", "DomainCertificates1732560000020", "StatusOnlyChanges1732560000030", "ChangePrevLabels1732560000040", "Syncs1732560000050"];
+const MIGRATION_NAMES = ["SeedSchema1732560000000", "ResourceObjects1732560000001", "Installation1732560000002", "DatabaseRuntime1732560000010", "DomainCertificates1732560000020", "StatusOnlyChanges1732560000030", "ChangePrevLabels1732560000040", "Syncs1732560000050", "PeopleAndTokens1732560000060"];
 
 const UNIQUE = "23505";
 const CHECK = "23514";
@@ -247,7 +247,7 @@ for (const server of POSTGRES_SERVERS) {
         it("the same user twice in a team", async () => {
           const u = await user(ds, "john");
           const t = await team(ds, "platform");
-          await ds.query("INSERT INTO team_members (user_id, team_id) VALUES ($1, $2)", [u, t]);
+          await ds.query("INSERT INTO team_members (user_id, team_id, role) VALUES ($1, $2, 'owner')", [u, t]);
           const sql = "INSERT INTO team_members (user_id, team_id, role) VALUES ($1, $2, 'admin')";
           expect(await failure(ds, sql, [u, t])).to.deep.equal({ code: UNIQUE, constraint: "uq_team_members_user_team" });
         });
@@ -471,7 +471,7 @@ for (const server of POSTGRES_SERVERS) {
           const alice = await user(ds, "alice");
           const bob = await user(ds, "bob");
           const t = await team(ds, "platform");
-          await ds.query("INSERT INTO team_members (user_id, team_id) VALUES ($1, $2)", [bob, t]);
+          await ds.query("INSERT INTO team_members (user_id, team_id, role) VALUES ($1, $2, 'owner')", [bob, t]);
           const bobsProject = await project(ds, "bobs", bob);
           await application(ds, bobsProject, "api");
           const alicesApp = await application(ds, await project(ds, "alices", alice), "api");

@@ -18,29 +18,38 @@ export class AuthFailureLimit {
   constructor(
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly limits: { burst: number; windowMs: number } = { burst: BURST, windowMs: WINDOW_MS },
   ) {}
 
   /** A failed authentication from `address`: the error to answer it with. */
   failed(address: string): ApiError {
     const w = this.window(address);
     w.failures++;
-    if (w.failures <= BURST) return new ApiError(401, "Unauthorized", "Unauthorized");
+    if (w.failures <= this.limits.burst) return new ApiError(401, "Unauthorized", "Unauthorized");
     if (!w.logged) {
       w.logged = true;
-      this.logger.warn("failed authentications from one address over the limit; answering 429", { address, failures: w.failures, windowSeconds: WINDOW_MS / 1000 });
+      this.logger.warn("failed authentications from one address (or for one user) over the limit; answering 429", { address, failures: w.failures, windowSeconds: this.limits.windowMs / 1000 });
     }
-    const retryAfterSeconds = Math.max(1, Math.ceil((w.start + WINDOW_MS - this.now()) / 1000));
+    const retryAfterSeconds = Math.max(1, Math.ceil((w.start + this.limits.windowMs - this.now()) / 1000));
     return new ApiError(429, "TooManyRequests", "too many failed authentications from this address; try again later", { retryAfterSeconds });
   }
 
   private window(address: string): { start: number; failures: number; logged: boolean } {
     const t = this.now();
     const w = this.windows.get(address);
-    if (w && t - w.start < WINDOW_MS) return w;
+    if (w && t - w.start < this.limits.windowMs) return w;
     // Old windows of other addresses go too, so the map stays as small as the current window.
-    for (const [a, x] of this.windows) if (t - x.start >= WINDOW_MS) this.windows.delete(a);
+    for (const [a, x] of this.windows) if (t - x.start >= this.limits.windowMs) this.windows.delete(a);
     const fresh = { start: t, failures: 0, logged: false };
     this.windows.set(address, fresh);
     return fresh;
+  }
+
+  /** Whether `key` is over the limit now (checked before a password is even compared). */
+  blocked(key: string): ApiError | undefined {
+    const w = this.windows.get(key);
+    if (!w || this.now() - w.start >= this.limits.windowMs || w.failures < this.limits.burst) return undefined;
+    const retryAfterSeconds = Math.max(1, Math.ceil((w.start + this.limits.windowMs - this.now()) / 1000));
+    return new ApiError(429, "TooManyRequests", "too many failed logins; try again later", { retryAfterSeconds });
   }
 }

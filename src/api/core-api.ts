@@ -73,7 +73,7 @@ export class CoreApi {
       return undefined;
     }
     const q = parseWatch(rr, NAMESPACE_FIELDS);
-    const listed = await this.stores.resources.list("Project", { name: q.name, labelSelector: q.labels });
+    const listed = await this.stores.resources.list("Project", { name: q.name, labelSelector: q.labels, ...(q.visible ? { projects: q.visible() } : {}) });
     const namespaces = listed.items.filter(q.fields.matches).map(toNamespace);
     if (table) return { status: 200, body: namespaceTable(namespaces, listed.resourceVersion, includeObject) };
     return { status: 200, body: { kind: "NamespaceList", apiVersion: "v1", metadata: { resourceVersion: listed.resourceVersion }, items: namespaces } };
@@ -87,7 +87,7 @@ export class CoreApi {
       return undefined;
     }
     const list = await this.stores.events.list(r.namespace, q.fields);
-    const items = list.items.filter((e) => (!q.labels || q.labels(e.metadata.labels ?? {})) && (!r.name || e.metadata.name === r.name));
+    const items = list.items.filter((e) => (!q.labels || q.labels(e.metadata.labels ?? {})) && (!r.name || e.metadata.name === r.name) && eventVisible(e, q.visible));
     if (r.name) return { status: 200, body: oneEvent(items, r.name) };
     if (q.table) return { status: 200, body: eventTable(items, list.metadata.resourceVersion, q.includeObject) };
     return { status: 200, body: { ...list, items } };
@@ -164,7 +164,7 @@ class EventWatchStream extends WatchStream {
 
   /** The label selector (Berth's events carry no labels, so only selectors that match none pass). */
   selects(e: Record<string, any>): boolean {
-    return !this.query.labels || this.query.labels(e.metadata.labels ?? {});
+    return (!this.query.labels || this.query.labels(e.metadata.labels ?? {})) && eventVisible(e, this.query.visible);
   }
 
   view(e: Record<string, any>): unknown {
@@ -181,6 +181,16 @@ class EventWatchStream extends WatchStream {
 }
 
 /** The query of a core request in the shape watch.ts parses, for the Projects behind namespaces. */
+/**
+ * An event a caller who sees only some Projects may read: one in such a Project, or about such a
+ * Project itself. Events of cluster-wide objects (a Sync) are the admins' only.
+ */
+function eventVisible(e: Record<string, any>, visible: (() => ReadonlySet<string>) | undefined): boolean {
+  if (!visible) return true;
+  const ns: string | undefined = e.metadata?.namespace || (e.involvedObject?.kind === "Project" ? e.involvedObject?.name : undefined);
+  return !!ns && visible().has(ns);
+}
+
 function projectRequest(r: CoreRequest): ResourceRequest {
   return { kind: kindInfo("Project"), query: r.query, accept: r.accept, ctx: r.ctx };
 }

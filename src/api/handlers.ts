@@ -128,6 +128,8 @@ export class ResourceHandlers {
       labelSelector: parseLabelSelector(req.query.get("labelSelector") ?? undefined),
       // In the store's read, so a page is filled with matches (and remainingItemCount omitted).
       fieldSelector: fs.terms.length ? (o): boolean => fs.matches(o) : undefined,
+      // A user who sees some Projects lists only theirs: pages and remainingItemCount count only those.
+      ...(req.ctx.visible ? { projects: req.ctx.visible() } : {}),
       ...pageParams(req.query),
     });
     const { items, resourceVersion } = page;

@@ -10,6 +10,7 @@ import { isSecretPath, SECRET_FIELDS } from "../core/secret-fields.js";
 import type { ResourceStore } from "../store/resources.js";
 import { requireObject } from "./body-limits.js";
 import type { Reply } from "./request.js";
+import type { RequestContext } from "../core/types.js";
 
 interface SealRequest {
   kind?: unknown;
@@ -44,9 +45,11 @@ function bindingOf(r: SealRequest): { kind: string; namespace: string | undefine
   return { kind: kind.kind, namespace: kind.namespaced ? namespace : undefined, name, field };
 }
 
-export function sealReply(store: ResourceStore, body: Buffer | undefined): Reply {
+export function sealReply(store: ResourceStore, body: Buffer | undefined, ctx: RequestContext): Reply {
   const request = parse(body);
   const binding = bindingOf(request);
+  // Sealing for an object is writing a secret into it: whoever may update it may seal for it.
+  ctx.authorize?.({ verb: "update", resource: findKind(binding.kind)!.plural, namespace: binding.namespace ?? binding.name, name: binding.name });
   if (typeof request.value !== "string") throw badRequest("value: a string is required");
   return { status: 200, body: { kind: "SealedValue", apiVersion: "berth.dev/v1", field: binding.field, sealed: store.seal(binding, request.value) } };
 }

@@ -6,11 +6,11 @@ import type { Logger } from "winston";
 import type { ChangeFeed } from "../store/change-feed.js";
 import type { Stores } from "../store/index.js";
 import { apiGroup, apiGroupList, apiResourceList, coreResourceList, coreVersions, versionInfo } from "./discovery.js";
-import { ApiError, badRequest, storeUnavailable } from "../core/errors.js";
+import { ApiError, badRequest, storeUnavailable, forbidden } from "../core/errors.js";
 import { isStoreUnavailable } from "../store/errors.js";
 import { StoreOutageLog } from "./store-outage.js";
 import { ResourceHandlers, type Reply, type ResourceRequest } from "./handlers.js";
-import { findKind, GROUP, VERSION } from "../core/kinds.js";
+import { GROUP, VERSION } from "../core/kinds.js";
 import type { RequestContext } from "../core/types.js";
 import { openApiIndex, openApiGroupVersion } from "../schema/openapi.js";
 import { openApiCore } from "../schema/openapi-core.js";
@@ -25,6 +25,10 @@ import { drained, yieldToOthers } from "./backpressure.js";
 import { APIEXTENSIONS, apiextensionsGroup, apiextensionsResourceList, CRD_PATH, crdRequest } from "./apiextensions.js";
 import { SYNC_HOOK_PATH, SyncWebhooks, WEBHOOK_MAX_BODY } from "./sync-webhook.js";
 import { sealReply } from "./seal.js";
+import { accessOf, parseResourcePath } from "./access-of.js";
+import { decide, isAdmin, type Access, type Identity } from "../core/access.js";
+import { ScopeCache } from "./scope-cache.js";
+import { PeopleEndpoints } from "./people.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -33,7 +37,7 @@ export interface ApiServerOptions {
   port: number;
   tls: { certPem: string; keyPem: string };
   token: string;
-  stores: Pick<Stores, "resources" | "events" | "revisions" | "credentials" | "backups" | "audit">;
+  stores: Pick<Stores, "resources" | "events" | "revisions" | "credentials" | "backups" | "audit" | "people" | "adminUserId">;
   feed: ChangeFeed;
   logger: Logger;
   metrics?: () => Promise<{ contentType: string; body: string }>;
@@ -58,6 +62,9 @@ const MAX_CONNECTIONS = 1024;
  * closes the socket at accept, since nothing can be answered before a handshake.
  */
 const TCP_HEADROOM = 2;
+
+/** Username and password for a token: no bearer token yet, so exempt; limited per user and address. */
+const LOGIN_PATH = "/berth/v1/login";
 
 /** Paths anyone may read: health probes and the version the kubectl dispatcher asks for. */
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]);
@@ -97,6 +104,8 @@ export class ApiServer {
   private readonly authFailures: AuthFailureLimit;
   private readonly watches: WatchLimit;
   private readonly hooks: SyncWebhooks;
+  private readonly scopes: ScopeCache;
+  private readonly people: PeopleEndpoints;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
@@ -109,6 +118,9 @@ export class ApiServer {
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
     this.hooks = new SyncWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
+    this.scopes = new ScopeCache((userId) => st.people.scope(userId));
+    // Passwords are guessable where tokens are not: 5 failures per user per minute, 20 per address per 10 s.
+    this.people = new PeopleEndpoints(st.people, { perAddress: this.authFailures, perUser: new AuthFailureLimit(opts.logger, Date.now, { burst: 5, windowMs: 60_000 }) });
   }
 
   get address(): AddressInfo {
@@ -179,12 +191,47 @@ export class ApiServer {
     await closed;
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? "";
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m) return false;
-    const digest = createHash("sha256").update(m[1].trim()).digest();
-    return timingSafeEqual(digest, this.tokenDigest);
+  /** Authenticated (401 otherwise), a URL in bounds, authorized: the request's context. */
+  private async admit(req: IncomingMessage, url: URL, path: string): Promise<{ ctx: RequestContext; identity?: Identity }> {
+    const open = PUBLIC.has(url.pathname) || signedByCaller(path) || path === LOGIN_PATH;
+    const identity = open ? undefined : await this.authenticate(req);
+    if (!open && !identity) throw this.authFailures.failed(req.socket.remoteAddress ?? "unknown");
+    checkRequestUrl(url);
+    return identity ? { ctx: await this.authorize(req, url, path, identity), identity } : { ctx: requestContext(req, undefined) };
+  }
+
+  /** The caller of a bearer token: the installation's token (its super_admin) or a user's API token. */
+  private async authenticate(req: IncomingMessage): Promise<Identity | undefined> {
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    if (!m) return undefined;
+    const token = m[1].trim();
+    const digest = createHash("sha256").update(token).digest();
+    if (timingSafeEqual(digest, this.tokenDigest)) return { user: "admin", userId: this.opts.stores.adminUserId(), role: "super_admin" };
+    const person = await this.opts.stores.people.authenticate(token);
+    return person ? { user: person.username, userId: person.id, role: person.role } : undefined;
+  }
+
+  /**
+   * The one authorization choke point (ADR 0015): every authenticated request is classified
+   * (accessOf) and decided (core/access.ts) before routing; the context it returns carries the
+   * same decision for the store to ask per object, and the visible Projects for lists and watches.
+   */
+  private async authorize(req: IncomingMessage, url: URL, path: string, identity: Identity): Promise<RequestContext> {
+    const ctx = requestContext(req, identity);
+    if (isAdmin(identity)) return ctx;
+    const userId = identity.userId!;
+    const access = accessOf(req.method ?? "GET", path, url.searchParams);
+    let scope = await this.scopes.of(userId);
+    // Denied on a cached scope: ask again on a fresh one (a Project just created or joined).
+    if (!decide(identity, access, scope).allowed) scope = await this.scopes.fresh(userId);
+    const decision = decide(identity, access, scope);
+    if (!decision.allowed) throw forbidden(decision.reason!);
+    if (access.verb === "watch") req.once("close", this.scopes.watching(userId));
+    const authorize = (a: Access): void => {
+      const d = decide(identity, a, scope);
+      if (!d.allowed) throw forbidden(d.reason!);
+    };
+    return { ...ctx, authorize, visible: () => this.scopes.readable(userId) };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -192,9 +239,8 @@ export class ApiServer {
     const url = new URL(req.url ?? "/", "https://berth.local");
     const path = url.pathname.replace(/\/+$/, "") || "/";
     try {
-      if (!PUBLIC.has(url.pathname) && !signedByCaller(path) && !this.authorized(req)) throw this.authFailures.failed(req.socket.remoteAddress ?? "unknown");
-      checkRequestUrl(url);
-      const result = await this.route({ req, res, url, path, method: req.method ?? "GET", ctx: requestContext(req) });
+      const { ctx, identity } = await this.admit(req, url, path);
+      const result = await this.route({ req, res, url, path, method: req.method ?? "GET", ctx, identity });
       if (result) await sendReply(res, result);
       if (usesStore(url.pathname)) this.outage.succeeded();
     } catch (e) {
@@ -261,7 +307,8 @@ export class ApiServer {
       handle: (c, [ns, name, what]) => this.databases.handle({ method: c.method, namespace: ns!, name: name!, what: what!, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req) }),
     },
     { pattern: SYNC_HOOK_PATH, handle: async (c, [name]) => (c.method === "POST" ? this.hooks.handle(c.req, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
-    { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req)) : methodNotAllowed()) },
+    { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req), c.ctx) : methodNotAllowed()) },
+    { pattern: /^\/berth\/v1\/(users|teams|tokens|login)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, handle: (c, [what, name, members, member]) => this.people.handle({ method: c.method, what: what as "users", name, members: !!members, member, body: () => readBody(c.req, 64 * 1024), ctx: c.ctx, identity: c.identity, address: c.req.socket.remoteAddress ?? "unknown" }) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
     { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(namespaces|events|services)(?:\/([^/]+))?$/, handle: (c, groups) => this.core(c, groups) },
@@ -316,6 +363,7 @@ export class ApiServer {
 
 /** One HTTP request on its way through the router, with who sent it. */
 interface Call {
+  identity?: Identity;
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
@@ -342,40 +390,10 @@ function methodNotAllowed(): never {
   throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
 }
 
-type ResourceTarget = Pick<ResourceRequest, "kind" | "namespace" | "name" | "subresource">;
 
-/** `/apis/berth.dev/v1alpha1/[namespaces/NS/]PLURAL[/NAME[/status|/scale]]`, or undefined for anything else. */
-function parseResourcePath(p: string): ResourceTarget | undefined {
-  const prefix = `/apis/${GROUP}/${VERSION}/`;
-  if (!p.startsWith(prefix)) return undefined;
-  const parts = p.slice(prefix.length).split("/").map(decodeURIComponent);
-  const namespace = parts[0] === "namespaces" && parts.length >= 3 ? parts[1] : undefined;
-  const [plural, name, sub, ...rest] = namespace !== undefined ? parts.slice(2) : parts;
-  const kind = findKind(plural);
-  if (!kind || kind.plural !== plural || rest.length || (sub && !subresourceOf(kind.kind, sub))) return undefined;
-  return scopeFits({ kind, namespace, name, subresource: sub ? subresourceOf(kind.kind, sub) : undefined });
-}
-
-/** `status` on every kind, `scale` on Applications (its replicas). */
-function subresourceOf(kind: string, sub: string): ResourceRequest["subresource"] {
-  if (sub === "status") return "status";
-  if (sub === "scale" && kind === "Application") return "scale";
-  return undefined;
-}
-
-/** A namespace only for namespaced kinds, and a namespaced object only under its namespace. */
-function scopeFits(t: ResourceTarget): ResourceTarget | undefined {
-  if (t.namespace && !t.kind.namespaced) return undefined;
-  if (t.kind.namespaced && t.name && !t.namespace) return undefined;
-  return t;
-}
-
-/**
- * Who sent a request, for every store write and audit row. The one place it is derived: today
- * every authenticated request is the admin (one token), so the user is "admin".
- */
-function requestContext(req: IncomingMessage): RequestContext {
-  return { user: "admin", ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
+/** Who sent a request, for every store write and audit row: the one place it is derived. */
+function requestContext(req: IncomingMessage, identity: Identity | undefined): RequestContext {
+  return { user: identity?.user ?? "anonymous", ...(identity?.userId ? { userId: identity.userId } : {}), ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
 }
 
 async function readBody(req: IncomingMessage, max = MAX_BODY): Promise<Buffer> {

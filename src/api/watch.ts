@@ -36,6 +36,8 @@ export interface WatchQuery {
   timeoutSeconds: number;
   /** Undefined: start with the current objects as synthetic ADDED events. */
   fromRv?: number;
+  /** The Projects a caller who sees only some may see now (re-read about every second). */
+  visible?: () => ReadonlySet<string>;
 }
 
 export function parseWatch(req: ResourceRequest, fields?: FieldPaths): WatchQuery {
@@ -54,6 +56,7 @@ export function parseWatch(req: ResourceRequest, fields?: FieldPaths): WatchQuer
     bookmarks: req.query.get("allowWatchBookmarks") === "true",
     timeoutSeconds: watchTimeoutSeconds(req.query.get("timeoutSeconds")),
     fromRv,
+    ...(req.ctx.visible ? { visible: req.ctx.visible } : {}),
   };
 }
 
@@ -141,10 +144,17 @@ export class WatchStream {
    * object entering the selection is ADDED, one leaving it DELETED (carrying its new state and
    * version), one outside it before and after is not sent.
    */
+  /** Its kind, namespace and field labels, and a Project the caller still sees (membership removed: nothing more). */
+  private concerns(c: Change): boolean {
+    const q = this.q;
+    if (c.kind !== q.kind || (q.namespace && c.namespace !== q.namespace) || !q.fields.matches(c.object)) return false;
+    return !q.visible || q.visible().has(c.namespace ?? c.name);
+  }
+
   private eventType(c: Change): string | undefined {
     const q = this.q;
     // Field labels (name, namespace, a Namespace's phase) filter each change as it is now.
-    if (c.kind !== q.kind || (q.namespace && c.namespace !== q.namespace) || !q.fields.matches(c.object)) return undefined;
+    if (!this.concerns(c)) return undefined;
     const selected = (labels: Record<string, string> | undefined): boolean => !q.labels || q.labels(labels ?? {});
     const now = selected(c.object.metadata.labels);
     if (c.type !== "MODIFIED") return now ? c.type : undefined;
@@ -196,7 +206,7 @@ export interface WatchSource {
 
 /** What a watch's list asks the store for: its namespace, name and selectors. */
 function selectionOf(q: WatchQuery): ListOptions {
-  return { namespace: q.namespace, name: q.name, labelSelector: q.labels, fieldSelector: q.fields.terms.length ? (o: ResourceObject): boolean => q.fields.matches(o) : undefined };
+  return { namespace: q.namespace, name: q.name, labelSelector: q.labels, fieldSelector: q.fields.terms.length ? (o: ResourceObject): boolean => q.fields.matches(o) : undefined, ...(q.visible ? { projects: q.visible() } : {}) };
 }
 
 /** The initial objects, page after page of one snapshot, until the client leaves. */

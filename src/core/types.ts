@@ -1,3 +1,4 @@
+import type { Access } from "./access.js";
 /** Kubernetes-shaped objects as the store keeps and serves them. */
 export interface ObjectMeta {
   name: string;
@@ -43,7 +44,16 @@ export interface Change {
 /** Who asks for a write, for the audit log. */
 export interface RequestContext {
   user: string;
+  /** The users row of the caller (Projects it creates are its own); absent for the control loop. */
+  userId?: string;
   ip?: string;
   userAgent?: string;
   dryRun?: boolean;
+  /**
+   * The same decision the API made for the request, asked again by the store for every object
+   * a write touches (a batch apply names many); throws 403. Absent for the control loop.
+   */
+  authorize?: (a: Access) => void;
+  /** A list or watch across Projects by a user who sees only some: these Projects' objects only. */
+  visible?: () => ReadonlySet<string>;
 }

@@ -1,3 +1,4 @@
+import { PeopleStore } from "./people.js";
 import type { DataSource } from "typeorm";
 import { AuditLog } from "./audit.js";
 import { BackupQueue } from "./backups.js";
@@ -13,6 +14,8 @@ import { VolumeStore } from "./volumes.js";
  * Every repository of the store, one per table family. Nothing outside store/ issues SQL:
  * components get the repositories they need from here (main.ts wires them).
  */
+export { PeopleStore } from "./people.js";
+
 export interface Stores {
   /** Objects (the four kinds' tables), the change log, and the audit rows of their writes. */
   resources: ResourceStore;
@@ -23,6 +26,10 @@ export interface Stores {
   revisions: RevisionStore;
   backups: BackupQueue;
   certificates: CertificateStore;
+  /** Users, teams, API tokens and the Projects each user may see (issue 17). */
+  people: PeopleStore;
+  /** The super_admin the first start made (the installation token's user). */
+  adminUserId: () => string | undefined;
 }
 
 export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => string | undefined): Stores {
@@ -35,5 +42,7 @@ export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => st
     revisions: new RevisionStore(ds),
     backups: new BackupQueue(ds),
     certificates: new CertificateStore(ds),
+    people: new PeopleStore(ds),
+    adminUserId,
   };
 }

@@ -8,6 +8,8 @@ import { currentRv, selectSql, toObject, type Row } from "./object-rows.js";
 export interface ListFilter {
   namespace?: string;
   name?: string;
+  /** Only objects of these Projects (for Projects: these Projects); counts and pages respect it. */
+  projects?: readonly string[];
   matches?: (o: ResourceObject) => boolean;
 }
 
@@ -150,6 +152,7 @@ function tableWhere(kind: KindInfo, filter: ListFilter, rv: number | undefined, 
   if (rv !== undefined) w.add((n) => `t.resource_version <= ${n(rv)}`);
   if (kind.namespaced && filter.namespace) w.add((n) => `p.name = ${n(filter.namespace)}`);
   if (filter.name) w.add((n) => `t.name = ${n(filter.name)}`);
+  if (filter.projects) w.add((n) => `${kind.namespaced ? "p.name" : "t.name"} = ANY(${n(filter.projects)})`);
   if (after && kind.namespaced) w.add((n) => `(p.name ${C}, t.name ${C}) > (${n(after.ns)}, ${n(after.name)})`);
   if (after && !kind.namespaced) w.add((n) => `t.name ${C} > ${n(after.name)}`);
   return w;
@@ -163,6 +166,7 @@ function historySql(kind: KindInfo, filter: ListFilter, rv: number, after: Key |
   w.add(() => "s.event_type <> 'DELETED'");
   if (kind.namespaced && filter.namespace) w.add((n) => `s.namespace = ${n(filter.namespace)}`);
   if (filter.name) w.add((n) => `s.name = ${n(filter.name)}`);
+  if (filter.projects) w.add((n) => `${kind.namespaced ? "s.namespace" : "s.name"} = ANY(${n(filter.projects)})`);
   if (after) w.add((n) => `(coalesce(s.namespace, '') ${C}, s.name ${C}) > (${n(after.ns)}, ${n(after.name)})`);
   const sql = `WITH later AS (SELECT DISTINCT uid FROM resource_changes WHERE kind = ${k} AND rv > ${r}),
     s AS (SELECT DISTINCT ON (c.uid) c.uid, c.event_type, c.object, c.namespace, c.name FROM resource_changes c JOIN later l ON l.uid = c.uid WHERE c.rv <= ${r} ORDER BY c.uid, c.rv DESC)

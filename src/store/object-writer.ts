@@ -66,7 +66,8 @@ export class ObjectWriter {
       const projectId = kind.namespaced ? await this.lockNamespace(kind, op) : undefined;
       const stored = await this.current(kind, op.name, projectId);
       const decision = op.mutate(stored ? sealedView(this.d.box, stored) : undefined);
-      if (decision === "skip") return { object: stored ?? { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: op.name, ...(op.namespace ? { namespace: op.namespace } : {}) } }, changed: false };
+      if (decision === "skip") return { object: stored ?? placeholder(kind, op), changed: false };
+      this.authorize(kind, op, decision === "delete" ? "delete" : stored ? "update" : "create");
       if (decision === "delete") return await this.delete(kind, stored!);
       const next = sealObject(this.d.box, decision, stored);
       if (!stored) return await this.insert(kind, projectId, next);
@@ -76,6 +77,11 @@ export class ObjectWriter {
     } catch (e) {
       throw translateDbError(e, kind, op.name);
     }
+  }
+
+  /** The API's decision asked again for this object (a batch names many); the control loop has none to ask. */
+  private authorize(kind: KindInfo, op: WriteOp, verb: "create" | "update" | "delete"): void {
+    this.ctx.authorize?.({ verb, resource: kind.plural, namespace: kind.namespaced ? op.namespace : op.name, name: op.name });
   }
 
   private async current(kind: KindInfo, name: string, projectId: string | undefined): Promise<ResourceObject | undefined> {
@@ -93,7 +99,7 @@ export class ObjectWriter {
   private async insert(kind: KindInfo, projectId: string | undefined, obj: ResourceObject): Promise<WriteResult> {
     if (projectId) await this.refuseInTerminatingProject(kind, projectId, obj);
     const rv = await nextRv(this.qr);
-    const cols: Record<string, unknown> = { name: obj.metadata.name, resource_version: rv, generation: 1, ...objectColumns(obj), ...(projectId ? { project_id: projectId } : {}), ...seedColumns(kind.kind, obj, this.d.adminUserId()) };
+    const cols: Record<string, unknown> = { name: obj.metadata.name, resource_version: rv, generation: 1, ...objectColumns(obj), ...(projectId ? { project_id: projectId } : {}), ...seedColumns(kind.kind, obj, this.ctx.userId ?? this.d.adminUserId()) };
     const names = Object.keys(cols);
     const rows: Row[] = await this.qr.query(`INSERT INTO ${kind.table} (${names.join(", ")}) VALUES (${names.map((_, i) => `$${i + 1}`).join(", ")}) ${returningSql(kind)}`, Object.values(cols));
     const created = toObject(kind, rows[0]);
@@ -195,4 +201,9 @@ export class ObjectWriter {
     // Delivered on commit only, so a listener never sees a change that was rolled back.
     await this.qr.query(`SELECT pg_notify($1, $2)`, [CHANGES_CHANNEL, String(rv)]);
   }
+}
+
+/** What a skipped write of an object that does not exist answers with: its identity only. */
+function placeholder(kind: KindInfo, op: WriteOp): ResourceObject {
+  return { apiVersion: API_VERSION, kind: kind.kind, metadata: { name: op.name, ...(op.namespace ? { namespace: op.namespace } : {}) } };
 }

@@ -36,6 +36,8 @@ export interface ListOptions {
   limit?: number;
   /** The token of the previous page. */
   continue?: string;
+  /** Only objects of these Projects (a caller who sees only some). */
+  projects?: ReadonlySet<string> | readonly string[];
 }
 
 export interface ListResult {
@@ -177,7 +179,7 @@ export class ResourceStore {
    */
   async list(kindName: string, opts: ListOptions = {}, stored = false): Promise<ListResult> {
     const kind = kindInfo(kindName);
-    const filter: ListFilter = { namespace: opts.namespace, name: opts.name, matches: selection(opts) };
+    const filter: ListFilter = { namespace: opts.namespace, name: opts.name, matches: selection(opts), ...(opts.projects ? { projects: [...opts.projects] } : {}) };
     const qr = this.ds.createQueryRunner();
     try {
       await qr.connect();

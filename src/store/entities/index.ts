@@ -1,3 +1,4 @@
+import { ApiToken } from "./api-token.js";
 import { Application } from "./application.js";
 import { AuditLog } from "./audit-log.js";
 import { Backup } from "./backup.js";
@@ -17,6 +18,7 @@ import { TeamMember } from "./team-member.js";
 import { User } from "./user.js";
 import { Volume } from "./volume.js";
 
+export { ApiToken } from "./api-token.js";
 export { Application, type ApplicationPhase, type ApplicationSourceType, type ApplicationType } from "./application.js";
 export { AuditLog, AUDIT_RESOURCE_TYPES, type AuditResourceType } from "./audit-log.js";
 export { Backup } from "./backup.js";
@@ -39,6 +41,7 @@ export { Volume } from "./volume.js";
 
 /** Every entity of the store, for the DataSource. */
 export const ENTITIES = [
+  ApiToken,
   User, Team, TeamMember, Project, Application, GitSource, Database, Deployment, DeploymentLog,
   EnvVar, Volume, Domain, Certificate, Backup, AuditLog, ResourceChange, KubeEvent, Sync,
 ];

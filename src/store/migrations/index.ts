@@ -6,8 +6,9 @@ import { DomainCertificates1732560000020 } from "./1732560000020-DomainCertifica
 import { StatusOnlyChanges1732560000030 } from "./1732560000030-StatusOnlyChanges.js";
 import { ChangePrevLabels1732560000040 } from "./1732560000040-ChangePrevLabels.js";
 import { Syncs1732560000050 } from "./1732560000050-Syncs.js";
+import { PeopleAndTokens1732560000060 } from "./1732560000060-PeopleAndTokens.js";
 
-export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050 };
+export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060 };
 
 /** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
-export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050];
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060];
