@@ -25,6 +25,8 @@ import { drained, yieldToOthers } from "./backpressure.js";
 import { APIEXTENSIONS, apiextensionsGroup, apiextensionsResourceList, CRD_PATH, crdRequest } from "./apiextensions.js";
 import { SYNC_HOOK_PATH, SyncWebhooks, WEBHOOK_MAX_BODY } from "./sync-webhook.js";
 import { sealReply } from "./seal.js";
+import { SYNC_DIFF_PATH, SyncDiffs } from "./sync-diff.js";
+import type { SecretBox } from "../store/secrets.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -46,6 +48,9 @@ export interface ApiServerOptions {
   maxWatchesPerAddress?: number;
   /** TLS connections at once (default 1024); past it 429 with Retry-After. */
   maxConnections?: number;
+  /** The data directory (a Sync diff's git cache lives under it) and the secret box (its token). */
+  dataDir: string;
+  box: SecretBox;
 }
 
 /** A TLS handshake that has not finished by then is dropped (Node's default is 120 s). */
@@ -97,6 +102,7 @@ export class ApiServer {
   private readonly authFailures: AuthFailureLimit;
   private readonly watches: WatchLimit;
   private readonly hooks: SyncWebhooks;
+  private readonly syncDiffs: SyncDiffs;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
@@ -108,6 +114,7 @@ export class ApiServer {
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
     this.hooks = new SyncWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
+    this.syncDiffs = new SyncDiffs({ store: st.resources, dataDir: opts.dataDir, box: opts.box });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
   }
 
@@ -262,6 +269,7 @@ export class ApiServer {
     },
     { pattern: SYNC_HOOK_PATH, handle: async (c, [name]) => (c.method === "POST" ? this.hooks.handle(c.req, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req)) : methodNotAllowed()) },
+    { pattern: SYNC_DIFF_PATH, handle: async (c, [name]) => (c.method === "GET" ? this.syncDiffs.handle(name!, c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
     { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(namespaces|events|services)(?:\/([^/]+))?$/, handle: (c, groups) => this.core(c, groups) },
