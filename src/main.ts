@@ -223,7 +223,7 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
     const metrics = new Metrics();
     metrics.observeFeedSubscribers(() => feed.subscriberCount());
     const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);
-    const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver, firstRequestTimeoutMs: envMs("BERTH_FIRST_REQUEST_TIMEOUT_SECONDS", 10), maxConnections: Number(process.env.BERTH_MAX_CONNECTIONS ?? 1024) });
+    const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver, firstRequestTimeoutMs: envMs("BERTH_FIRST_REQUEST_TIMEOUT_SECONDS", 10), maxConnections: Number(process.env.BERTH_MAX_CONNECTIONS ?? 1024), dataDir: opts.dataDir, box });
     await api.start();
     parts.add(() => api.stop());
     const wiring: Wiring = {

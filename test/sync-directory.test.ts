@@ -88,7 +88,11 @@ describe("Sync: a watched directory, and webhooks", function () {
       return p.status === 404 || !!p.body.metadata?.deletionTimestamp;
     });
     expect(delays.delete).to.be.below(1000);
-    const s = await sync("local");
+    // The Project is marked for deletion inside the batch; the status write follows it.
+    const s = await waitFor("the inventory without three", async () => {
+      const x = await sync("local");
+      return x.status.inventory.length === 2 ? x : undefined;
+    }, 10_000, 20);
     expect(s.status.inventory.map((e: any) => e.name).sort()).to.deep.equal([`${P}-one`, `${P}-two`]);
   });
 

@@ -49,6 +49,7 @@ function verbOf(method: string, named: boolean, query: URLSearchParams): Verb {
 const BERTH_ROUTES: { pattern: RegExp; access: (method: string, m: string[], q: URLSearchParams) => Access }[] = [
   { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/, access: (method, [ns, name, what]) => ({ verb: method === "GET" ? "get" : "create", resource: what, namespace: ns, name }) },
   { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/, access: (method, [ns, name, what]) => ({ verb: method === "GET" ? (what === "credentials" ? "get" : "list") : "create", resource: what, namespace: ns, name }) },
+  { pattern: /^\/berth\/v1\/syncs\/([^/]+)\/diff$/, access: (_m, [name]) => ({ verb: "get", resource: "syncs", subresource: "diff", name }) },
   // Decided per item inside the batch (the store asks the same decision for every write).
   { pattern: /^\/berth\/v1\/apply$/, access: () => ({ verb: "create", resource: "batch" }) },
   // Decided in the handler, which knows the object the value is sealed for.

@@ -29,6 +29,8 @@ import { accessOf, parseResourcePath } from "./access-of.js";
 import { decide, isAdmin, type Access, type Identity } from "../core/access.js";
 import { ScopeCache } from "./scope-cache.js";
 import { PeopleEndpoints } from "./people.js";
+import { SYNC_DIFF_PATH, SyncDiffs } from "./sync-diff.js";
+import type { SecretBox } from "../store/secrets.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -50,6 +52,9 @@ export interface ApiServerOptions {
   maxWatchesPerAddress?: number;
   /** TLS connections at once (default 1024); past it 429 with Retry-After. */
   maxConnections?: number;
+  /** The data directory (a Sync diff's git cache lives under it) and the secret box (its token). */
+  dataDir: string;
+  box: SecretBox;
 }
 
 /** A TLS handshake that has not finished by then is dropped (Node's default is 120 s). */
@@ -106,6 +111,7 @@ export class ApiServer {
   private readonly hooks: SyncWebhooks;
   private readonly scopes: ScopeCache;
   private readonly people: PeopleEndpoints;
+  private readonly syncDiffs: SyncDiffs;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
@@ -117,6 +123,7 @@ export class ApiServer {
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
     this.hooks = new SyncWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
+    this.syncDiffs = new SyncDiffs({ store: st.resources, dataDir: opts.dataDir, box: opts.box });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
     this.scopes = new ScopeCache((userId) => st.people.scope(userId));
     // Passwords are guessable where tokens are not: 5 failures per user per minute, 20 per address per 10 s.
@@ -309,6 +316,7 @@ export class ApiServer {
     { pattern: SYNC_HOOK_PATH, handle: async (c, [name]) => (c.method === "POST" ? this.hooks.handle(c.req, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req), c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/(users|teams|tokens|login)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, handle: (c, [what, name, members, member]) => this.people.handle({ method: c.method, what: what as "users", name, members: !!members, member, body: () => readBody(c.req, 64 * 1024), ctx: c.ctx, identity: c.identity, address: c.req.socket.remoteAddress ?? "unknown" }) },
+    { pattern: SYNC_DIFF_PATH, handle: async (c, [name]) => (c.method === "GET" ? this.syncDiffs.handle(name!, c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
     { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(namespaces|events|services)(?:\/([^/]+))?$/, handle: (c, groups) => this.core(c, groups) },

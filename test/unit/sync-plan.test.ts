@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Condition } from "../../src/core/conditions.js";
 import type { ResourceObject } from "../../src/core/types.js";
 import { ownershipConflict } from "../../src/store/apply-set.js";
-import { describePrune, entryKey, planPrune, type InventoryEntry, type PruneInput } from "../../src/reconcilers/sync/plan.js";
+import { describePrune, entryKey, planPrune, type InventoryEntry, type PruneInput } from "../../src/store/sync-prune.js";
 import { syncStatusFor } from "../../src/reconcilers/sync/status.js";
 
 const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "golden", "sync-prune.txt");

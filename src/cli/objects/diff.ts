@@ -1,8 +1,8 @@
 import { createTwoFilesPatch } from "diff";
 import YAML from "yaml";
-import { findKind } from "../../core/kinds.js";
+import { findKind, type KindInfo } from "../../core/kinds.js";
 import type { BerthClient } from "../shared/client.js";
-import { ApiCallError, CommandError } from "../shared/errors.js";
+import { ApiCallError, CommandError, EXIT_USAGE, serverMessage } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
 import { explainBatchError, loadDocs } from "./batch.js";
 import { sortForApply, type ManifestDoc } from "../../schema/manifests.js";
@@ -36,16 +36,19 @@ function manifestNamespace(doc: ManifestDoc): string | undefined {
   return doc.object.metadata ? (doc.object.metadata as any).namespace : undefined;
 }
 
-/** The patch for one object of the batch, or undefined when applying it would change nothing. */
-async function itemPatch(client: BerthClient, doc: ManifestDoc, item: BatchItem): Promise<string | undefined> {
+/**
+ * The patch for one object of a dry-run batch (the live object against the one the dry run
+ * produced), or undefined when applying it would change nothing.
+ */
+async function itemPatch(client: BerthClient, kind: KindInfo, namespace: string | undefined, item: BatchItem): Promise<string | undefined> {
   if (item.action === "unchanged") return undefined;
-  const live = item.action === "created" ? undefined : await client.get(doc.kind, manifestNamespace(doc), item.object.metadata.name);
+  const live = item.action === "created" ? undefined : await client.get(kind, namespace, item.object.metadata.name);
   const before = live ? YAML.stringify(comparable(live)) : "";
   const after = YAML.stringify(comparable(item.object));
   // The server's action also counts fields comparable() leaves out; those are no change to show.
   if (before === after) return undefined;
   const ns = item.object.metadata.namespace;
-  return patch(`${doc.kind.plural}.berth.dev/${ns ? ns + "/" : ""}${item.object.metadata.name}`, before, after);
+  return patch(`${kind.plural}.berth.dev/${ns ? ns + "/" : ""}${item.object.metadata.name}`, before, after);
 }
 
 /** With --prune, what apply --prune would delete shows as removed entirely. */
@@ -63,7 +66,7 @@ export async function diffCommand(client: BerthClient, files: string[], opts: { 
   });
   let changed = 0;
   for (const [i, item] of result.items.entries()) {
-    const text = await itemPatch(client, docs[i], item);
+    const text = await itemPatch(client, docs[i].kind, manifestNamespace(docs[i]), item);
     if (text === undefined) continue;
     changed++;
     io.out(text);
@@ -73,4 +76,45 @@ export async function diffCommand(client: BerthClient, files: string[], opts: { 
     io.out(await prunedPatch(client, o));
   }
   return changed > 0 ? DIFF_CHANGED : 0;
+}
+
+/**
+ * `berth diff --sync NAME`: what the next revision of the Sync would change, from the server's
+ * dry run of exactly the batch the controller would write. Changed objects as `berth diff -f`
+ * shows them, then `- prune Kind ns/name` per object the prune would delete. A revision the
+ * controller would refuse (FetchFailed, ManifestInvalid, ApplyFailed) exits 2 with its message;
+ * a prune guard's refusal is shown after the changes it holds back (exit 1).
+ */
+export async function diffSyncCommand(client: BerthClient, name: string, io: Io): Promise<number> {
+  const result = await client.syncDiff(name).catch((e: unknown) => {
+    throw e instanceof ApiCallError ? new CommandError(serverMessage(e), DIFF_ERROR) : e;
+  });
+  const at = result.revision ? ` at revision ${result.revision}` : "";
+  if (result.error) throw new CommandError(`Sync ${name}${at}: ${result.error.reason}:\n${result.error.message}`, DIFF_ERROR);
+  let changed = 0;
+  for (const item of result.items) {
+    const kind = findKind(item.object.kind);
+    const text = kind ? await itemPatch(client, kind, item.object.metadata?.namespace, item) : undefined;
+    if (text === undefined) continue;
+    changed++;
+    io.out(text);
+  }
+  for (const p of result.prune) {
+    changed++;
+    io.out(`- prune ${p.kind} ${p.namespace ?? ""}/${p.name}`);
+  }
+  if (result.blocked) io.err(`PruneBlocked: ${result.blocked}\n(until confirmed the controller applies nothing of this revision; the changes above are what it would do once confirmed)`);
+  io.err(changed ? `Sync ${name}${at}: ${changed} change(s)` : `Sync ${name}${at}: nothing would change`);
+  return changed > 0 ? DIFF_CHANGED : 0;
+}
+
+/** `berth diff`: -f FILE… or --sync NAME, exactly one. */
+export async function diffFromFlags(client: BerthClient, opts: { filename?: string[]; sync?: string; prune?: boolean }, io: Io): Promise<number> {
+  if (opts.filename?.length && opts.sync) throw new CommandError("error: pass -f FILE or --sync NAME, not both", EXIT_USAGE);
+  if (opts.sync) {
+    if (opts.prune) throw new CommandError("error: --prune goes with -f (--sync always shows the Sync's own prune)", EXIT_USAGE);
+    return diffSyncCommand(client, opts.sync, io);
+  }
+  if (!opts.filename?.length) throw new CommandError("error: diff what? pass -f FILE or --sync NAME", EXIT_USAGE);
+  return diffCommand(client, opts.filename, { prune: opts.prune }, io);
 }

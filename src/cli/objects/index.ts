@@ -23,12 +23,13 @@ function registerApplyAndDiff(program: Command): void {
 
   program
     .command("diff")
-    .description("show what apply would change; exit 0 if nothing, 1 if something, >1 on error")
-    .requiredOption("-f, --filename <path>", "file, directory or - (repeatable)", collect)
-    .option("--prune", "also show what apply --prune would delete")
-    .action(async (opts: { filename: string[]; prune?: boolean }, cmd: Command) => {
-      const { diffCommand } = await import("./diff.js");
-      process.exitCode = await diffCommand(clientFromCommand(cmd), opts.filename, { prune: opts.prune }, processIo);
+    .description("show what apply -f, or the next revision of a Sync, would change; exit 0 if nothing, 1 if something, >1 on error")
+    .option("-f, --filename <path>", "file, directory or - (repeatable)", collect)
+    .option("--sync <name>", "what the Sync's next revision would change (fetched and dry-run on the server)")
+    .option("--prune", "also show what apply --prune would delete (with -f)")
+    .action(async (opts: { filename?: string[]; sync?: string; prune?: boolean }, cmd: Command) => {
+      const { diffFromFlags } = await import("./diff.js");
+      process.exitCode = await diffFromFlags(clientFromCommand(cmd), opts, processIo);
     });
 }
 

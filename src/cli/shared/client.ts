@@ -3,6 +3,17 @@ import { GROUP, VERSION, type KindInfo } from "../../core/kinds.js";
 import { ApiCallError } from "./errors.js";
 import { type Connection, readConnection } from "./kubeconfig-file.js";
 
+/** The answer of GET /berth/v1/syncs/NAME/diff (src/api/sync-diff.ts). */
+export interface SyncDiffAnswer {
+  kind: "SyncDiff";
+  sync: string;
+  revision?: string;
+  items: { action: string; object: Record<string, any> }[];
+  prune: { kind: string; namespace?: string; name: string }[];
+  blocked?: string;
+  error?: { reason: string; message: string };
+}
+
 /** The parts of a request besides method and path; JSON in and out unless told otherwise. */
 export interface RequestOptions {
   body?: unknown;
@@ -141,6 +152,11 @@ export class BerthClient {
     if (dryRun) q.set("dryRun", "All");
     if (prune) q.set("prune", "true");
     return this.request("POST", `/berth/v1/apply${q.size ? `?${q}` : ""}`, { body: { items } });
+  }
+
+  /** What the next revision of Sync `name` would change (GET /berth/v1/syncs/NAME/diff: a dry run, nothing stored). */
+  async syncDiff(name: string): Promise<SyncDiffAnswer> {
+    return this.request("GET", `/berth/v1/syncs/${encodeURIComponent(name)}/diff`);
   }
 
   async delete(kind: KindInfo, namespace: string | undefined, name: string): Promise<Record<string, any>> {

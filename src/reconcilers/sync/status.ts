@@ -7,7 +7,7 @@ import type { Condition } from "../../core/conditions.js";
 import { RECONCILE_REQUESTED } from "../../core/kinds.js";
 import type { ResourceObject } from "../../core/types.js";
 import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type EventSpec, type Outcome, type Summary, type Verdict } from "../shared/status.js";
-import type { InventoryEntry } from "./plan.js";
+import type { InventoryEntry } from "../../store/sync-prune.js";
 
 export type SyncFailureReason = "FetchFailed" | "ManifestInvalid" | "ApplyFailed" | "PruneBlocked";
 

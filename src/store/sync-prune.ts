@@ -2,8 +2,8 @@
  * The pure decisions of a Sync reconcile (issue 15): what a revision may prune (who owns what
  * is decided under the write lock, store/apply-set.ts). No I/O, so every guard is specified by a unit test and the reconciler only executes.
  */
-import { PRUNE_ANNOTATION, PRUNE_CONFIRM } from "../../core/kinds.js";
-import type { ResourceObject } from "../../core/types.js";
+import { PRUNE_ANNOTATION, PRUNE_CONFIRM } from "../core/kinds.js";
+import type { ResourceObject } from "../core/types.js";
 
 /** One object a Sync applied, as status.inventory lists it. */
 export interface InventoryEntry {
