@@ -9,6 +9,8 @@ import { promisify } from "node:util";
 import { writeFileSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
+import { Writable } from "node:stream";
+import winston from "winston";
 import { call, startTestBerth } from "./helpers/berth.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -24,8 +26,10 @@ describe("people and permissions: roles, teams, tokens, and one choke point", fu
   const tokens: Record<string, string> = {};
   const as = (who: string, method: string, p: string, body?: unknown, contentType?: string) => call(berth, method, p, body, { token: tokens[who], ...(contentType ? { contentType } : {}) });
 
+  const logs: string[] = [];
   before(async () => {
-    berth = await startTestBerth();
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done): void => (logs.push(chunk.toString()), done()) });
+    berth = await startTestBerth({ logger: winston.createLogger({ level: "debug", format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] }) });
     const admin = (method: string, p: string, body?: unknown) => call(berth, method, p, body);
     for (const [username, role] of [["dev-a", "developer"], ["dev-b", "developer"], ["view-a", "viewer"], ["dev-v", "developer"]] as const) {
       const r = await admin("POST", "/berth/v1/users", { username, email: `${username}@example.test`, password: PASSWORD, role });
@@ -203,5 +207,16 @@ describe("people and permissions: roles, teams, tokens, and one choke point", fu
     const denied = await kubectl(["--kubeconfig", cfg, "get", "applications.berth.dev", "-n", "pb"]);
     expect(denied.code).to.not.equal(0);
     expect(denied.stderr).to.contain("Forbidden").and.contain('user "dev-a"');
+  });
+
+  it("no token, password or password hash in the logs, the audit rows or any answer of this run", async () => {
+    const audit = JSON.stringify(await berth.dataSource.query("SELECT * FROM audit_logs"));
+    const answers = JSON.stringify([await call(berth, "GET", "/berth/v1/users"), await call(berth, "GET", "/berth/v1/teams"), await as("dev-a", "GET", "/berth/v1/tokens")]);
+    const hashes = (await berth.dataSource.query("SELECT password_hash FROM users WHERE password_hash LIKE '$2%'")).map((r: { password_hash: string }) => r.password_hash);
+    expect(hashes.length, "bcrypt hashes are stored").to.be.greaterThan(3);
+    for (const [where, text] of [["logs", logs.join("")], ["audit rows", audit], ["answers", answers]] as const) {
+      for (const secret of [...Object.values(tokens), berth.token, PASSWORD, ...hashes]) expect(text.includes(secret), `${where} hold a secret`).to.equal(false);
+    }
+    expect(logs.length, "the logger heard the run").to.be.greaterThan(0);
   });
 });
