@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { createHmac } from "node:crypto";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { call, removeDir, startTestBerth, tempDir } from "./helpers/berth.js";
+import { call, removeDir, runBerth, startTestBerth, tempDir } from "./helpers/berth.js";
 import { cleanupProject, requireDocker, waitFor } from "./helpers/docker.js";
 import { startGitRepo, type TestRepo } from "./helpers/git.js";
 import { deliver } from "./helpers/webhook.js";
@@ -94,6 +94,19 @@ describe("Sync: a watched directory, and webhooks", function () {
       return x.status.inventory.length === 2 ? x : undefined;
     }, 10_000, 20);
     expect(s.status.inventory.map((e: any) => e.name).sort()).to.deep.equal([`${P}-one`, `${P}-two`]);
+  });
+
+  it("berth export of what the Sync applied, with the Sync pointed at the exported directory: berth diff --sync reports nothing to change", async () => {
+    const out = path.join(dir, "..", `${path.basename(dir)}-export`);
+    for (const p of ["one", "two"]) {
+      const r = await runBerth(["export", "-n", `${P}-${p}`, "-o", out], { kubeconfig: berth.kubeconfigPath });
+      expect(r.code, r.stderr).to.equal(0);
+    }
+    const patched = await call(berth, "PATCH", `${G}/syncs/local`, { spec: { source: { directory: { path: out } }, suspend: true } }, { contentType: "application/merge-patch+json" });
+    expect(patched.status, patched.text).to.equal(200);
+    const diff = await runBerth(["diff", "--sync", "local"], { kubeconfig: berth.kubeconfigPath });
+    expect(diff.code, `${diff.stdout}${diff.stderr}`).to.equal(0);
+    removeDir(out);
   });
 
   it("a webhook with a valid GitHub signature makes a git Sync fetch at once; a forged one gets 401 and fetches nothing", async () => {
