@@ -6,6 +6,8 @@
  * confirmed; `berth.dev/prune: disabled` kept; two Syncs over one object → the second's conflict.
  */
 import { expect } from "chai";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { call, startTestBerth } from "./helpers/berth.js";
 import { appContainers, BUSYBOX_IMAGE, cleanupProject, ensureBusyboxImage, requireDocker, waitFor } from "./helpers/docker.js";
 import { startGitRepo, type TestRepo } from "./helpers/git.js";
@@ -136,5 +138,19 @@ describe("Sync: a git branch kept applied (git daemon on 127.0.0.1, real engine)
     expect(ready(s).message).to.contain("owned by Sync infra");
     expect(ready(s).message).to.match(/^other\/a\.yaml:\d+/);
     expect((await getApp("a")).body.spec.env.VERSION).to.equal("4");
+  });
+
+  it("deleting a Sync leaves what it applied (Retain) and its git cache goes; with deletionPolicy Delete its objects go too", async () => {
+    const rival = await sync("rival");
+    expect((await call(berth, "DELETE", `${G}/syncs/rival`)).status).to.equal(200);
+    await waitFor("rival gone", async () => (await call(berth, "GET", `${G}/syncs/rival`)).status === 404, 30_000);
+    expect(existsSync(path.join(berth.dataDir, "sync-cache", rival.metadata.uid)), "the cache of a deleted Sync is removed").to.equal(false);
+    expect(existsSync(path.join(berth.dataDir, "sync-cache", (await sync()).metadata.uid)), "another Sync's cache stays").to.equal(true);
+    expect((await getApp("a")).status, "Retain: the objects stay").to.equal(200);
+    const r = await call(berth, "PATCH", `${G}/syncs/infra`, { spec: { deletionPolicy: "Delete" } }, { contentType: "application/merge-patch+json" });
+    expect(r.status, r.text).to.equal(200);
+    await waitFor("the patch observed", async () => (await sync()).status?.observedGeneration === r.body.metadata.generation, 30_000);
+    expect((await call(berth, "DELETE", `${G}/syncs/infra`)).status).to.equal(200);
+    await waitFor("infra and what it applied gone", async () => (await call(berth, "GET", `${G}/syncs/infra`)).status === 404 && (await call(berth, "GET", `${G}/projects/${P}`)).status === 404, 60_000);
   });
 });

@@ -3,6 +3,7 @@
  * shallow fetch into a bare cache (./git-fetch.ts), a directory by reading it (./dir-source.ts).
  * Each caller names its own cache directory, so a diff never shares the controller's.
  */
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { parseDurationMs } from "../core/duration.js";
 import { readDirectoryRevision } from "./dir-source.js";
@@ -21,6 +22,11 @@ export interface SyncSource {
  */
 export function syncCacheDir(dataDir: string, uid: string, purpose: "controller" | "diff"): string {
   return purpose === "controller" ? path.join(dataDir, "sync-cache", uid) : path.join(dataDir, "sync-cache", "diff", uid);
+}
+
+/** A deleted Sync's caches (the controller's and a diff's) and nothing else. */
+export async function removeSyncCaches(dataDir: string, uid: string): Promise<void> {
+  await Promise.all((["controller", "diff"] as const).map((p) => rm(syncCacheDir(dataDir, uid, p), { recursive: true, force: true })));
 }
 
 /** One fetch when spec.timeout is not set. */

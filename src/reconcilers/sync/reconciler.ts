@@ -9,7 +9,7 @@ import { parseDurationMs } from "../../core/duration.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ObjectKey, ReconcileContext } from "../../controller/controller.js";
 import type { DirectoryWatches } from "../../runtime/dir-source.js";
-import { readSyncSource, syncCacheDir, type SyncSource } from "../../runtime/sync-source.js";
+import { readSyncSource, removeSyncCaches, syncCacheDir, type SyncSource } from "../../runtime/sync-source.js";
 import { unsealSyncSecrets, type SecretBox } from "../../store/secrets.js";
 import type { InventoryEntry } from "../../store/sync-prune.js";
 import { inventoryEntryOf, planSyncRevision, pruneOp, SyncRevisionError, syncSpecOf, writeSyncRevision, type SyncFiles, type SyncSpec } from "../../store/sync-revision.js";
@@ -108,6 +108,7 @@ export class SyncReconciler extends ObjectReconciler<SyncObserved> {
   /** Deleting a Sync leaves what it applied, unless deletionPolicy Delete (and prune) says otherwise. */
   protected async finalize(sync: ResourceObject, ctx: ReconcileContext): Promise<boolean> {
     await this.d.watches.unwatch(sync.metadata.uid!);
+    await removeSyncCaches(this.d.dataDir, sync.metadata.uid!);
     const spec = specOf(sync);
     if (spec.deletionPolicy !== "Delete" || spec.prune === false) return true;
     const inventory = (sync.status as { inventory?: InventoryEntry[] } | undefined)?.inventory ?? [];
