@@ -48,7 +48,7 @@ function registerReads(program: Command): void {
       const people = PEOPLE_KINDS[kind.toLowerCase()];
       if (people) {
         const { getPeopleCommand } = await import("../people/commands.js");
-        await getPeopleCommand(clientFromCommand(cmd), people, name, opts.output, processIo);
+        await getPeopleCommand(clientFromCommand(cmd), { what: people, name, output: opts.output }, processIo);
         return;
       }
       const { getCommand } = await import("./get.js");

@@ -79,8 +79,9 @@ async function printList(list: unknown, f: Format, io: Io): Promise<void> {
 }
 
 /** `berth get users|teams [NAME] [-o json|yaml]`. */
-export async function getPeopleCommand(client: BerthClient, what: "users" | "teams", name: string | undefined, output: string | undefined, io: Io): Promise<void> {
-  const f = format(output);
+export async function getPeopleCommand(client: BerthClient, args: { what: "users" | "teams"; name?: string; output?: string }, io: Io): Promise<void> {
+  const { what, name } = args;
+  const f = format(args.output);
   const list = await client.request<{ items: Record<string, any>[] }>("GET", `/berth/v1/${what}`).catch(serverError);
   if (name) {
     list.items = list.items.filter((i) => i.metadata?.name === name);

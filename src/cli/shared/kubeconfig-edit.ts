@@ -31,7 +31,7 @@ export async function loadKubeconfig(file: string): Promise<KubeconfigDoc> {
   try {
     return { file, doc: await parseKubeconfig(text), json: text.trimStart().startsWith("{") };
   } catch (e) {
-    throw new Error(`kubeconfig ${file}: ${(e as Error).message}`);
+    throw new Error(`kubeconfig ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 
