@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { defaultDataDir } from "../core/config.js";
 import { registerDbCommands } from "./db/index.js";
 import { registerObjectCommands } from "./objects/index.js";
+import { registerPeopleCommands } from "./people/index.js";
 import { registerRolloutCommands } from "./rollout/index.js";
 import { registerServeCommand } from "./serve/index.js";
 import { registerSyncCommands } from "./sync/index.js";
@@ -22,6 +23,7 @@ function buildProgram(): Command {
   registerRolloutCommands(program);
   registerDbCommands(program);
   registerSyncCommands(program);
+  registerPeopleCommands(program);
   return program;
 }
 

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { collect, parseDuration } from "../shared/common.js";
 import { processIo } from "../shared/io.js";
 import { clientFromCommand } from "../shared/kubeconfig.js";
+import { PEOPLE_KINDS } from "../people/index.js";
 import type { ApplyFlags } from "./apply.js";
 
 // Each command's module is imported when it runs: reading manifests loads yaml, ajv and the
@@ -37,13 +38,19 @@ function registerReads(program: Command): void {
   program
     .command("get")
     .description("list objects of a kind, or show one")
-    .argument("<kind>", "project, application (app), database (db) or domain (dom)")
+    .argument("<kind>", "project, application (app), database (db), domain (dom), users or teams")
     .argument("[name]")
     .option("-n, --namespace <project>", "the Project")
     .option("-A, --all-namespaces", "every Project")
     .option("-l, --selector <selector>", "label selector")
     .option("-o, --output <format>", "wide, yaml or json")
     .action(async (kind: string, name: string | undefined, opts: { namespace?: string; allNamespaces?: boolean; output?: string; selector?: string }, cmd: Command) => {
+      const people = PEOPLE_KINDS[kind.toLowerCase()];
+      if (people) {
+        const { getPeopleCommand } = await import("../people/commands.js");
+        await getPeopleCommand(clientFromCommand(cmd), { what: people, name, output: opts.output }, processIo);
+        return;
+      }
       const { getCommand } = await import("./get.js");
       await getCommand(clientFromCommand(cmd), { kind, name, ...opts }, processIo);
     });

@@ -31,11 +31,12 @@ export class BerthClient {
   private server = "";
   private agent: https.Agent | undefined;
 
-  constructor(private readonly kubeconfigPath: string) {}
+  /** A kubeconfig's path, or a connection already made (`berth login` before it has a token). */
+  constructor(private readonly source: string | Connection) {}
 
   /** The kubeconfig, read on first use (`berth --help` never needs it). */
   private connection(): Promise<Connection> {
-    this.conn ??= readConnection(this.kubeconfigPath).then((c) => {
+    this.conn ??= (typeof this.source === "string" ? readConnection(this.source) : Promise.resolve(this.source)).then((c) => {
       this.server = c.server;
       return c;
     });

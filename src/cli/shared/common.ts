@@ -23,3 +23,18 @@ export function columns(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("   ").trimEnd()).join("\n");
 }
+
+/** 45s, 3m, 5h, 2d: kubectl's AGE, coarse on purpose (a time in the future counts as 0s). */
+export function age(since: string | undefined, now = Date.now()): string {
+  const t = since ? Date.parse(since) : NaN;
+  if (Number.isNaN(t)) return "<unknown>";
+  return span(Math.max(0, Math.floor((now - t) / 1000)));
+}
+
+/** A number of seconds in age()'s units. */
+export function span(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172_800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}

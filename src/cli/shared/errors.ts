@@ -29,7 +29,9 @@ export class ApiCallError extends Error {
 
 /** kubectl's wording, so that people and scripts used to it read Berth's errors the same way. */
 export function serverMessage(e: ApiCallError): string {
-  return `Error from server (${e.status.reason ?? e.code}): ${e.message}`;
+  const text = `Error from server (${e.status.reason ?? e.code}): ${e.message}`;
+  // A 401 never says why (an unknown, revoked or expired token look alike): say what to do.
+  return e.code === 401 ? `${text}\n(the server refused the kubeconfig's token: it is wrong, revoked or expired; \`berth login\` gets a new one)` : text;
 }
 
 /** For `.catch()`: a server's Status becomes kubectl's "Error from server (Reason): message". */
@@ -45,6 +47,10 @@ export function exitCodeFor(e: unknown, err: (text: string) => void): number {
   if (e instanceof CommandError) {
     err(e.message);
     return e.exitCode;
+  }
+  if (e instanceof ApiCallError) {
+    err(serverMessage(e));
+    return EXIT_FAILED;
   }
   err(`error: ${(e as Error).message}`);
   return EXIT_FAILED;

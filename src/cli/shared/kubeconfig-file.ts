@@ -16,7 +16,7 @@ export interface Connection {
   key?: Buffer;
 }
 
-type Entry = Record<string, unknown>;
+export type Entry = Record<string, unknown>;
 
 /** A clear error naming the kubeconfig and the field, as every other bad input gets. */
 function fail(file: string, what: string): never {
@@ -32,7 +32,7 @@ function named(file: string, doc: Entry, list: "contexts" | "clusters" | "users"
 }
 
 /** Inline base64 data wins over a file path (relative to the kubeconfig), as in kubectl. */
-function material(file: string, entry: Entry, field: string): Buffer | undefined {
+export function material(file: string, entry: Entry, field: string): Buffer | undefined {
   const data = entry[`${field}-data`];
   if (typeof data === "string") return Buffer.from(data, "base64");
   const ref = entry[field];
@@ -52,7 +52,7 @@ function bearer(file: string, user: Entry): string | undefined {
  * loading a YAML parser (a quarter of a short command's time); any other kubeconfig, e.g.
  * one kubectl rewrote, goes through the yaml library.
  */
-async function parseKubeconfig(text: string): Promise<Entry> {
+export async function parseKubeconfig(text: string): Promise<Entry> {
   if (text.trimStart().startsWith("{")) {
     try {
       return JSON.parse(text) as Entry;
@@ -62,6 +62,17 @@ async function parseKubeconfig(text: string): Promise<Entry> {
   }
   const { parse } = await import("yaml");
   return (parse(text) ?? {}) as Entry;
+}
+
+/** The server and TLS settings of one cluster entry (no credentials). */
+export function clusterConnection(file: string, name: string, cluster: Entry): Connection {
+  if (typeof cluster.server !== "string") fail(file, `clusters[${name}].server is not set`);
+  return {
+    server: cluster.server,
+    ca: material(file, cluster, "certificate-authority"),
+    insecure: cluster["insecure-skip-tls-verify"] === true,
+    servername: typeof cluster["tls-server-name"] === "string" ? cluster["tls-server-name"] : undefined,
+  };
 }
 
 /** The connection of the kubeconfig's current context (or `context`, when given). */
@@ -77,12 +88,8 @@ export async function readConnection(file: string, context?: string): Promise<Co
   const ctx = named(file, doc, "contexts", ctxName);
   const cluster = named(file, doc, "clusters", String(ctx.cluster));
   const user = ctx.user === undefined ? {} : named(file, doc, "users", String(ctx.user));
-  if (typeof cluster.server !== "string") fail(file, `clusters[${String(ctx.cluster)}].server is not set`);
   return {
-    server: cluster.server,
-    ca: material(file, cluster, "certificate-authority"),
-    insecure: cluster["insecure-skip-tls-verify"] === true,
-    servername: typeof cluster["tls-server-name"] === "string" ? cluster["tls-server-name"] : undefined,
+    ...clusterConnection(file, String(ctx.cluster), cluster),
     token: bearer(file, user),
     cert: material(file, user, "client-certificate"),
     key: material(file, user, "client-key"),

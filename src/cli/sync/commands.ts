@@ -7,6 +7,7 @@ import { findKind, RECONCILE_REQUESTED, type KindInfo } from "../../core/kinds.j
 import { annotateNow } from "../rollout/annotate.js";
 import { notFound } from "../objects/resources.js";
 import { BerthClient } from "../shared/client.js";
+import { age } from "../shared/common.js";
 import { ApiCallError, CommandError, EXIT_FAILED, EXIT_USAGE, serverError } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
 
@@ -28,16 +29,6 @@ interface InventoryEntry {
 
 const SYNC: KindInfo = findKind("Sync")!;
 
-/** 45s, 3m, 5h, 2d: kubectl's AGE, coarse on purpose. */
-export function age(since: string | undefined, now = Date.now()): string {
-  const t = since ? Date.parse(since) : NaN;
-  if (Number.isNaN(t)) return "<unknown>";
-  const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.floor(s / 60)}m`;
-  if (s < 172_800) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86_400)}d`;
-}
 
 const conditionOf = (obj: Obj, type: string): Condition | undefined => ((obj.status?.conditions ?? []) as Condition[]).find((c) => c.type === type);
 export const isReady = (obj: Obj): boolean => conditionOf(obj, "Ready")?.status === "True";
