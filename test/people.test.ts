@@ -147,7 +147,9 @@ describe("people and permissions: roles, teams, tokens, and one choke point", fu
     expect(mine.status).to.equal(200);
     expect(mine.body.items.map((t: any) => t.name)).to.deep.equal(["test"]);
     expect(JSON.stringify(mine.body)).to.not.contain(tokens["dev-a"]);
-    expect((await as("dev-a", "GET", "/berth/v1/tokens?user=dev-b")).status).to.equal(200);
+    expect((await as("dev-a", "GET", "/berth/v1/tokens?user=dev-b")).status, "another user's tokens are the admins'").to.equal(403);
+    expect((await as("dev-a", "DELETE", "/berth/v1/tokens/test?user=dev-b")).status).to.equal(403);
+    expect((await call(berth, "GET", "/berth/v1/tokens?user=dev-b")).body.items.map((t: any) => t.name)).to.include("test");
     expect((await as("dev-a", "POST", "/berth/v1/tokens", { user: "dev-b", name: "steal" })).status).to.equal(403);
   });
 

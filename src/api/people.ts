@@ -20,6 +20,7 @@ export interface PeopleCall {
   members?: boolean;
   member?: string;
   body: () => Promise<Buffer>;
+  query: URLSearchParams;
   ctx: RequestContext;
   identity?: Identity;
   address: string;
@@ -58,6 +59,8 @@ export class PeopleEndpoints {
   constructor(
     private readonly people: PeopleStore,
     private readonly logins: { perAddress: AuthFailureLimit; perUser: AuthFailureLimit },
+    /** A membership changed: what this user may see is read again on its next request. */
+    private readonly changed: (userId: string) => void = () => undefined,
   ) {}
 
   async handle(c: PeopleCall): Promise<Reply> {
@@ -109,21 +112,25 @@ export class PeopleEndpoints {
 
   private async members(c: PeopleCall, team: string): Promise<Reply> {
     if (c.method === "DELETE" && c.member) {
-      await this.people.removeMember(team, (await this.person(c.member)).id);
+      const gone = await this.person(c.member);
+      await this.people.removeMember(team, gone.id);
+      this.changed(gone.id);
       return { status: 200, body: { kind: "Status", apiVersion: "v1", status: "Success" } };
     }
     if (c.method !== "POST") throw new ApiError(405, "MethodNotAllowed", "POST {user, role} to add or change a member");
     const b = parse(await c.body());
     const role = text(b, "role", false) ?? "member";
     if (!["owner", "admin", "member", "viewer"].includes(role)) throw new ApiError(422, "Invalid", "role: must be owner, admin, member or viewer", { causes: [{ field: "role", message: "Unsupported value", reason: "FieldValueNotSupported" }] });
-    await this.people.setMember(team, (await this.person(text(b, "user")!)).id, role as "owner");
+    const member = await this.person(text(b, "user")!);
+    await this.people.setMember(team, member.id, role as "owner");
+    this.changed(member.id);
     return { status: 200, body: { kind: "TeamMember", team, user: b.user, role } };
   }
 
   /** Own tokens; an admin may issue one for another user (`?user=` / body user), never for a super_admin unless one. */
   private async tokens(c: PeopleCall): Promise<Reply> {
     const b = c.method === "POST" ? parse(await c.body()) : {};
-    const owner = await this.tokenOwner(c, typeof b.user === "string" ? b.user : undefined);
+    const owner = await this.tokenOwner(c, typeof b.user === "string" ? b.user : (c.query.get("user") ?? undefined));
     if (c.method === "GET") return { status: 200, body: { kind: "TokenList", apiVersion: "berth.dev/v1", user: owner.username, items: await this.people.tokens(owner.id) } };
     if (c.method === "DELETE" && c.name) return { status: 200, body: { kind: "Token", apiVersion: "berth.dev/v1", ...(await this.people.revokeToken(owner.id, c.name)) } };
     if (c.method !== "POST" || c.name) throw new ApiError(405, "MethodNotAllowed", "tokens: GET, POST, DELETE /berth/v1/tokens/ID");

@@ -35,6 +35,12 @@ export class ScopeCache {
     return scope;
   }
 
+  /** A membership of this user changed here: its next request reads the scope again (other servers: within 1 s). */
+  forget(userId: string): void {
+    const e = this.entries.get(userId);
+    if (e) e.at = 0;
+  }
+
   /** What the user may read now, without I/O (for a watch's every event). */
   readable(userId: string): ReadonlySet<string> {
     return this.entries.get(userId)?.scope.read ?? new Set();
