@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { defaultDataDir } from "../core/config.js";
+import { registerAuditCommand } from "./audit/index.js";
 import { registerDbCommands } from "./db/index.js";
 import { registerObjectCommands } from "./objects/index.js";
 import { registerRolloutCommands } from "./rollout/index.js";
@@ -22,6 +23,7 @@ function buildProgram(): Command {
   registerRolloutCommands(program);
   registerDbCommands(program);
   registerSyncCommands(program);
+  registerAuditCommand(program);
   return program;
 }
 
