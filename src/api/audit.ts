@@ -39,7 +39,7 @@ const encodeCursor = (c: AuditCursor): string => Buffer.from(JSON.stringify([c.c
 function decodeCursor(text: string): AuditCursor {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as unknown[];
-    if (typeof createdAt === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt) && typeof id === "string" && /^\d{1,19}$/.test(id)) return { createdAt, id };
+    if (typeof createdAt === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt) && !Number.isNaN(Date.parse(createdAt)) && typeof id === "string" && /^\d{1,19}$/.test(id)) return { createdAt, id };
   } catch {
     // answered below
   }
