@@ -63,8 +63,8 @@ export class PeopleEndpoints {
   ) {}
 
   /** An audit row of a people change: names and ids only — never a password, a token or its hash. */
-  private async record(c: PeopleCall, action: string, resourceType: "user" | "team", resourceId: string | null, details: Record<string, unknown>): Promise<void> {
-    await this.audit?.record({ action, resourceType, resourceId, details, ctx: c.ctx });
+  private async record(c: PeopleCall, row: { action: string; resourceType: "user" | "team"; resourceId: string | null; details: Record<string, unknown> }): Promise<void> {
+    await this.audit?.record({ ...row, ctx: c.ctx });
   }
 
   async handle(c: PeopleCall): Promise<Reply> {
@@ -89,7 +89,7 @@ export class PeopleEndpoints {
     }
     const { token, info } = await this.people.createToken(person.id, `login-${Date.now().toString(36)}`, expiry({ expiresInDays: 30 }));
     // The caller is known only now: the row names the user who logged in.
-    await this.record({ ...c, ctx: { ...c.ctx, user: person.username, userId: person.id } }, "login", "user", person.id, { name: person.username, token: info.name });
+    await this.record({ ...c, ctx: { ...c.ctx, user: person.username, userId: person.id } }, { action: "login", resourceType: "user", resourceId: person.id, details: { name: person.username, token: info.name } });
     return { status: 201, body: { kind: "Token", apiVersion: "berth.dev/v1", user: person.username, role: person.role, token, ...info } };
   }
 
@@ -100,10 +100,14 @@ export class PeopleEndpoints {
     const role = (b.role ?? "viewer") as Role;
     if (!ROLES.includes(role)) throw new ApiError(422, "Invalid", "role: must be super_admin, admin, developer or viewer", { causes: [{ field: "role", message: "Unsupported value", reason: "FieldValueNotSupported" }] });
     if (role === "super_admin" && c.identity?.role !== "super_admin") throw forbidden(`user "${c.identity?.user}" (admin) cannot create a super_admin: only a super_admin can`);
+    return { status: 201, body: view(await this.createUser(c, b, role)) };
+  }
+
+  private async createUser(c: PeopleCall, b: Record<string, unknown>, role: Role): Promise<Person> {
     const password = b.password === undefined ? undefined : typeof b.password === "string" ? b.password : "";
     const person = await this.people.createUser({ username: text(b, "username")!, email: text(b, "email")!, password, role });
-    await this.record(c, "create", "user", person.id, { name: person.username, email: person.email, role: person.role, password: password === undefined ? "none" : "set" });
-    return { status: 201, body: view(person) };
+    await this.record(c, { action: "create", resourceType: "user", resourceId: person.id, details: { name: person.username, email: person.email, role: person.role, password: password === undefined ? "none" : "set" } });
+    return person;
   }
 
   private async teams(c: PeopleCall): Promise<Reply> {
@@ -112,7 +116,7 @@ export class PeopleEndpoints {
       const b = parse(await c.body());
       const owner = await this.person(text(b, "owner")!);
       const team = await this.people.createTeam(text(b, "name")!, owner.id);
-      await this.record(c, "create", "team", team.id, { name: team.name, owner: owner.username });
+      await this.record(c, { action: "create", resourceType: "team", resourceId: team.id, details: { name: team.name, owner: owner.username } });
       return { status: 201, body: { kind: "Team", metadata: { name: team.name } } };
     }
     if (!c.name || !c.members) throw new ApiError(405, "MethodNotAllowed", "teams: POST /berth/v1/teams, POST|DELETE /berth/v1/teams/NAME/members[/USER]");
@@ -122,7 +126,7 @@ export class PeopleEndpoints {
   private async members(c: PeopleCall, team: string): Promise<Reply> {
     if (c.method === "DELETE" && c.member) {
       await this.people.removeMember(team, (await this.person(c.member)).id);
-      await this.record(c, "remove-member", "team", null, { name: team, member: c.member });
+      await this.record(c, { action: "remove-member", resourceType: "team", resourceId: null, details: { name: team, member: c.member } });
       return { status: 200, body: { kind: "Status", apiVersion: "v1", status: "Success" } };
     }
     if (c.method !== "POST") throw new ApiError(405, "MethodNotAllowed", "POST {user, role} to add or change a member");
@@ -130,7 +134,7 @@ export class PeopleEndpoints {
     const role = text(b, "role", false) ?? "member";
     if (!["owner", "admin", "member", "viewer"].includes(role)) throw new ApiError(422, "Invalid", "role: must be owner, admin, member or viewer", { causes: [{ field: "role", message: "Unsupported value", reason: "FieldValueNotSupported" }] });
     await this.people.setMember(team, (await this.person(text(b, "user")!)).id, role as "owner");
-    await this.record(c, "set-member", "team", null, { name: team, member: b.user, role });
+    await this.record(c, { action: "set-member", resourceType: "team", resourceId: null, details: { name: team, member: b.user, role } });
     return { status: 200, body: { kind: "TeamMember", team, user: b.user, role } };
   }
 
@@ -141,12 +145,12 @@ export class PeopleEndpoints {
     if (c.method === "GET") return { status: 200, body: { kind: "TokenList", apiVersion: "berth.dev/v1", user: owner.username, items: await this.people.tokens(owner.id) } };
     if (c.method === "DELETE" && c.name) {
       const revoked = await this.people.revokeToken(owner.id, c.name);
-      await this.record(c, "revoke-token", "user", owner.id, { name: owner.username, token: revoked.name, tokenId: revoked.id });
+      await this.record(c, { action: "revoke-token", resourceType: "user", resourceId: owner.id, details: { name: owner.username, token: revoked.name, tokenId: revoked.id } });
       return { status: 200, body: { kind: "Token", apiVersion: "berth.dev/v1", ...revoked } };
     }
     if (c.method !== "POST" || c.name) throw new ApiError(405, "MethodNotAllowed", "tokens: GET, POST, DELETE /berth/v1/tokens/ID");
     const { token, info } = await this.people.createToken(owner.id, text(b, "name")!, expiry(b));
-    await this.record(c, "create-token", "user", owner.id, { name: owner.username, token: info.name, tokenId: info.id, expiresAt: info.expiresAt });
+    await this.record(c, { action: "create-token", resourceType: "user", resourceId: owner.id, details: { name: owner.username, token: info.name, tokenId: info.id, expiresAt: info.expiresAt } });
     return { status: 201, body: { kind: "Token", apiVersion: "berth.dev/v1", user: owner.username, token, ...info } };
   }
 

@@ -3,7 +3,15 @@ import type { BerthClient } from "../shared/client.js";
 import { columns } from "../shared/common.js";
 import { CommandError, EXIT_USAGE, serverError } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
-import type { AuditFlags } from "./index.js";
+
+export interface AuditFlags {
+  user?: string;
+  project?: string;
+  action?: string;
+  since?: string;
+  limit?: string;
+  output: string;
+}
 
 /** The server's page size for the CLI: whole pages until --limit rows or the end. */
 const PAGE = 500;

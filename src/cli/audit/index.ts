@@ -1,15 +1,7 @@
 import type { Command } from "commander";
 import { processIo } from "../shared/io.js";
 import { clientFromCommand } from "../shared/kubeconfig.js";
-
-export interface AuditFlags {
-  user?: string;
-  project?: string;
-  action?: string;
-  since?: string;
-  limit?: string;
-  output: string;
-}
+import type { AuditFlags } from "./audit.js";
 
 /**
  * Adds `berth audit`: the audit trail per person (issue 17), newest first, from
