@@ -128,7 +128,7 @@ export function buildManager(w: Wiring): Manager {
   mgr.add(new ChangeFeedSource(w.feed, dispatch));
   mgr.add(new RuntimeEventSource(driver, dispatch, logger));
   mgr.add(new BlockedObjectsSource(driver, { store: stores.resources, kinds: mgr.kinds(), events: CLEARING_EVENTS }, dispatch, logger));
-  mgr.add(new RetentionJob(stores.revisions, retentionFromEnv(), logger));
+  mgr.add(new RetentionJob(stores, retentionFromEnv(), logger));
   mgr.add(
     new ResyncSource(stores.resources, dispatch, {
       kinds: mgr.kinds(),

@@ -220,7 +220,7 @@ describe("rollouts: health-gated updates, rollback, history, progress and logs",
     const [dep] = await berth.dataSource.query(`SELECT id FROM deployments WHERE application_id = $1 ORDER BY started_at DESC LIMIT 1`, [uid]);
     await berth.dataSource.query(`INSERT INTO deployment_logs (deployment_id, level, message, created_at) VALUES ($1, 'info', 'ancient', now() - interval '40 days'), ($1, 'info', 'recent', now() - interval '1 day')`, [dep.id]);
     const before = Number((await berth.dataSource.query(`SELECT count(*) FROM deployments WHERE application_id = $1`, [uid]))[0].count);
-    const job = new RetentionJob(berth.stores.revisions, { logDays: 30, deploymentDays: 90, keepPerApplication: 10 }, winston.createLogger({ silent: true }));
+    const job = new RetentionJob(berth.stores, { logDays: 30, deploymentDays: 90, keepPerApplication: 10, auditDays: 365 }, winston.createLogger({ silent: true }));
     const removed = await job.runOnce();
     const after = Number((await berth.dataSource.query(`SELECT count(*) FROM deployments WHERE application_id = $1`, [uid]))[0].count);
     expect(after).to.equal(10);

@@ -8,6 +8,7 @@
 import { ApiError, badRequest, forbidden } from "../core/errors.js";
 import { isAdmin, ROLES, type Identity, type Role } from "../core/access.js";
 import type { RequestContext } from "../core/types.js";
+import type { AuditLog } from "../store/audit.js";
 import type { PeopleStore, Person } from "../store/people.js";
 import type { AuthFailureLimit } from "./auth-limit.js";
 import { requireObject } from "./body-limits.js";
@@ -59,9 +60,15 @@ export class PeopleEndpoints {
   constructor(
     private readonly people: PeopleStore,
     private readonly logins: { perAddress: AuthFailureLimit; perUser: AuthFailureLimit },
+    private readonly audit?: AuditLog,
     /** A membership changed: what this user may see is read again on its next request. */
     private readonly changed: (userId: string) => void = () => undefined,
   ) {}
+
+  /** An audit row of a people change: names and ids only — never a password, a token or its hash. */
+  private async record(c: PeopleCall, row: { action: string; resourceType: "user" | "team"; resourceId: string | null; details: Record<string, unknown> }): Promise<void> {
+    await this.audit?.record({ ...row, ctx: c.ctx });
+  }
 
   async handle(c: PeopleCall): Promise<Reply> {
     if (c.what === "login") return this.login(c);
@@ -84,6 +91,8 @@ export class PeopleEndpoints {
       throw this.logins.perAddress.failed(c.address);
     }
     const { token, info } = await this.people.createToken(person.id, `login-${Date.now().toString(36)}`, expiry({ expiresInDays: 30 }));
+    // The caller is known only now: the row names the user who logged in.
+    await this.record({ ...c, ctx: { ...c.ctx, user: person.username, userId: person.id } }, { action: "login", resourceType: "user", resourceId: person.id, details: { name: person.username, token: info.name } });
     return { status: 201, body: { kind: "Token", apiVersion: "berth.dev/v1", user: person.username, role: person.role, token, ...info } };
   }
 
@@ -94,9 +103,14 @@ export class PeopleEndpoints {
     const role = (b.role ?? "viewer") as Role;
     if (!ROLES.includes(role)) throw new ApiError(422, "Invalid", "role: must be super_admin, admin, developer or viewer", { causes: [{ field: "role", message: "Unsupported value", reason: "FieldValueNotSupported" }] });
     if (role === "super_admin" && c.identity?.role !== "super_admin") throw forbidden(`user "${c.identity?.user}" (admin) cannot create a super_admin: only a super_admin can`);
+    return { status: 201, body: view(await this.createUser(c, b, role)) };
+  }
+
+  private async createUser(c: PeopleCall, b: Record<string, unknown>, role: Role): Promise<Person> {
     const password = b.password === undefined ? undefined : typeof b.password === "string" ? b.password : "";
     const person = await this.people.createUser({ username: text(b, "username")!, email: text(b, "email")!, password, role });
-    return { status: 201, body: view(person) };
+    await this.record(c, { action: "create", resourceType: "user", resourceId: person.id, details: { name: person.username, email: person.email, role: person.role, password: password === undefined ? "none" : "set" } });
+    return person;
   }
 
   private async teams(c: PeopleCall): Promise<Reply> {
@@ -104,7 +118,9 @@ export class PeopleEndpoints {
     if (c.method === "POST" && !c.name) {
       const b = parse(await c.body());
       const owner = await this.person(text(b, "owner")!);
-      return { status: 201, body: { kind: "Team", metadata: { name: (await this.people.createTeam(text(b, "name")!, owner.id)).name } } };
+      const team = await this.people.createTeam(text(b, "name")!, owner.id);
+      await this.record(c, { action: "create", resourceType: "team", resourceId: team.id, details: { name: team.name, owner: owner.username } });
+      return { status: 201, body: { kind: "Team", metadata: { name: team.name } } };
     }
     if (!c.name || !c.members) throw new ApiError(405, "MethodNotAllowed", "teams: POST /berth/v1/teams, POST|DELETE /berth/v1/teams/NAME/members[/USER]");
     return this.members(c, c.name);
@@ -115,6 +131,7 @@ export class PeopleEndpoints {
       const gone = await this.person(c.member);
       await this.people.removeMember(team, gone.id);
       this.changed(gone.id);
+      await this.record(c, { action: "remove-member", resourceType: "team", resourceId: null, details: { name: team, member: c.member } });
       return { status: 200, body: { kind: "Status", apiVersion: "v1", status: "Success" } };
     }
     if (c.method !== "POST") throw new ApiError(405, "MethodNotAllowed", "POST {user, role} to add or change a member");
@@ -124,6 +141,7 @@ export class PeopleEndpoints {
     const member = await this.person(text(b, "user")!);
     await this.people.setMember(team, member.id, role as "owner");
     this.changed(member.id);
+    await this.record(c, { action: "set-member", resourceType: "team", resourceId: null, details: { name: team, member: b.user, role } });
     return { status: 200, body: { kind: "TeamMember", team, user: b.user, role } };
   }
 
@@ -132,9 +150,14 @@ export class PeopleEndpoints {
     const b = c.method === "POST" ? parse(await c.body()) : {};
     const owner = await this.tokenOwner(c, typeof b.user === "string" ? b.user : (c.query.get("user") ?? undefined));
     if (c.method === "GET") return { status: 200, body: { kind: "TokenList", apiVersion: "berth.dev/v1", user: owner.username, items: await this.people.tokens(owner.id) } };
-    if (c.method === "DELETE" && c.name) return { status: 200, body: { kind: "Token", apiVersion: "berth.dev/v1", ...(await this.people.revokeToken(owner.id, c.name)) } };
+    if (c.method === "DELETE" && c.name) {
+      const revoked = await this.people.revokeToken(owner.id, c.name);
+      await this.record(c, { action: "revoke-token", resourceType: "user", resourceId: owner.id, details: { name: owner.username, token: revoked.name, tokenId: revoked.id } });
+      return { status: 200, body: { kind: "Token", apiVersion: "berth.dev/v1", ...revoked } };
+    }
     if (c.method !== "POST" || c.name) throw new ApiError(405, "MethodNotAllowed", "tokens: GET, POST, DELETE /berth/v1/tokens/ID");
     const { token, info } = await this.people.createToken(owner.id, text(b, "name")!, expiry(b));
+    await this.record(c, { action: "create-token", resourceType: "user", resourceId: owner.id, details: { name: owner.username, token: info.name, tokenId: info.id, expiresAt: info.expiresAt } });
     return { status: 201, body: { kind: "Token", apiVersion: "berth.dev/v1", user: owner.username, token, ...info } };
   }
 

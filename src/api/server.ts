@@ -31,6 +31,7 @@ import { ScopeCache } from "./scope-cache.js";
 import { PeopleEndpoints } from "./people.js";
 import { SYNC_DIFF_PATH, SyncDiffs } from "./sync-diff.js";
 import type { SecretBox } from "../store/secrets.js";
+import { AuditEndpoint } from "./audit.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -112,6 +113,7 @@ export class ApiServer {
   private readonly scopes: ScopeCache;
   private readonly people: PeopleEndpoints;
   private readonly syncDiffs: SyncDiffs;
+  private readonly auditList: AuditEndpoint;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
@@ -127,7 +129,8 @@ export class ApiServer {
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
     this.scopes = new ScopeCache((userId) => st.people.scope(userId));
     // Passwords are guessable where tokens are not: 5 failures per user per minute, 20 per address per 10 s.
-    this.people = new PeopleEndpoints(st.people, { perAddress: this.authFailures, perUser: new AuthFailureLimit(opts.logger, Date.now, { burst: 5, windowMs: 60_000 }) }, (userId) => this.scopes.forget(userId));
+    this.people = new PeopleEndpoints(st.people, { perAddress: this.authFailures, perUser: new AuthFailureLimit(opts.logger, Date.now, { burst: 5, windowMs: 60_000 }) }, st.audit, (userId) => this.scopes.forget(userId));
+    this.auditList = new AuditEndpoint(st.audit);
   }
 
   get address(): AddressInfo {
@@ -316,6 +319,7 @@ export class ApiServer {
     { pattern: SYNC_HOOK_PATH, handle: async (c, [name]) => (c.method === "POST" ? this.hooks.handle(c.req, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req), c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/(users|teams|tokens|login)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, handle: (c, [what, name, members, member]) => this.people.handle({ method: c.method, what: what as "users", name, members: !!members, member, body: () => readBody(c.req, 64 * 1024), query: c.url.searchParams, ctx: c.ctx, identity: c.identity, address: c.req.socket.remoteAddress ?? "unknown" }) },
+    { pattern: /^\/berth\/v1\/audit$/, handle: async (c) => (c.method === "GET" ? this.auditList.list(c.url.searchParams) : methodNotAllowed()) },
     { pattern: SYNC_DIFF_PATH, handle: async (c, [name]) => (c.method === "GET" ? this.syncDiffs.handle(name!, c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },

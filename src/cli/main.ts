@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { defaultDataDir } from "../core/config.js";
+import { registerAuditCommand } from "./audit/index.js";
 import { registerDbCommands } from "./db/index.js";
 import { registerObjectCommands } from "./objects/index.js";
 import { registerPeopleCommands } from "./people/index.js";
@@ -24,6 +25,7 @@ function buildProgram(): Command {
   registerDbCommands(program);
   registerSyncCommands(program);
   registerPeopleCommands(program);
+  registerAuditCommand(program);
   return program;
 }
 

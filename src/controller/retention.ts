@@ -1,13 +1,18 @@
 import type { Logger } from "winston";
-import type { RetentionPolicy, RevisionStore } from "../store/revisions.js";
+import { AUDIT_RETENTION_DAYS, type AuditLog } from "../store/audit.js";
+import type { RetentionPolicy as RevisionRetention, RevisionStore } from "../store/revisions.js";
 
-export type { RetentionPolicy };
+export interface RetentionPolicy extends RevisionRetention {
+  /** audit_logs rows older than this go (seed: 1 year). */
+  auditDays: number;
+}
 
 export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): RetentionPolicy {
   return {
     logDays: Number(env.BERTH_DEPLOYMENT_LOG_RETENTION_DAYS ?? 30),
     deploymentDays: Number(env.BERTH_DEPLOYMENT_RETENTION_DAYS ?? 90),
     keepPerApplication: Number(env.BERTH_DEPLOYMENTS_KEPT_PER_APP ?? 10),
+    auditDays: Number(env.BERTH_AUDIT_RETENTION_DAYS ?? AUDIT_RETENTION_DAYS),
   };
 }
 
@@ -17,7 +22,7 @@ export class RetentionJob {
   private stopped = false;
 
   constructor(
-    private readonly revisions: RevisionStore,
+    private readonly stores: { revisions: RevisionStore; audit: AuditLog },
     private readonly policy: RetentionPolicy,
     private readonly logger: Logger,
     private readonly periodMs = 3_600_000,
@@ -39,9 +44,10 @@ export class RetentionJob {
     if (this.timer) clearInterval(this.timer);
   }
 
-  async runOnce(): Promise<{ logs: number; deployments: number }> {
-    const result = await this.revisions.prune(this.policy);
-    if (result.logs || result.deployments) this.logger.info("retention removed old records", result);
+  async runOnce(): Promise<{ logs: number; deployments: number; audit: number }> {
+    const revisions = await this.stores.revisions.prune(this.policy);
+    const result = { ...revisions, audit: await this.stores.audit.prune(this.policy.auditDays) };
+    if (result.logs || result.deployments || result.audit) this.logger.info("retention removed old records", result);
     return result;
   }
 }

@@ -35,3 +35,23 @@ export interface RevisionInfo {
   spec?: Record<string, unknown>;
   logs?: { level: string; message: string; time: string }[];
 }
+
+/** One row of GET /berth/v1/audit (issue 17): who did what to which object, from where. */
+export interface AuditRecord {
+  id: string;
+  /** RFC 3339 to the microsecond (UTC). */
+  time: string;
+  /** The username, or the system actor (e.g. system:berth-controller; then userId is null). */
+  user: string;
+  userId: string | null;
+  action: string;
+  resourceType: string;
+  resourceId: string | null;
+  name: string | null;
+  /** The object's Project (for a Project, the Project itself). */
+  namespace: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  /** Before and after (secrets as placeholders), actor; never a password, token or hash. */
+  details: Record<string, unknown>;
+}

@@ -36,7 +36,7 @@ export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => st
   return {
     resources: new ResourceStore(ds, box, adminUserId),
     events: new EventStore(ds),
-    audit: new AuditLog(ds, adminUserId),
+    audit: new AuditLog(ds),
     volumes: new VolumeStore(ds),
     credentials: new CredentialStore(ds, box),
     revisions: new RevisionStore(ds),

@@ -45,6 +45,7 @@ interface Written {
 export interface WriterDeps {
   box: SecretBox;
   audit: AuditLog;
+  /** Owner of a Project the control loop creates (a Sync's): the installation's super_admin. Never an audit row's user. */
   adminUserId: () => string | undefined;
 }
 
@@ -124,9 +125,9 @@ export class ObjectWriter {
     const generation = (stored.metadata.generation ?? 1) + (specChanged ? 1 : 0);
     const next = specChanged ? { ...proposed, status: statusForNewGeneration(proposed.status, generation) } : proposed;
     const rv = await nextRv(this.qr);
-    const cols: Record<string, unknown> = { resource_version: rv, generation, ...objectColumns(next), ...seedColumns(kind.kind, next, this.d.adminUserId()) };
+    // A Project's owner is set once, at creation: an update names no owner.
+    const cols: Record<string, unknown> = { resource_version: rv, generation, ...objectColumns(next), ...seedColumns(kind.kind, next, undefined) };
     if (["projects", "applications", "syncs"].includes(kind.table)) cols.updated_at = new Date();
-    delete cols.owner_id;
     const updated = await this.versionChecked(kind, stored, cols);
     await this.afterWrite({ kind, obj: updated, rv, type: "MODIFIED", action, before: stored });
     return { object: updated, changed: true };

@@ -84,7 +84,7 @@ export class ResourceStore {
     private readonly box: SecretBox,
     private readonly adminUserId: () => string | undefined = () => undefined,
   ) {
-    this.audit = new AuditLog(ds, adminUserId);
+    this.audit = new AuditLog(ds);
   }
 
   /** The stored form: secrets as ciphertext. For controllers, which need to decrypt. */

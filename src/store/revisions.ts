@@ -57,6 +57,17 @@ function toRevision(r: DbRow): RevisionRow {
 const COLUMNS = `id, status, metadata, started_at, completed_at`;
 
 /**
+ * deployments.triggered_by: the user whose write made the generation being rolled out — the
+ * audit row (written in the write's own transaction) of the create or spec change that reached
+ * generation $3 of Application $1. NULL when that write was the control loop's (a Sync) or the
+ * user is gone. A rollout of generation N is caused by the write of N, whoever wrote status since.
+ */
+const SPEC_WRITER = `SELECT a.user_id FROM audit_logs a
+  WHERE a.resource_type = 'application' AND a.resource_id = $1 AND a.details->'after'->'metadata'->>'generation' = $3
+    AND (a.details->'before' = 'null'::jsonb OR a.details->'before'->'metadata'->>'generation' IS DISTINCT FROM $3)
+  ORDER BY a.id DESC LIMIT 1`;
+
+/**
  * Rollout revisions: the seed's deployments table (one row per change of running config:
  * pending → deploying → success | failed | rolled_back, keyed by the config hash, with the
  * revision's full spec) and deployment_logs (a row per step). Controller writes commit without
@@ -80,7 +91,7 @@ export class RevisionStore {
     }
     const rev = await this.sql.query(`SELECT count(*)::int AS n FROM deployments WHERE application_id = $1`, [appUid]);
     const metadata = { configHash: hash, generation, revision: rev[0].n + 1, spec: app.spec };
-    const rows = await recordQuery(this.sql, `INSERT INTO deployments (application_id, status, metadata) VALUES ($1, 'pending', $2) RETURNING id`, [appUid, JSON.stringify(metadata)]);
+    const rows = await recordQuery(this.sql, `INSERT INTO deployments (application_id, status, metadata, triggered_by) VALUES ($1, 'pending', $2, (${SPEC_WRITER})) RETURNING id`, [appUid, JSON.stringify(metadata), String(generation)]);
     const id: string = rows[0].id;
     await this.log(id, "info", `revision ${metadata.revision}: rolling out config ${hash.slice(0, 8)} (generation ${generation})`);
     await recordQuery(this.sql, `UPDATE deployments SET status = 'deploying' WHERE id = $1`, [id]);
