@@ -5,7 +5,7 @@
  */
 import { findKind } from "../core/kinds.js";
 import { GROUP, VERSION } from "../core/kinds.js";
-import type { Access, Verb } from "../core/access.js";
+import { VERBS, type Access, type Verb } from "../core/access.js";
 import type { ResourceRequest } from "./request.js";
 
 type ResourceTarget = Pick<ResourceRequest, "kind" | "namespace" | "name" | "subresource">;
@@ -58,6 +58,7 @@ const BERTH_ROUTES: { pattern: RegExp; access: (method: string, m: string[], q: 
   { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, access: (method) => (method === "GET" ? { verb: "get", resource: "discovery" } : { verb: "create", resource: "customresourcedefinitions" }) },
   { pattern: /^\/apis\/authentication\.k8s\.io\/v1\/selfsubjectreviews$/, access: () => ({ verb: "create", resource: "selfsubjectreviews" }) },
   { pattern: /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectaccessreviews$/, access: () => ({ verb: "create", resource: "selfsubjectaccessreviews" }) },
+  { pattern: /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectrulesreviews$/, access: () => ({ verb: "create", resource: "selfsubjectrulesreviews" }) },
   { pattern: /^\/api\/v1\/namespaces(?:\/([^/]+))?$/, access: (method, [name], q) => ({ verb: verbOf(method, !!name, q), resource: "namespaces", ...(name ? { name, namespace: name } : {}) }) },
   { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(events|services)(?:\/([^/]+))?$/, access: (method, [ns, what, name], q) => ({ verb: verbOf(method, !!name, q), resource: what, namespace: ns, name }) },
 ];
@@ -81,3 +82,55 @@ export function accessOf(method: string, path: string, query: URLSearchParams): 
   if (method === "GET" && isDiscovery(path)) return { verb: "get", resource: "discovery" };
   return { verb: verbOf(method, true, query), resource: "unknown" };
 }
+
+/** What `kubectl auth can-i` asks about: a SelfSubjectAccessReview's spec.resourceAttributes. */
+export interface ResourceAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+export const REVIEW_GROUPS = { authorization: "authorization.k8s.io", authentication: "authentication.k8s.io" } as const;
+
+/** Berth's own endpoints (under /berth/v1), named as can-i names them: `can-i get credentials.berth.dev -n P`. */
+const BERTH_ENDPOINTS = new Set(["deployments", "logs", "rollback", "credentials", "backups", "restores", "users", "teams", "teammembers", "tokens"]);
+
+/**
+ * The Access a request with these attributes would be classified as by accessOf — the same
+ * Project for the same resource (a Project's own Project is its name, whatever namespace kubectl
+ * sends along) — or undefined for a verb Berth has no requests for. A group or resource Berth
+ * does not serve is "unknown", as an unclassified path is.
+ */
+export function accessOfAttributes(attrs: ResourceAttributes): Access | undefined {
+  // A resource kubectl's discovery does not know (Berth's endpoints) comes as `tokens.berth.dev` in group "".
+  const dot = attrs.group === "" ? attrs.resource.indexOf(".") : -1;
+  const r = dot > 0 ? { ...attrs, resource: attrs.resource.slice(0, dot), group: attrs.resource.slice(dot + 1) } : attrs;
+  const verb = r.verb as Verb;
+  if (!VERBS.includes(verb)) return undefined;
+  const name = r.name || undefined;
+  const ns = r.namespace || undefined;
+  const sub = r.subresource || undefined;
+  const unknown: Access = { verb, resource: "unknown" };
+  const at = (resource: string, namespace: string | undefined, subresource?: string): Access => ({ verb, resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) });
+  if (r.group === GROUP) {
+    const kind = findKind(r.resource);
+    if (kind && kind.plural === r.resource) {
+      if (sub && !subresourceOf(kind.kind, sub)) return unknown;
+      return at(kind.plural, kind.namespaced ? ns : name, sub);
+    }
+    return BERTH_ENDPOINTS.has(r.resource) && !sub ? at(r.resource, ns) : unknown;
+  }
+  if (r.group === "") {
+    if (r.resource === "namespaces" && !sub) return at("namespaces", name);
+    return (r.resource === "events" || r.resource === "services") && !sub ? at(r.resource, ns) : unknown;
+  }
+  const review = (r.group === REVIEW_GROUPS.authorization && (r.resource === "selfsubjectaccessreviews" || r.resource === "selfsubjectrulesreviews")) || (r.group === REVIEW_GROUPS.authentication && r.resource === "selfsubjectreviews");
+  if (review) return verb === "create" && !sub ? { verb, resource: r.resource } : unknown;
+  if (r.group === "apiextensions.k8s.io" && r.resource === "customresourcedefinitions" && !sub) return READ.has(verb) ? { verb: "get", resource: "discovery" } : { verb, resource: "customresourcedefinitions" };
+  return unknown;
+}
+
+const READ = new Set<Verb>(["get", "list", "watch"]);

@@ -24,7 +24,7 @@ export class AuditLog {
   async record(entry: AuditEntry, tx: Sql = this.sql): Promise<void> {
     await tx.query(
       `INSERT INTO audit_logs (user_id, action, resource_type, resource_id, details, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [this.userId() ?? null, entry.action, entry.resourceType, entry.resourceId ?? null, JSON.stringify({ actor: entry.ctx.user, ...entry.details }), normalizeIp(entry.ctx.ip), entry.ctx.userAgent ?? null],
+      [this.userId() ?? null, entry.action, entry.resourceType, entry.resourceId ?? null, JSON.stringify({ actor: entry.ctx.user, ...(entry.ctx.impersonator ? { impersonator: entry.ctx.impersonator } : {}), ...entry.details }), normalizeIp(entry.ctx.ip), entry.ctx.userAgent ?? null],
     );
   }
 }
