@@ -145,6 +145,10 @@ describe("kubectl auth whoami, can-i, can-i --list and --as, per role and team r
       ["dev-out", ["get", "/healthz"], true],
       ["root", ["impersonate", "users"], true],
       ["adm", ["impersonate", "users"], false],
+      ["dev-mem", ["*", "applications", "-n", "pa"], true],
+      ["dev-tv", ["*", "applications", "-n", "pa"], false],
+      ["dev-tv", ["get", "applications/status", "-n", "pa"], true],
+      ["dev-tv", ["patch", "applications/scale", "-n", "pa"], false],
       ["root", ["*", "*"], true],
       ["dev-mem", ["*", "*"], false],
     ];
@@ -234,6 +238,12 @@ describe("kubectl auth whoami, can-i, can-i --list and --as, per role and team r
     expect(denied.body.status).to.include({ allowed: false, denied: true });
     expect(denied.body.status.reason).to.contain("team role is viewer");
     expect((await as("dev-tv", "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", { spec: {} })).status).to.equal(422);
+    for (const group of ["constructor", "__proto__", "nope.example"]) {
+      const odd = await as("dev-mem", "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", { spec: { resourceAttributes: { verb: "get", group, resource: "applications", namespace: "pa" } } });
+      expect(odd.body.status.allowed, `group ${group}`).to.equal(false);
+    }
+    const path = await as("dev-mem", "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", { spec: { nonResourceAttributes: { verb: "constructor", path: "/apis/berth.dev/v1alpha1/namespaces/pa/applications" } } });
+    expect(path.body.status.allowed).to.equal(false);
     expect((await as("dev-tv", "GET", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")).status).to.equal(405);
     const bad = await call(berth, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "k8s\u0000\u00ff\u00ff", { token: tokens["dev-tv"], contentType: "application/vnd.kubernetes.protobuf" });
     expect(bad.status).to.equal(400);

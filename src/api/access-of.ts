@@ -98,6 +98,33 @@ export const REVIEW_GROUPS = { authorization: "authorization.k8s.io", authentica
 /** Berth's own endpoints (under /berth/v1), named as can-i names them: `can-i get credentials.berth.dev -n P`. */
 const BERTH_ENDPOINTS = new Set(["deployments", "logs", "rollback", "credentials", "backups", "restores", "users", "teams", "teammembers", "tokens"]);
 
+type Attrs = ResourceAttributes & { name?: string; namespace?: string; subresource?: string };
+type At = (resource: string, namespace: string | undefined, subresource?: string) => Access;
+
+const UNKNOWN = "unknown";
+
+/** Per API group: the Access of attributes in it (verb already one Berth has). */
+const BY_GROUP = new Map<string, (r: Attrs, verb: Verb, at: At) => Access>(Object.entries({
+  [GROUP]: (r, verb, at) => {
+    const kind = findKind(r.resource);
+    if (kind && kind.plural === r.resource) return r.subresource && !subresourceOf(kind.kind, r.subresource) ? { verb, resource: UNKNOWN } : at(kind.plural, kind.namespaced ? r.namespace : r.name, r.subresource);
+    return BERTH_ENDPOINTS.has(r.resource) && !r.subresource ? at(r.resource, r.namespace) : { verb, resource: UNKNOWN };
+  },
+  "": (r, verb, at) => {
+    if (r.subresource) return { verb, resource: UNKNOWN };
+    if (r.resource === "namespaces") return at("namespaces", r.name);
+    return r.resource === "events" || r.resource === "services" ? at(r.resource, r.namespace) : { verb, resource: UNKNOWN };
+  },
+  [REVIEW_GROUPS.authorization]: (r, verb) => review(r, verb, ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+  [REVIEW_GROUPS.authentication]: (r, verb) => review(r, verb, ["selfsubjectreviews"]),
+  "apiextensions.k8s.io": (r, verb) => (r.resource !== "customresourcedefinitions" || r.subresource ? { verb, resource: UNKNOWN } : READ.has(verb) ? { verb: "get", resource: "discovery" } : { verb, resource: "customresourcedefinitions" }),
+}));
+
+/** The reviews are only ever created. */
+function review(r: Attrs, verb: Verb, resources: string[]): Access {
+  return verb === "create" && !r.subresource && resources.includes(r.resource) ? { verb, resource: r.resource } : { verb, resource: UNKNOWN };
+}
+
 /**
  * The Access a request with these attributes would be classified as by accessOf — the same
  * Project for the same resource (a Project's own Project is its name, whatever namespace kubectl
@@ -105,32 +132,14 @@ const BERTH_ENDPOINTS = new Set(["deployments", "logs", "rollback", "credentials
  * does not serve is "unknown", as an unclassified path is.
  */
 export function accessOfAttributes(attrs: ResourceAttributes): Access | undefined {
+  const verb = attrs.verb as Verb;
+  if (!VERBS.includes(verb)) return undefined;
   // A resource kubectl's discovery does not know (Berth's endpoints) comes as `tokens.berth.dev` in group "".
   const dot = attrs.group === "" ? attrs.resource.indexOf(".") : -1;
-  const r = dot > 0 ? { ...attrs, resource: attrs.resource.slice(0, dot), group: attrs.resource.slice(dot + 1) } : attrs;
-  const verb = r.verb as Verb;
-  if (!VERBS.includes(verb)) return undefined;
-  const name = r.name || undefined;
-  const ns = r.namespace || undefined;
-  const sub = r.subresource || undefined;
-  const unknown: Access = { verb, resource: "unknown" };
-  const at = (resource: string, namespace: string | undefined, subresource?: string): Access => ({ verb, resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) });
-  if (r.group === GROUP) {
-    const kind = findKind(r.resource);
-    if (kind && kind.plural === r.resource) {
-      if (sub && !subresourceOf(kind.kind, sub)) return unknown;
-      return at(kind.plural, kind.namespaced ? ns : name, sub);
-    }
-    return BERTH_ENDPOINTS.has(r.resource) && !sub ? at(r.resource, ns) : unknown;
-  }
-  if (r.group === "") {
-    if (r.resource === "namespaces" && !sub) return at("namespaces", name);
-    return (r.resource === "events" || r.resource === "services") && !sub ? at(r.resource, ns) : unknown;
-  }
-  const review = (r.group === REVIEW_GROUPS.authorization && (r.resource === "selfsubjectaccessreviews" || r.resource === "selfsubjectrulesreviews")) || (r.group === REVIEW_GROUPS.authentication && r.resource === "selfsubjectreviews");
-  if (review) return verb === "create" && !sub ? { verb, resource: r.resource } : unknown;
-  if (r.group === "apiextensions.k8s.io" && r.resource === "customresourcedefinitions" && !sub) return READ.has(verb) ? { verb: "get", resource: "discovery" } : { verb, resource: "customresourcedefinitions" };
-  return unknown;
+  const grouped = dot > 0 ? { ...attrs, resource: attrs.resource.slice(0, dot), group: attrs.resource.slice(dot + 1) } : attrs;
+  const r: Attrs = { ...grouped, name: attrs.name || undefined, namespace: attrs.namespace || undefined, subresource: attrs.subresource || undefined };
+  const at: At = (resource, namespace, subresource) => ({ verb, resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}), ...(r.name ? { name: r.name } : {}) });
+  return (BY_GROUP.get(r.group) ?? ((): Access => ({ verb, resource: UNKNOWN })))(r, verb, at);
 }
 
 const READ = new Set<Verb>(["get", "list", "watch"]);

@@ -79,18 +79,36 @@ export interface Answer {
   reason: string;
 }
 
-/** The answer for one set of attributes; `*` as verb or resource means every one Berth serves. */
-export function review(identity: Identity, attrs: ResourceAttributes, scope: ProjectScope): Answer {
-  if (attrs.verb === "impersonate") {
-    const allowed = identity.role === "super_admin" && attrs.group === "" && ["users", "groups", "uids"].includes(attrs.resource);
-    return { allowed, reason: allowed ? "super_admins may impersonate any user" : `user "${identity.user}" (${identity.role}) cannot impersonate: only super_admins may` };
+function impersonation(identity: Identity, attrs: ResourceAttributes): Answer {
+  const allowed = identity.role === "super_admin" && attrs.group === "" && ["users", "groups", "uids"].includes(attrs.resource);
+  return { allowed, reason: allowed ? "super_admins may impersonate any user" : `user "${identity.user}" (${identity.role}) cannot impersonate: only super_admins may` };
+}
+
+interface Target {
+  group: string;
+  resource: string;
+  subresource?: string;
+  verbs: readonly string[];
+}
+
+/** What `*` expands to: every served resource (of the group, or of all with group `*`), every verb each answers. */
+function targetsOf(attrs: ResourceAttributes): Target[] {
+  if (attrs.resource !== "*" && attrs.group !== "*") {
+    const key = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
+    const verbs = attrs.verb === "*" ? (SERVED.find((s) => s.group === attrs.group && s.resource === key)?.verbs ?? VERBS) : [attrs.verb];
+    return [{ group: attrs.group, resource: attrs.resource, subresource: attrs.subresource, verbs }];
   }
   const served = SERVED.filter((s) => (attrs.group === "*" || s.group === attrs.group) && (attrs.resource === "*" || s.resource === attrs.resource));
-  const targets = attrs.resource === "*" || attrs.group === "*" ? served.map((s) => ({ group: s.group, ...split(s.resource) })) : [{ group: attrs.group, resource: attrs.resource, subresource: attrs.subresource }];
+  return served.map((s) => ({ group: s.group, ...split(s.resource), verbs: attrs.verb === "*" ? s.verbs : [attrs.verb] }));
+}
+
+/** The answer for one set of attributes; `*` as verb or resource means every one Berth serves. */
+export function review(identity: Identity, attrs: ResourceAttributes, scope: ProjectScope): Answer {
+  if (attrs.verb === "impersonate") return impersonation(identity, attrs);
+  const targets = targetsOf(attrs);
   if (!targets.length) return { allowed: false, reason: `Berth serves no resource "${attrs.resource}" in group "${attrs.group}"` };
   let filtered = false;
-  for (const t of targets) {
-    const verbs = attrs.verb === "*" ? (served.find((s) => s.group === t.group && s.resource === (t.subresource ? `${t.resource}/${t.subresource}` : t.resource))?.verbs ?? VERBS) : [attrs.verb];
+  for (const { verbs, ...t } of targets) {
     for (const verb of verbs) {
       const access = accessOfAttributes({ ...attrs, ...t, verb });
       if (!access) return { allowed: false, reason: `Berth has no requests with the verb "${verb}"` };
@@ -102,9 +120,11 @@ export function review(identity: Identity, attrs: ResourceAttributes, scope: Pro
   return { allowed: true, reason: filtered ? `allowed for the Projects user "${identity.user}" may see: others' objects are left out` : `allowed for user "${identity.user}" (${identity.role})` };
 }
 
+const PATH_METHODS = new Map(Object.entries({ get: "GET", head: "GET", post: "POST", create: "POST", put: "PUT", update: "PUT", patch: "PATCH", delete: "DELETE" }));
+
 /** A non-resource URL (`kubectl auth can-i get /healthz`): open paths, else the request's own classification. */
 export function reviewPath(identity: Identity, path: string, verb: string, scope: ProjectScope): Answer {
-  const method = ({ get: "GET", head: "GET", post: "POST", create: "POST", put: "PUT", update: "PUT", patch: "PATCH", delete: "DELETE" } as Record<string, string>)[verb];
+  const method = PATH_METHODS.get(verb);
   if (!method) return { allowed: false, reason: `Berth answers no "${verb}" on a path` };
   const open = OPEN_URLS.some((u) => (u.endsWith("*") ? path.startsWith(u.slice(0, -1)) : path === u));
   if (open && method === "GET") return { allowed: true, reason: "open to every authenticated caller" };
@@ -165,32 +185,49 @@ function protobufSpec(kind: ReviewKind, object: Fields): Record<string, unknown>
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
+const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+
+/** spec.resourceAttributes, else spec.nonResourceAttributes, of a SelfSubjectAccessReview; 422 without either. */
+function accessAnswer(identity: Identity, spec: Record<string, unknown>, scope: ProjectScope): Answer {
+  const ra = obj(spec.resourceAttributes);
+  if (ra) return review(identity, { verb: str(ra.verb), group: str(ra.group), resource: str(ra.resource), subresource: str(ra.subresource), namespace: str(ra.namespace), name: str(ra.name) }, scope);
+  const nra = obj(spec.nonResourceAttributes);
+  if (nra) return reviewPath(identity, str(nra.path), str(nra.verb), scope);
+  throw new ApiError(422, "Invalid", "spec.resourceAttributes or spec.nonResourceAttributes is required", { causes: [{ field: "spec.resourceAttributes", message: "Required value", reason: "FieldValueRequired" }] });
+}
+
+export interface ReviewCall {
+  kind: ReviewKind;
+  method: string;
+  identity: Identity;
+  body: () => Promise<Buffer>;
+  contentType: string | undefined;
+}
+
+const NO_SCOPE: ProjectScope = { read: new Set(), write: new Set(), owned: new Set() };
+
 export class AuthReviews {
   constructor(private readonly deps: ReviewDeps) {}
 
-  async handle(kind: ReviewKind, method: string, identity: Identity, raw: () => Promise<Buffer>, contentType: string | undefined): Promise<Reply> {
-    if (method !== "POST") throw new ApiError(405, "MethodNotAllowed", `POST a ${KIND[kind]}`);
-    const body = bodyOf(kind, await raw(), contentType);
-    const spec = body.spec && typeof body.spec === "object" ? (body.spec as Record<string, unknown>) : {};
-    const head = { kind: KIND[kind], apiVersion: `${kind === "selfsubjectreviews" ? REVIEW_GROUPS.authentication : REVIEW_GROUPS.authorization}/v1`, metadata: { creationTimestamp: null } };
-    if (kind === "selfsubjectreviews") {
-      const memberships = identity.userId ? await this.deps.memberships(identity.userId) : [];
-      const extra = memberships.length ? { extra: { "berth.dev/team-roles": memberships.map((m) => `${m.team}=${m.role}`) } } : {};
-      return { status: 201, body: { ...head, status: { userInfo: { username: identity.user, ...(identity.userId ? { uid: identity.userId } : {}), groups: groupsOf(identity, memberships), ...extra } } } };
-    }
-    const scope = identity.userId ? await this.deps.scope(identity.userId) : { read: new Set<string>(), write: new Set<string>(), owned: new Set<string>() };
-    if (kind === "selfsubjectrulesreviews") {
+  async handle(c: ReviewCall): Promise<Reply> {
+    if (c.method !== "POST") throw new ApiError(405, "MethodNotAllowed", `POST a ${KIND[c.kind]}`);
+    const spec = obj(bodyOf(c.kind, await c.body(), c.contentType).spec) ?? {};
+    const head = { kind: KIND[c.kind], apiVersion: `${c.kind === "selfsubjectreviews" ? REVIEW_GROUPS.authentication : REVIEW_GROUPS.authorization}/v1`, metadata: { creationTimestamp: null } };
+    const id = c.identity;
+    if (c.kind === "selfsubjectreviews") return { status: 201, body: { ...head, status: { userInfo: await this.userInfo(id) } } };
+    const scope = id.userId ? await this.deps.scope(id.userId) : NO_SCOPE;
+    if (c.kind === "selfsubjectrulesreviews") {
       const namespace = str(spec.namespace);
-      return { status: 201, body: { ...head, spec: { namespace }, status: { resourceRules: rules(identity, namespace, scope), nonResourceRules: [{ verbs: ["get"], nonResourceURLs: OPEN_URLS }], incomplete: false } } };
+      return { status: 201, body: { ...head, spec: { namespace }, status: { resourceRules: rules(id, namespace, scope), nonResourceRules: [{ verbs: ["get"], nonResourceURLs: OPEN_URLS }], incomplete: false } } };
     }
-    const ra = spec.resourceAttributes as Record<string, unknown> | undefined;
-    const nra = spec.nonResourceAttributes as Record<string, unknown> | undefined;
-    let answer: Answer;
-    if (ra && typeof ra === "object") {
-      answer = review(identity, { verb: str(ra.verb), group: str(ra.group), resource: str(ra.resource), subresource: str(ra.subresource), namespace: str(ra.namespace), name: str(ra.name) }, scope);
-    } else if (nra && typeof nra === "object") answer = reviewPath(identity, str(nra.path), str(nra.verb), scope);
-    else throw new ApiError(422, "Invalid", "spec.resourceAttributes or spec.nonResourceAttributes is required", { causes: [{ field: "spec.resourceAttributes", message: "Required value", reason: "FieldValueRequired" }] });
+    const answer = accessAnswer(id, spec, scope);
     return { status: 201, body: { ...head, spec, status: { allowed: answer.allowed, ...(answer.allowed ? {} : { denied: true }), reason: answer.reason } } };
+  }
+
+  private async userInfo(id: Identity): Promise<Record<string, unknown>> {
+    const memberships = id.userId ? await this.deps.memberships(id.userId) : [];
+    const extra = memberships.length ? { extra: { "berth.dev/team-roles": memberships.map((m) => `${m.team}=${m.role}`) } } : {};
+    return { username: id.user, ...(id.userId ? { uid: id.userId } : {}), groups: groupsOf(id, memberships), ...extra };
   }
 }
 

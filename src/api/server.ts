@@ -356,7 +356,7 @@ export class ApiServer {
     { pattern: /^\/berth\/v1\/(users|teams|tokens|login)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, handle: (c, [what, name, members, member]) => this.people.handle({ method: c.method, what: what as "users", name, members: !!members, member, body: () => readBody(c.req, 64 * 1024), ctx: c.ctx, identity: c.identity, address: c.req.socket.remoteAddress ?? "unknown" }) },
     {
       pattern: /^\/apis\/(?:authentication\.k8s\.io\/v1\/(selfsubjectreviews)|authorization\.k8s\.io\/v1\/(selfsubjectaccessreviews|selfsubjectrulesreviews))$/,
-      handle: (c, [authn, authz]) => this.reviews.handle((authn ?? authz) as ReviewKind, c.method, c.identity!, () => readBody(c.req, 64 * 1024), c.req.headers["content-type"]),
+      handle: (c, [authn, authz]) => this.reviews.handle({ kind: (authn ?? authz) as ReviewKind, method: c.method, identity: c.identity!, body: () => readBody(c.req, 64 * 1024), contentType: c.req.headers["content-type"] }),
     },
     { pattern: SYNC_DIFF_PATH, handle: async (c, [name]) => (c.method === "GET" ? this.syncDiffs.handle(name!, c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
