@@ -5,7 +5,7 @@
  */
 import { findKind } from "../core/kinds.js";
 import { GROUP, VERSION } from "../core/kinds.js";
-import type { Access, Verb } from "../core/access.js";
+import { VERBS, type Access, type Verb } from "../core/access.js";
 import type { ResourceRequest } from "./request.js";
 
 type ResourceTarget = Pick<ResourceRequest, "kind" | "namespace" | "name" | "subresource">;
@@ -60,6 +60,7 @@ const BERTH_ROUTES: { pattern: RegExp; access: (method: string, m: string[], q: 
   { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, access: (method) => (method === "GET" ? { verb: "get", resource: "discovery" } : { verb: "create", resource: "customresourcedefinitions" }) },
   { pattern: /^\/apis\/authentication\.k8s\.io\/v1\/selfsubjectreviews$/, access: () => ({ verb: "create", resource: "selfsubjectreviews" }) },
   { pattern: /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectaccessreviews$/, access: () => ({ verb: "create", resource: "selfsubjectaccessreviews" }) },
+  { pattern: /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectrulesreviews$/, access: () => ({ verb: "create", resource: "selfsubjectrulesreviews" }) },
   { pattern: /^\/api\/v1\/namespaces(?:\/([^/]+))?$/, access: (method, [name], q) => ({ verb: verbOf(method, !!name, q), resource: "namespaces", ...(name ? { name, namespace: name } : {}) }) },
   { pattern: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(events|services)(?:\/([^/]+))?$/, access: (method, [ns, what, name], q) => ({ verb: verbOf(method, !!name, q), resource: what, namespace: ns, name }) },
 ];
@@ -83,3 +84,64 @@ export function accessOf(method: string, path: string, query: URLSearchParams): 
   if (method === "GET" && isDiscovery(path)) return { verb: "get", resource: "discovery" };
   return { verb: verbOf(method, true, query), resource: "unknown" };
 }
+
+/** What `kubectl auth can-i` asks about: a SelfSubjectAccessReview's spec.resourceAttributes. */
+export interface ResourceAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+export const REVIEW_GROUPS = { authorization: "authorization.k8s.io", authentication: "authentication.k8s.io" } as const;
+
+/** Berth's own endpoints (under /berth/v1), named as can-i names them: `can-i get credentials.berth.dev -n P`. */
+const BERTH_ENDPOINTS = new Set(["deployments", "logs", "rollback", "credentials", "backups", "restores", "users", "teams", "teammembers", "tokens"]);
+
+type Attrs = ResourceAttributes & { name?: string; namespace?: string; subresource?: string };
+type At = (resource: string, namespace: string | undefined, subresource?: string) => Access;
+
+const UNKNOWN = "unknown";
+
+/** Per API group: the Access of attributes in it (verb already one Berth has). */
+const BY_GROUP = new Map<string, (r: Attrs, verb: Verb, at: At) => Access>(Object.entries({
+  [GROUP]: (r, verb, at) => {
+    const kind = findKind(r.resource);
+    if (kind && kind.plural === r.resource) return r.subresource && !subresourceOf(kind.kind, r.subresource) ? { verb, resource: UNKNOWN } : at(kind.plural, kind.namespaced ? r.namespace : r.name, r.subresource);
+    return BERTH_ENDPOINTS.has(r.resource) && !r.subresource ? at(r.resource, r.namespace) : { verb, resource: UNKNOWN };
+  },
+  "": (r, verb, at) => {
+    if (r.subresource) return { verb, resource: UNKNOWN };
+    if (r.resource === "namespaces") return at("namespaces", r.name);
+    return r.resource === "events" || r.resource === "services" ? at(r.resource, r.namespace) : { verb, resource: UNKNOWN };
+  },
+  [REVIEW_GROUPS.authorization]: (r, verb) => review(r, verb, ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+  [REVIEW_GROUPS.authentication]: (r, verb) => review(r, verb, ["selfsubjectreviews"]),
+  "apiextensions.k8s.io": (r, verb) => (r.resource !== "customresourcedefinitions" || r.subresource ? { verb, resource: UNKNOWN } : READ.has(verb) ? { verb: "get", resource: "discovery" } : { verb, resource: "customresourcedefinitions" }),
+}));
+
+/** The reviews are only ever created. */
+function review(r: Attrs, verb: Verb, resources: string[]): Access {
+  return verb === "create" && !r.subresource && resources.includes(r.resource) ? { verb, resource: r.resource } : { verb, resource: UNKNOWN };
+}
+
+/**
+ * The Access a request with these attributes would be classified as by accessOf — the same
+ * Project for the same resource (a Project's own Project is its name, whatever namespace kubectl
+ * sends along) — or undefined for a verb Berth has no requests for. A group or resource Berth
+ * does not serve is "unknown", as an unclassified path is.
+ */
+export function accessOfAttributes(attrs: ResourceAttributes): Access | undefined {
+  const verb = attrs.verb as Verb;
+  if (!VERBS.includes(verb)) return undefined;
+  // A resource kubectl's discovery does not know (Berth's endpoints) comes as `tokens.berth.dev` in group "".
+  const dot = attrs.group === "" ? attrs.resource.indexOf(".") : -1;
+  const grouped = dot > 0 ? { ...attrs, resource: attrs.resource.slice(0, dot), group: attrs.resource.slice(dot + 1) } : attrs;
+  const r: Attrs = { ...grouped, name: attrs.name || undefined, namespace: attrs.namespace || undefined, subresource: attrs.subresource || undefined };
+  const at: At = (resource, namespace, subresource) => ({ verb, resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}), ...(r.name ? { name: r.name } : {}) });
+  return (BY_GROUP.get(r.group) ?? ((): Access => ({ verb, resource: UNKNOWN })))(r, verb, at);
+}
+
+const READ = new Set<Verb>(["get", "list", "watch"]);

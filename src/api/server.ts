@@ -30,6 +30,7 @@ import { decide, isAdmin, type Access, type Identity } from "../core/access.js";
 import { ScopeCache } from "./scope-cache.js";
 import { PeopleEndpoints } from "./people.js";
 import { SYNC_DIFF_PATH, SyncDiffs } from "./sync-diff.js";
+import { AuthReviews, groupsOf, type ReviewKind } from "./auth-review.js";
 import type { SecretBox } from "../store/secrets.js";
 import { AuditEndpoint } from "./audit.js";
 
@@ -114,6 +115,7 @@ export class ApiServer {
   private readonly people: PeopleEndpoints;
   private readonly syncDiffs: SyncDiffs;
   private readonly auditList: AuditEndpoint;
+  private readonly reviews: AuthReviews;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
@@ -129,6 +131,7 @@ export class ApiServer {
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
     this.scopes = new ScopeCache((userId) => st.people.scope(userId));
     // Passwords are guessable where tokens are not: 5 failures per user per minute, 20 per address per 10 s.
+    this.reviews = new AuthReviews({ scope: (userId) => this.scopes.fresh(userId), memberships: (userId) => st.people.memberships(userId) });
     this.people = new PeopleEndpoints(st.people, { perAddress: this.authFailures, perUser: new AuthFailureLimit(opts.logger, Date.now, { burst: 5, windowMs: 60_000 }) }, st.audit, (userId) => this.scopes.forget(userId));
     this.auditList = new AuditEndpoint(st.audit);
   }
@@ -210,15 +213,50 @@ export class ApiServer {
     return identity ? { ctx: await this.authorize(req, url, path, identity), identity } : { ctx: requestContext(req, undefined) };
   }
 
-  /** The caller of a bearer token: the installation's token (its super_admin) or a user's API token. */
+  /**
+   * The caller of a bearer token: the installation's token (its super_admin) or a user's API
+   * token; then, if the request impersonates (`kubectl --as`), the user it names.
+   */
   private async authenticate(req: IncomingMessage): Promise<Identity | undefined> {
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
     if (!m) return undefined;
     const token = m[1].trim();
     const digest = createHash("sha256").update(token).digest();
-    if (timingSafeEqual(digest, this.tokenDigest)) return { user: "admin", userId: this.opts.stores.adminUserId(), role: "super_admin" };
-    const person = await this.opts.stores.people.authenticate(token);
-    return person ? { user: person.username, userId: person.id, role: person.role } : undefined;
+    const caller: Identity | undefined = timingSafeEqual(digest, this.tokenDigest)
+      ? { user: "admin", userId: this.opts.stores.adminUserId(), role: "super_admin" }
+      : await this.opts.stores.people.authenticate(token).then((p) => (p ? { user: p.username, userId: p.id, role: p.role } : undefined));
+    return caller && this.impersonated(req, caller);
+  }
+
+  /**
+   * `Impersonate-User` (with optional `Impersonate-Group` and `Impersonate-Uid`): only a
+   * super_admin may, and its request is then decided, scoped and audited as that user's own
+   * (the audit row also names the impersonator). Berth decides by a user's role and teams, not
+   * by groups a request claims: every impersonated group must be one the user has.
+   */
+  private async impersonated(req: IncomingMessage, caller: Identity): Promise<Identity> {
+    const headers = Object.keys(req.headers).filter((h) => h.startsWith("impersonate-"));
+    if (!headers.length) return caller;
+    if (caller.role !== "super_admin") throw forbidden(`user "${caller.user}" (${caller.role}) cannot impersonate: only super_admins may`);
+    const one = (h: string): string[] => {
+      const v = req.headers[h];
+      return (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
+    };
+    const username = one("impersonate-user");
+    if (username.length !== 1) throw forbidden(username.length ? "impersonate exactly one user" : "impersonating groups or a uid needs Impersonate-User too");
+    if (headers.some((h) => h.startsWith("impersonate-extra-"))) throw forbidden("Berth does not impersonate extra user attributes (Impersonate-Extra-*)");
+    const person = await this.opts.stores.people.user(username[0]);
+    if (!person) throw forbidden(`cannot impersonate user "${username[0]}": no such user`);
+    const target: Identity = { user: person.username, userId: person.id, role: person.role, impersonator: caller.user };
+    const uid = one("impersonate-uid");
+    if (uid.length && (uid.length > 1 || uid[0] !== person.id)) throw forbidden(`cannot impersonate uid "${uid.join(",")}": user "${person.username}" has uid ${person.id}`);
+    const groups = one("impersonate-group");
+    if (groups.length) {
+      const has = new Set(groupsOf(target, await this.opts.stores.people.memberships(person.id)));
+      const foreign = groups.filter((g) => !has.has(g));
+      if (foreign.length) throw forbidden(`cannot impersonate group(s) ${foreign.join(", ")} for user "${person.username}": Berth decides by the user's own role and teams (its groups: ${[...has].join(", ")})`);
+    }
+    return target;
   }
 
   /**
@@ -320,6 +358,10 @@ export class ApiServer {
     { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req), c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/(users|teams|tokens|login)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, handle: (c, [what, name, members, member]) => this.people.handle({ method: c.method, what: what as "users", name, members: !!members, member, body: () => readBody(c.req, 64 * 1024), query: c.url.searchParams, ctx: c.ctx, identity: c.identity, address: c.req.socket.remoteAddress ?? "unknown" }) },
     { pattern: /^\/berth\/v1\/audit$/, handle: async (c) => (c.method === "GET" ? this.auditList.list(c.url.searchParams) : methodNotAllowed()) },
+    {
+      pattern: /^\/apis\/(?:authentication\.k8s\.io\/v1\/(selfsubjectreviews)|authorization\.k8s\.io\/v1\/(selfsubjectaccessreviews|selfsubjectrulesreviews))$/,
+      handle: (c, [authn, authz]) => this.reviews.handle({ kind: (authn ?? authz) as ReviewKind, method: c.method, identity: c.identity!, body: () => readBody(c.req, 64 * 1024), contentType: c.req.headers["content-type"] }),
+    },
     { pattern: SYNC_DIFF_PATH, handle: async (c, [name]) => (c.method === "GET" ? this.syncDiffs.handle(name!, c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/apply$/, handle: async (c) => (c.method === "POST" ? this.handlers.batchApply(await readBody(c.req), c.url.searchParams, c.ctx, c.req.headers["content-type"]) : methodNotAllowed()) },
     { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, handle: async (c, [name]) => crdRequest(c.method, name, c.url.searchParams) },
@@ -405,7 +447,7 @@ function methodNotAllowed(): never {
 
 /** Who sent a request, for every store write and audit row: the one place it is derived. */
 function requestContext(req: IncomingMessage, identity: Identity | undefined): RequestContext {
-  return { user: identity?.user ?? "anonymous", ...(identity?.userId ? { userId: identity.userId } : {}), ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
+  return { user: identity?.user ?? "anonymous", ...(identity?.userId ? { userId: identity.userId } : {}), ...(identity?.impersonator ? { impersonator: identity.impersonator } : {}), ip: req.socket.remoteAddress, userAgent: req.headers["user-agent"] };
 }
 
 async function readBody(req: IncomingMessage, max = MAX_BODY): Promise<Buffer> {

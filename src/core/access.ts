@@ -8,12 +8,15 @@ export const ROLES: readonly Role[] = ["super_admin", "admin", "developer", "vie
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection";
 export const READ_VERBS: readonly Verb[] = ["get", "list", "watch"];
+export const VERBS: readonly Verb[] = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
 
 /** Who sent a request. `system` is the control loop, never an API caller. */
 export interface Identity {
   user: string;
   userId?: string;
   role: Role;
+  /** A super_admin acting as this user (`kubectl --as`): the request is this user's, the audit names both. */
+  impersonator?: string;
 }
 
 /** What a request does: a Kubernetes-style verb on a resource, in a Project or across Projects. */
@@ -50,7 +53,7 @@ const SECRET_READS = new Set(["credentials"]);
  * Every authenticated caller: discovery, its own identity and access reviews, its own tokens; a
  * batch apply and a seal, which are decided again for every object they name.
  */
-const ANYONE = new Set(["discovery", "selfsubjectreviews", "selfsubjectaccessreviews", "tokens", "batch", "seal"]);
+const ANYONE = new Set(["discovery", "selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews", "tokens", "batch", "seal"]);
 /** Admins only: cluster-wide configuration and people. */
 const ADMIN_ONLY = new Set(["syncs", "users", "teams", "teammembers", "customresourcedefinitions"]);
 

@@ -46,6 +46,8 @@ export interface RequestContext {
   user: string;
   /** The users row of the caller (Projects it creates are its own); absent for the control loop. */
   userId?: string;
+  /** The super_admin who sent the request as `user` (Impersonate-User); the audit row names it. */
+  impersonator?: string;
   ip?: string;
   userAgent?: string;
   dryRun?: boolean;

@@ -67,7 +67,7 @@ export class AuditLog {
   async record(entry: AuditEntry, tx: Sql = this.sql): Promise<void> {
     await tx.query(
       `INSERT INTO audit_logs (user_id, action, resource_type, resource_id, details, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [entry.ctx.userId ?? null, entry.action, entry.resourceType, entry.resourceId ?? null, JSON.stringify({ ...entry.details, actor: entry.ctx.user }), normalizeIp(entry.ctx.ip), entry.ctx.userAgent ?? null],
+      [entry.ctx.userId ?? null, entry.action, entry.resourceType, entry.resourceId ?? null, JSON.stringify({ ...entry.details, actor: entry.ctx.user, ...(entry.ctx.impersonator ? { impersonator: entry.ctx.impersonator } : {}) }), normalizeIp(entry.ctx.ip), entry.ctx.userAgent ?? null],
     );
   }
 

@@ -189,6 +189,11 @@ export class PeopleStore {
     return rows[0]?.role;
   }
 
+  /** The teams `userId` belongs to and its role in each, by team name (`kubectl auth whoami` shows them as groups). */
+  async memberships(userId: string): Promise<{ team: string; role: string }[]> {
+    return this.ds.query(`SELECT t.name AS team, m.role FROM team_members m JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1 ORDER BY t.name`, [userId]);
+  }
+
   async teams(): Promise<{ name: string; members: { username: string; role: string }[] }[]> {
     const rows: { name: string; username: string | null; role: string | null }[] = await this.ds.query(
       `SELECT t.name, u.username, m.role FROM teams t LEFT JOIN team_members m ON m.team_id = t.id LEFT JOIN users u ON u.id = m.user_id ORDER BY t.name, u.username`,
