@@ -100,3 +100,14 @@ export function decide(id: Identity, a: Access, scope: ProjectScope): Decision {
   if (PROJECT_CONTENT.has(a.resource) || SECRET_READS.has(a.resource)) return content(id, a, scope);
   return deny(id, a, "not a resource its role reaches");
 }
+
+/** An API token as the API lists it (never the token itself, only its prefix). */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}

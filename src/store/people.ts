@@ -8,7 +8,8 @@ import { createHash, randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import type { DataSource } from "typeorm";
 import { ApiError, invalid, notFound } from "../core/errors.js";
-import type { ProjectScope, Role } from "../core/access.js";
+import type { ProjectScope, Role, TokenInfo } from "../core/access.js";
+export type { TokenInfo };
 
 export const BCRYPT_COST = 12;
 const TOKEN_PREFIX = "bth_";
@@ -22,15 +23,6 @@ export interface Person {
   role: Role;
 }
 
-export interface TokenInfo {
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-}
 
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 

@@ -7,19 +7,11 @@
 import { BerthClient } from "../shared/client.js";
 import { age, columns, span } from "../shared/common.js";
 import { CommandError, EXIT_USAGE, serverError } from "../shared/errors.js";
+import type { TokenInfo } from "../../core/access.js";
 import type { Io } from "../shared/io.js";
 import { readPassword } from "../shared/password.js";
 import { days } from "./login.js";
 
-interface TokenInfo {
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-}
 
 const seg = (s: string): string => encodeURIComponent(s);
 
