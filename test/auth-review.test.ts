@@ -4,6 +4,7 @@
  * "no" of can-i is checked against the request itself: what can-i says is what the API does.
  */
 import { expect } from "chai";
+import { missingPrerequisite } from "./helpers/prerequisites.js";
 import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { writeFileSync } from "node:fs";
@@ -51,7 +52,7 @@ describe("kubectl auth whoami, can-i, can-i --list and --as, per role and team r
   const k = (who: Who, ...args: string[]) => kubectl(["--kubeconfig", configs[who]!, ...args]);
 
   before(async function () {
-    if (spawnSync("sh", ["-c", "command -v kubectl"]).status !== 0) this.skip();
+    if (spawnSync("sh", ["-c", "command -v kubectl"]).status !== 0) missingPrerequisite(this, "kubectl not installed");
     berth = await startTestBerth();
     tokens.root = berth.token;
     const admin = (method: string, p: string, body?: unknown) => call(berth, method, p, body);

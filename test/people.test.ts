@@ -4,6 +4,7 @@
  * Berth over HTTPS, and the real kubectl for the lists a developer runs.
  */
 import { expect } from "chai";
+import { missingPrerequisite } from "./helpers/prerequisites.js";
 import { execFile, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { writeFileSync } from "node:fs";
@@ -194,7 +195,7 @@ describe("people and permissions: roles, teams, tokens, and one choke point", fu
   });
 
   it("kubectl with a developer's token: get -A shows only its team's objects, get in another team's Project is Forbidden", async function () {
-    if (spawnSync("sh", ["-c", "command -v kubectl"]).status !== 0) this.skip();
+    if (spawnSync("sh", ["-c", "command -v kubectl"]).status !== 0) missingPrerequisite(this, "kubectl not installed");
     const cfg = path.join(berth.dataDir, "dev-a.kubeconfig");
     // Never spawnSync here: the server answering kubectl runs in this very process.
     const kubectl = (args: string[]) => promisify(execFile)("kubectl", args, { encoding: "utf8" }).then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => e);
