@@ -129,7 +129,8 @@ export class ResourceHandlers {
       // In the store's read, so a page is filled with matches (and remainingItemCount omitted).
       fieldSelector: fs.terms.length ? (o): boolean => fs.matches(o) : undefined,
       // A user who sees some Projects lists only theirs: pages and remainingItemCount count only those.
-      ...(req.ctx.visible ? { projects: req.ctx.visible() } : {}),
+      // (A list in one Project was decided already: the Project is visible, no filter needed.)
+      ...(req.ctx.visible && !(req.kind.namespaced && namespace) ? { projects: req.ctx.visible() } : {}),
       ...pageParams(req.query),
     });
     const { items, resourceVersion } = page;
