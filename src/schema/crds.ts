@@ -3,15 +3,11 @@
  * CustomResourceDefinitions; this module reads them, validates objects against them
  * with ajv, finds and prunes fields they do not declare, and fills their defaults.
  */
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import addFormats from "ajv-formats";
-import { parse as parseYaml } from "yaml";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import type { ValidationCause } from "../core/errors.js";
 import { API_VERSION, GROUP, KINDS, VERSION, type KindInfo } from "../core/kinds.js";
 import { isSecretPath } from "../core/secret-fields.js";
+import { schemaSource as builtInSource, type SchemaSource } from "./schema-source.js";
 
 export type { ValidationCause };
 
@@ -95,21 +91,31 @@ const PATTERN_HINTS: Record<string, string> = {
 
 let crdCache: Map<KindName, CrdDocument> | undefined;
 
-let crdDir: string | undefined;
+/**
+ * From sources: crds/*.yaml parsed and compiled at run time (schema-source.ts). In the bundle:
+ * the build's precompiled CRDs and ajv standalone validators, which scripts/build.mjs puts in
+ * schema-source.ts's place.
+ */
+let source: SchemaSource = builtInSource;
+
+/** Which source is in use: "runtime" or "precompiled". */
+export function schemaSourceName(): string {
+  return source.name;
+}
 
 /**
- * crds/ sits at the package root: two levels above src/schema/crds.ts, one above the bundled
- * dist/ chunk this code ends up in (scripts/build.mjs), so look upwards for it.
+ * Switches the source (test/unit/precompiled-schemas.test.ts runs the same corpus through both);
+ * no argument restores the built-in one. Drops every cached CRD and validator.
  */
-function crdPath(info: KindInfo): string {
-  crdDir ??= [1, 2, 3].map((up) => fileURLToPath(new URL(`${"../".repeat(up)}crds`, import.meta.url))).find((d) => existsSync(d));
-  if (!crdDir) throw new Error(`cannot find the crds/ directory above ${fileURLToPath(import.meta.url)}`);
-  return path.join(crdDir, `${info.singular}.yaml`);
+export function useSchemaSource(next: SchemaSource = builtInSource): void {
+  source = next;
+  crdCache = undefined;
+  validators.clear();
 }
 
 function readCrd(info: KindInfo): CrdDocument {
-  const file = crdPath(info);
-  const crd = parseYaml(readFileSync(file, "utf8")) as CrdDocument;
+  const { crd: parsed, where: file } = source.readCrd(info);
+  const crd = parsed as CrdDocument;
   const expectedName = `${info.plural}.${GROUP}`;
   if (crd?.kind !== "CustomResourceDefinition" || crd.metadata?.name !== expectedName || crd.spec?.names?.kind !== info.kind) {
     throw new Error(`${file}: expected the CustomResourceDefinition ${expectedName} for kind ${info.kind}`);
@@ -219,34 +225,12 @@ function checkFixedHostPorts(spec: unknown, path: PathSegment[]): ValidationCaus
 // ---------------------------------------------------------------------------
 // ajv
 
-const K8S_KEYWORDS = [
-  "x-kubernetes-preserve-unknown-fields",
-  "x-kubernetes-list-type",
-  "x-kubernetes-list-map-keys",
-  "x-kubernetes-map-type",
-  "x-kubernetes-int-or-string",
-  "x-kubernetes-embedded-resource",
-  "x-kubernetes-validations",
-  "example",
-];
-
-let ajvInstance: Ajv | undefined;
 const validators = new Map<KindName, ValidateFunction>();
-
-function ajv(): Ajv {
-  if (!ajvInstance) {
-    // strictTypes off: oneOf branches are bare `required` lists, as structural schemas demand.
-    ajvInstance = new Ajv({ allErrors: true, verbose: true, strictTypes: false, strictTuples: false });
-    addFormats.default(ajvInstance);
-    ajvInstance.addVocabulary(K8S_KEYWORDS);
-  }
-  return ajvInstance;
-}
 
 function validatorFor(info: KindInfo): ValidateFunction {
   let validate = validators.get(info.kind);
   if (!validate) {
-    validate = ajv().compile(ajvSchemaFor(info));
+    validate = source.validator(info, () => validationSchema(info));
     validators.set(info.kind, validate);
   }
   return validate;
@@ -257,7 +241,8 @@ function validatorFor(info: KindInfo): ValidateFunction {
  * out (CRDs may only constrain metadata.name), and key-pattern CEL rules turned into
  * propertyNames, which structural schemas cannot express but ajv can.
  */
-function ajvSchemaFor(info: KindInfo): OpenApiSchema {
+export function validationSchema(kind: string | KindInfo): OpenApiSchema {
+  const info = resolveKind(kind);
   const root = structuredClone(rootSchema(info));
   const props = root.properties ?? {};
   props.apiVersion = { type: "string", enum: [API_VERSION] };

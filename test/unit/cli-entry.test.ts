@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +56,33 @@ describe("berth's entry point (bin/berth.js)", () => {
     const r = await run(pkg.bin);
     expect(r.out.trim()).to.equal("sources");
     expect(r.err).to.contain("src/ through tsx");
+  });
+
+  it("runs the sources once a CRD (crds/*.yaml, precompiled into dist/) is edited after the build", async () => {
+    const pkg = scratchPackage(dir);
+    const crd = path.join(dir, "crds/application.yaml");
+    mkdirSync(path.dirname(crd));
+    writeFileSync(crd, "kind: CustomResourceDefinition\n");
+    writeFileSync(pkg.stamp, JSON.stringify({ builtAt: "x", sources: ["src/cli/main.ts", "crds/application.yaml"] }));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(pkg.source, old, old);
+    utimesSync(crd, old, old);
+    expect((await run(pkg.bin)).out.trim()).to.equal("compiled");
+    utimesSync(pkg.stamp, new Date(Date.now() - 30_000), new Date(Date.now() - 30_000));
+    utimesSync(crd, new Date(), new Date());
+    expect((await run(pkg.bin)).out.trim()).to.equal("sources");
+  });
+
+  it("the build's stamp lists every CRD and the schema sources it precompiled", function () {
+    let stamp: { sources: string[] };
+    try {
+      stamp = JSON.parse(readFileSync(path.join(ROOT, "dist/.build-stamp"), "utf8")) as { sources: string[] };
+    } catch {
+      this.skip();
+    }
+    const crds = readdirSync(path.join(ROOT, "crds")).filter((f) => f.endsWith(".yaml")).map((f) => `crds/${f}`);
+    expect(crds).to.not.be.empty;
+    expect(stamp.sources).to.include.members([...crds, "src/schema/crds.ts", "src/schema/schema-source.ts", "src/schema/precompile.ts"]);
   });
 
   it("runs the sources when there is no build, or when BERTH_FROM_SOURCE=1", async () => {
