@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
+import { missingPrerequisite } from "../helpers/prerequisites.js";
 import { kubeconfigYaml } from "../../src/api/kubeconfig.js";
 import { readConnection } from "../../src/cli/shared/kubeconfig-file.js";
 
@@ -78,7 +79,8 @@ describe("berth's entry point (bin/berth.js)", () => {
     try {
       stamp = JSON.parse(readFileSync(path.join(ROOT, "dist/.build-stamp"), "utf8")) as { sources: string[] };
     } catch {
-      this.skip();
+      // `npm test` builds first; only a bare `npm run test:unit` on a fresh clone has no dist/.
+      missingPrerequisite(this, "no dist/.build-stamp (run npm run build)");
     }
     const crds = readdirSync(path.join(ROOT, "crds")).filter((f) => f.endsWith(".yaml")).map((f) => `crds/${f}`);
     expect(crds).to.not.be.empty;
