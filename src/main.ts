@@ -12,6 +12,9 @@ import { Manager } from "./controller/manager.js";
 import { RetentionJob, retentionFromEnv } from "./controller/retention.js";
 import { BlockedObjectsSource, ChangeFeedSource, ResyncSource, RuntimeEventSource } from "./controller/sources.js";
 import { setupApplication } from "./reconcilers/application/setup.js";
+import { GitSource } from "./reconcilers/application/git-source.js";
+import { BuildQueue, buildConcurrency } from "./controller/build-queue.js";
+import { CommitStatusReporter } from "./controller/commit-status-reporter.js";
 import { setupDatabase } from "./reconcilers/database/setup.js";
 import { setupSync } from "./reconcilers/sync/setup.js";
 import { setupDomain } from "./reconcilers/domain/setup.js";
@@ -109,6 +112,24 @@ function ensureDir(dir: string): string {
 }
 
 /**
+ * Git sources (issue 16): the build queue (BERTH_BUILD_CONCURRENCY builds at once, default 2)
+ * and the commit status reporter, both waking the Application whose work ended.
+ */
+function gitSources(mgr: Manager, w: Wiring): GitSource {
+  const holder: { git?: GitSource } = {};
+  const wake = (uid: string): void => {
+    const key = holder.git?.keyOf(uid);
+    if (key) mgr.enqueue({ kind: "Application", ...key });
+  };
+  const builds = new BuildQueue(buildConcurrency(process.env.BERTH_BUILD_CONCURRENCY), wake);
+  const reporter = new CommitStatusReporter({ logger: w.logger, onChange: wake });
+  mgr.add(builds, 0);
+  mgr.add(reporter, 0);
+  holder.git = new GitSource({ driver: w.driver, builds, reporter, revisions: w.stores.revisions, box: w.box, cacheRoot: path.join(w.dataDir, "build-cache") });
+  return holder.git;
+}
+
+/**
  * The controllers of one leadership term (controller-runtime's main: each reconciler's
  * SetupWithManager, then the sources that feed them).
  */
@@ -120,7 +141,8 @@ export function buildManager(w: Wiring): Manager {
   const base = { store: stores.resources, events: stores.events };
   setupProject(mgr, { ...base, driver });
   setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir });
-  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics });
+  const git = gitSources(mgr, w);
+  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
   setupSync(mgr, { ...base, dataDir: w.dataDir, box: w.box });
   const dispatch = mgr.dispatch.bind(mgr);

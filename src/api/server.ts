@@ -24,6 +24,7 @@ import { WatchLimit } from "./watch-limit.js";
 import { drained, yieldToOthers } from "./backpressure.js";
 import { APIEXTENSIONS, apiextensionsGroup, apiextensionsResourceList, CRD_PATH, crdRequest } from "./apiextensions.js";
 import { SYNC_HOOK_PATH, SyncWebhooks, WEBHOOK_MAX_BODY } from "./sync-webhook.js";
+import { GIT_HOOK_PATH, GitWebhooks } from "./git-webhook.js";
 import { sealReply } from "./seal.js";
 import { accessOf, parseResourcePath } from "./access-of.js";
 import { decide, isAdmin, type Access, type Identity } from "../core/access.js";
@@ -84,7 +85,7 @@ const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version", "/metrics"]
  * WEBHOOK_MAX_BODY bytes, and can do nothing but request a reconcile of that one Sync.
  */
 function signedByCaller(path: string): boolean {
-  return SYNC_HOOK_PATH.test(path);
+  return SYNC_HOOK_PATH.test(path) || GIT_HOOK_PATH.test(path);
 }
 
 /** Paths answered from memory (probes, discovery, OpenAPI): their success says nothing about the store. */
@@ -111,6 +112,7 @@ export class ApiServer {
   private readonly authFailures: AuthFailureLimit;
   private readonly watches: WatchLimit;
   private readonly hooks: SyncWebhooks;
+  private readonly gitHooks: GitWebhooks;
   private readonly scopes: ScopeCache;
   private readonly people: PeopleEndpoints;
   private readonly syncDiffs: SyncDiffs;
@@ -127,6 +129,7 @@ export class ApiServer {
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
     this.hooks = new SyncWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
+    this.gitHooks = new GitWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
     this.syncDiffs = new SyncDiffs({ store: st.resources, dataDir: opts.dataDir, box: opts.box });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
     this.scopes = new ScopeCache((userId) => st.people.scope(userId));
@@ -355,6 +358,7 @@ export class ApiServer {
       handle: (c, [ns, name, what]) => this.databases.handle({ method: c.method, namespace: ns!, name: name!, what: what!, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req) }),
     },
     { pattern: SYNC_HOOK_PATH, handle: async (c, [name]) => (c.method === "POST" ? this.hooks.handle(c.req, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
+    { pattern: GIT_HOOK_PATH, handle: async (c, [ns, name]) => (c.method === "POST" ? this.gitHooks.handle(c.req, ns!, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req), c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/(users|teams|tokens|login)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, handle: (c, [what, name, members, member]) => this.people.handle({ method: c.method, what: what as "users", name, members: !!members, member, body: () => readBody(c.req, 64 * 1024), query: c.url.searchParams, ctx: c.ctx, identity: c.identity, address: c.req.socket.remoteAddress ?? "unknown" }) },
     { pattern: /^\/berth\/v1\/audit$/, handle: async (c) => (c.method === "GET" ? this.auditList.list(c.url.searchParams) : methodNotAllowed()) },

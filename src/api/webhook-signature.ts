@@ -7,13 +7,14 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
  * - GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>`
  * - Gitea (and Forgejo): `X-Gitea-Signature: <hex HMAC-SHA256(secret, raw body)>`
  * - GitLab: `X-Gitlab-Token: <secret>` (GitLab sends the secret itself, no signature)
+ * - Bitbucket: `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>` (Bitbucket Cloud and Server)
  *
  * The first of these headers present decides; a request that carries one of them with a wrong
  * value is refused even if another would match. Gitea also sends X-Hub-Signature-256 in recent
  * versions, with the same HMAC, so it verifies as "github": only the answer's label differs.
  */
 
-export type WebhookProvider = "github" | "gitea" | "gitlab";
+export type WebhookProvider = "github" | "gitea" | "gitlab" | "bitbucket";
 
 /** Request headers as Node gives them (lower-case names; a repeated header is joined or an array). */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -57,5 +58,7 @@ export function verifyWebhookSignature(headers: Headers, body: Buffer, secret: s
   if (gitea !== undefined) return hmacMatches(gitea, body, secret) ? "gitea" : undefined;
   const gitlab = header(headers, "x-gitlab-token");
   if (gitlab !== undefined) return gitlab !== "" && tokenMatches(gitlab, secret) ? "gitlab" : undefined;
+  const bitbucket = header(headers, "x-hub-signature");
+  if (bitbucket !== undefined) return hmacMatches(githubSignature(bitbucket), body, secret) ? "bitbucket" : undefined;
   return undefined;
 }

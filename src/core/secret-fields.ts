@@ -14,7 +14,11 @@ export interface SecretField {
 
 /** Every kind's secret fields; a kind not listed has none. */
 export const SECRET_FIELDS: Readonly<Record<string, readonly SecretField[]>> = {
-  Application: [{ path: ["secretEnv"], map: true }],
+  Application: [
+    { path: ["secretEnv"], map: true },
+    { path: ["source", "git", "auth", "token"], map: false },
+    { path: ["source", "git", "webhook", "secret"], map: false },
+  ],
   Sync: [
     { path: ["source", "git", "auth", "token"], map: false },
     { path: ["webhook", "secret"], map: false },

@@ -22,7 +22,7 @@ export interface HealthcheckSpec {
 }
 
 export interface ApplicationSpec {
-  source?: { image?: string; git?: unknown; compose?: unknown };
+  source?: { image?: string; git?: GitSourceSpec; compose?: unknown };
   replicas?: number;
   command?: string[];
   args?: string[];
@@ -70,4 +70,22 @@ export interface Credentials {
   database: string;
   /** mysql only: the root account's password (the application user is not root). */
   rootPassword?: string;
+}
+
+/** spec.source.git of an Application (crds/application.yaml; docs/git-builds.md). */
+export interface GitSourceSpec {
+  repository: string;
+  branch?: string;
+  tag?: string;
+  commit?: string;
+  dockerfile?: string;
+  context?: string;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  interval?: string;
+  provider?: "github" | "gitlab" | "bitbucket" | "gitea";
+  /** token is ciphertext in the store; the runtime unseals it. */
+  auth?: { username?: string; token?: string };
+  webhook?: { secret?: string };
+  commitStatus?: { enabled?: boolean; apiUrl?: string; targetUrl?: string };
 }

@@ -3,7 +3,10 @@ import Docker from "dockerode";
 import type { Metrics } from "../telemetry/metrics.js";
 import { collectExec, demuxLines } from "./docker-streams.js";
 import {
+  BuildError,
   RuntimeError,
+  type BuildOptions,
+  type BuildResult,
   type ContainerSpec,
   type EventFilter,
   type ExecResult,
@@ -43,6 +46,29 @@ function toRuntimeError(operation: string, e: unknown): RuntimeError {
   const reason = reasonOf(operation, err.statusCode, message, err.code);
   const text = reason === "DockerUnavailable" ? `the Docker engine does not answer (${err.code}: ${message})` : message;
   return new RuntimeError(reason, text, err.statusCode);
+}
+
+const TAIL_LINES = 20;
+
+/** Reads the build API's JSON messages: output lines (kept as a bounded tail), steps, cache hits, the error. */
+function buildProgress(onLine: (line: string) => void, tail: string[]): { onEvent: (e: { stream?: string; error?: string; errorDetail?: { message?: string } }) => void; cacheHits: number; steps: number; error?: string } {
+  const state = {
+    cacheHits: 0,
+    steps: 0,
+    error: undefined as string | undefined,
+    onEvent: (e: { stream?: string; error?: string; errorDetail?: { message?: string } }): void => {
+      const text = e.stream ?? (e.error ? `ERROR: ${e.errorDetail?.message ?? e.error}` : "");
+      if (e.error) state.error = e.errorDetail?.message ?? e.error;
+      for (const line of text.split("\n").map((l) => l.trimEnd()).filter(Boolean)) {
+        if (/^Step \d+\/\d+ :/.test(line)) state.steps++;
+        if (/---> Using cache/.test(line)) state.cacheHits++;
+        tail.push(line);
+        if (tail.length > TAIL_LINES) tail.shift();
+        onLine(line);
+      }
+    },
+  };
+  return state;
 }
 
 /**
@@ -151,6 +177,34 @@ export class DockerDriver implements RuntimeDriver {
       throw new RuntimeError("ImageNotFound", `image "${image}" is not present on the Docker engine and could not be pulled: ${(e as Error).message}`);
     }
     if (!(await this.imageExists(image))) throw new RuntimeError("ImageNotFound", `image "${image}" is not present on the Docker engine and pulling it gave nothing`);
+  }
+
+  /**
+   * The engine's build API (the classic builder, which every engine this driver supports has;
+   * BuildKit through the API needs a session stream, ADR 0018). Cache hits are the steps the
+   * engine reports as "Using cache".
+   */
+  async buildImage(context: Readable, opts: BuildOptions, onLine: (line: string) => void): Promise<BuildResult> {
+    const tail: string[] = [];
+    const progress = buildProgress(onLine, tail);
+    const stream = (await this.call("image_build", () =>
+      this.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
+        t: opts.tag,
+        dockerfile: opts.dockerfile,
+        buildargs: opts.buildArgs ?? {},
+        ...(opts.target ? { target: opts.target } : {}),
+        labels: opts.labels ?? {},
+        rm: true,
+        forcerm: true,
+        abortSignal: opts.signal,
+      } as Docker.ImageBuildOptions),
+    )) as NodeJS.ReadableStream;
+    await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), progress.onEvent)).catch((e: Error) => {
+      throw new BuildError(progress.error ?? e.message, tail);
+    });
+    if (progress.error) throw new BuildError(progress.error, tail);
+    const info = await this.call("image_inspect", () => this.docker.getImage(opts.tag).inspect());
+    return { imageId: info.Id, size: info.Size, cacheHits: progress.cacheHits, steps: progress.steps };
   }
 
   private async networksNamed(name: string): Promise<Docker.NetworkInspectInfo[]> {

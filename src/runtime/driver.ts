@@ -29,6 +29,11 @@ export interface RuntimeDriver {
   imageExists(image: string): Promise<boolean>;
   /** Pulls an image; RuntimeError reason ImageNotFound when no registry provides it. */
   pullImage(image: string): Promise<void>;
+  /**
+   * Builds an image through the engine's build API from a tar of the context; every line of the
+   * build's output goes to `onLine` as it comes. Rejects with a BuildError carrying the output's tail.
+   */
+  buildImage(context: Readable, opts: BuildOptions, onLine: (line: string) => void): Promise<BuildResult>;
 
   ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
   /** Removes this installation's network; false when one of that name is someone else's (left alone). */
@@ -111,6 +116,37 @@ export class RuntimeError extends Error {
     readonly reason: RuntimeReason,
     message: string,
     readonly statusCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface BuildOptions {
+  /** The tag the image gets, e.g. berth.local/shop/api:0123456789ab. */
+  tag: string;
+  /** Path of the Dockerfile inside the context. */
+  dockerfile: string;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  labels?: Record<string, string>;
+  /** Aborts the build (the engine stops it when the request goes). */
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  imageId: string;
+  /** Bytes, as `docker image inspect` reports Size. */
+  size: number;
+  /** Steps the engine answered from its layer cache. */
+  cacheHits: number;
+  steps: number;
+}
+
+/** A build that did not produce an image: the engine's own words, and the last lines of the output. */
+export class BuildError extends Error {
+  constructor(
+    message: string,
+    readonly tail: string[],
   ) {
     super(message);
   }

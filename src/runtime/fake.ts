@@ -1,6 +1,9 @@
 import { PassThrough, Readable } from "node:stream";
 import {
+  BuildError,
   RuntimeError,
+  type BuildOptions,
+  type BuildResult,
   type ContainerSpec,
   type EventFilter,
   type ExecResult,
@@ -231,6 +234,25 @@ export class FakeDriver implements RuntimeDriver {
     const found = this.registry.get(image);
     if (!found) throw new RuntimeError("ImageNotFound", `pull access denied for ${image}, repository does not exist or may require 'docker login'`, 404);
     this.images.set(image, found);
+  }
+
+  /** Builds that fail: tag → the engine's error. */
+  readonly buildFailures = new Map<string, string>();
+  /** Every build asked for, in order. */
+  readonly builds: BuildOptions[] = [];
+
+  async buildImage(context: Readable, opts: BuildOptions, onLine: (line: string) => void): Promise<BuildResult> {
+    this.enter("image_build", opts.tag);
+    context.resume();
+    this.builds.push(opts);
+    onLine(`Step 1/1 : FROM fake`);
+    const failure = this.buildFailures.get(opts.tag);
+    if (failure) {
+      onLine(`ERROR: ${failure}`);
+      throw new BuildError(failure, ["Step 1/1 : FROM fake", `ERROR: ${failure}`]);
+    }
+    this.addImage(opts.tag);
+    return { imageId: `sha256:${opts.tag}`, size: 1024, cacheHits: 0, steps: 1 };
   }
 
   /** An image appears locally (docker load/tag), with its event. */

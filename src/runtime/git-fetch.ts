@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 
 export interface GitRef {
   url: string;
@@ -29,6 +30,8 @@ const scrub = (s: string): string => s.replace(/(\w+:\/\/)[^/@\s]+@/g, "$1***@")
 /** Credentials for an HTTPS remote: git asks GIT_ASKPASS, which reads them from its environment. */
 export interface GitAuth {
   token?: string;
+  /** The HTTPS username that goes with the token (default x-access-token, which GitHub takes). */
+  username?: string;
 }
 
 /**
@@ -78,20 +81,69 @@ function git(args: string[], run: GitRun): Promise<string> {
 function refspec(ref: GitRef): string {
   if (ref.commit) return ref.commit;
   if (ref.tag) return `refs/tags/${ref.tag}`;
+  // The remote's default branch (an Application's git source without a branch).
+  if (ref.branch === "HEAD") return "HEAD";
   return `refs/heads/${ref.branch ?? "main"}`;
 }
 
 const isManifest = (f: string): boolean => /\.ya?ml$/i.test(f);
 
-/** Shallow-fetches the ref into `cacheDir` (a bare repository, made on first use) and reads path's manifests. */
-export async function fetchRevision(ref: GitRef, cacheDir: string, timeoutMs = 60_000, auth: GitAuth = {}): Promise<FetchedRevision> {
+async function remoteRun(local: GitRun, cacheDir: string, auth: GitAuth): Promise<GitRun> {
+  if (!auth.token) return local;
+  const env: Record<string, string> = { GIT_ASKPASS: await askpass(cacheDir), BERTH_GIT_TOKEN: auth.token, ...(auth.username ? { BERTH_GIT_USERNAME: auth.username } : {}) };
+  return { ...local, env, secrets: [auth.token] };
+}
+
+/** Shallow-fetches the ref into the bare cache repository `cacheDir` (made on first use); the fetched commit. */
+export async function fetchCommit(ref: GitRef, cacheDir: string, timeoutMs = 60_000, auth: GitAuth = {}): Promise<string> {
   await mkdir(cacheDir, { recursive: true });
   const local: GitRun = { cwd: cacheDir, timeoutMs };
   await git(["init", "--bare", "--quiet"], local);
-  const remote: GitRun = auth.token ? { ...local, env: { GIT_ASKPASS: await askpass(cacheDir), BERTH_GIT_TOKEN: auth.token }, secrets: [auth.token] } : local;
   // The URL goes in as an argument of fetch, never stored in the cache's config.
-  await git(["fetch", "--depth", "1", "--quiet", "--no-tags", ref.url, refspec(ref)], remote);
-  const revision = (await git(["rev-parse", "FETCH_HEAD^{commit}"], local)).trim();
+  await git(["fetch", "--depth", "1", "--quiet", "--no-tags", ref.url, refspec(ref)], await remoteRun(local, cacheDir, auth));
+  return (await git(["rev-parse", "FETCH_HEAD^{commit}"], local)).trim();
+}
+
+/**
+ * The commit a branch or tag names now, asked of the remote without fetching anything (one
+ * `git ls-remote`): cheap enough to poll. A commit ref is its own answer.
+ */
+export async function resolveRef(ref: GitRef, cacheDir: string, timeoutMs = 30_000, auth: GitAuth = {}): Promise<string> {
+  if (ref.commit) return ref.commit;
+  await mkdir(path.dirname(cacheDir), { recursive: true });
+  const spec = refspec(ref);
+  const out = await git(["ls-remote", ref.url, spec, ...(ref.tag ? [`${spec}^{}`] : [])], await remoteRun({ cwd: path.dirname(cacheDir), timeoutMs }, cacheDir, auth));
+  const lines = out.split("\n").filter(Boolean).map((l) => l.split("\t") as [string, string]);
+  // An annotated tag answers twice; the peeled line (^{}) is the commit.
+  const found = lines.find(([, name]) => name.endsWith("^{}")) ?? lines.find(([, name]) => name === spec);
+  if (!found) throw new GitError(`git ls-remote: ${spec} not found in the repository`);
+  return found[0];
+}
+
+/**
+ * A tar of `dir` of `commit` in the cache repository, streamed from `git archive` (no work tree):
+ * the build context sent to the engine. The stream errors if git fails.
+ */
+export function archiveTree(cacheDir: string, commit: string, dir: string): Readable {
+  const sub = dir.replace(/^\.?\/+|\/+$/g, "").replace(/^\.$/, "");
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
+  const child = spawn("git", ["archive", "--format=tar", sub ? `${commit}:${sub}` : commit], { cwd: cacheDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const out = new PassThrough();
+  const err: Buffer[] = [];
+  child.stderr.on("data", (b: Buffer) => err.push(b));
+  child.stdout.pipe(out, { end: false });
+  child.on("error", (e) => out.destroy(new GitError(scrub(e.message))));
+  child.on("close", (code) => {
+    if (code === 0) out.end();
+    else out.destroy(new GitError(scrub(`git archive: ${Buffer.concat(err).toString("utf8").trim() || `exit ${code}`}`)));
+  });
+  return out;
+}
+
+/** Shallow-fetches the ref into `cacheDir` (a bare repository, made on first use) and reads path's manifests. */
+export async function fetchRevision(ref: GitRef, cacheDir: string, timeoutMs = 60_000, auth: GitAuth = {}): Promise<FetchedRevision> {
+  const local: GitRun = { cwd: cacheDir, timeoutMs };
+  const revision = await fetchCommit(ref, cacheDir, timeoutMs, auth);
   const dir = (ref.path ?? "").replace(/^\/+|\/+$/g, "");
   const listing = await git(["ls-tree", "-r", "--name-only", "-z", revision, ...(dir ? ["--", dir] : [])], local);
   const names = listing.split("\0").filter((f) => f && isManifest(f)).sort();

@@ -181,9 +181,19 @@ const FIXED_HOST_PORT_RULE =
 
 type CelCheck = (value: unknown, path: PathSegment[]) => ValidationCause[];
 
+const ONE_GIT_REF_RULE = "[has(self.branch), has(self.tag), has(self.commit)].filter(x, x).size() <= 1";
+
 const CEL_CHECKS: Record<string, CelCheck> = {
   [FIXED_HOST_PORT_RULE]: checkFixedHostPorts,
+  [ONE_GIT_REF_RULE]: checkOneGitRef,
 };
+
+function checkOneGitRef(git: unknown, path: PathSegment[]): ValidationCause[] {
+  if (!isPlainObject(git)) return [];
+  const set = ["branch", "tag", "commit"].filter((k) => git[k] !== undefined);
+  if (set.length <= 1) return [];
+  return [{ field: formatFieldPath([...path, set[1]!]), reason: "FieldValueForbidden", message: `Forbidden: set at most one of branch, tag and commit (got ${set.join(" and ")})` }];
+}
 
 function keyPatternOf(rule: string): string | undefined {
   return KEY_PATTERN_RULE.exec(rule)?.[2];

@@ -7,7 +7,7 @@ import { ASYNC_COMMIT_SQL } from "./durability.js";
 import { selectSql, toObject, translateDbError, type ChangeRow, type Row } from "./object-rows.js";
 import { readAll, readPage, type ListFilter } from "./list-pages.js";
 import { CHANGES_CHANNEL, ObjectWriter, type Mutation, type WriteOp, type WriteResult } from "./object-writer.js";
-import { sealedView, SYNC_WEBHOOK_SECRET, unsealSecret, type SecretBox } from "./secrets.js";
+import { sealedView, GIT_WEBHOOK_SECRET, SYNC_WEBHOOK_SECRET, unsealSecret, type SecretBox } from "./secrets.js";
 import { rollbackQuietly } from "./sql.js";
 
 export { CHANGES_CHANNEL };
@@ -117,6 +117,22 @@ export class ResourceStore {
     if (!sync) return undefined;
     try {
       return unsealSecret(this.box, "Sync", sync.spec, SYNC_WEBHOOK_SECRET) || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The webhook secret of git-source Application `name` in Project `project` (POST
+   * /hooks/git/PROJECT/NAME), with the branch it follows; undefined in every case that is a 401.
+   */
+  async gitWebhookTarget(project: string, name: string): Promise<{ secret: string; branch?: string; tag?: string } | undefined> {
+    const app = await this.getStored("Application", project, name);
+    const git = (app?.spec as { source?: { git?: { branch?: string; tag?: string } } } | undefined)?.source?.git;
+    if (!app || !git) return undefined;
+    try {
+      const secret = unsealSecret(this.box, "Application", app.spec, GIT_WEBHOOK_SECRET);
+      return secret ? { secret, branch: git.branch, tag: git.tag } : undefined;
     } catch {
       return undefined;
     }

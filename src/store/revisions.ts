@@ -4,7 +4,7 @@ import { recordQuery } from "./durability.js";
 import { returned } from "./sql.js";
 
 type Level = "debug" | "info" | "warn" | "error";
-export type RevisionStatus = "pending" | "deploying" | "success" | "failed" | "rolled_back";
+export type RevisionStatus = "pending" | "building" | "deploying" | "success" | "failed" | "rolled_back";
 
 export interface RevisionRow {
   id: string;
@@ -16,6 +16,8 @@ export interface RevisionRow {
   generation: number;
   /** The revision's spec as stored (secret values stay ciphertext). */
   spec: Record<string, unknown>;
+  /** The commit a git-source revision was built from. */
+  commit: string | null;
 }
 
 export interface RevisionLog {
@@ -39,6 +41,7 @@ interface DbRow {
   metadata: { configHash: string; revision: number; generation: number; spec: Record<string, unknown> };
   started_at: Date;
   completed_at: Date | null;
+  commit_sha: string | null;
 }
 
 function toRevision(r: DbRow): RevisionRow {
@@ -51,10 +54,11 @@ function toRevision(r: DbRow): RevisionRow {
     revision: Number(r.metadata.revision),
     generation: Number(r.metadata.generation),
     spec: r.metadata.spec,
+    commit: r.commit_sha,
   };
 }
 
-const COLUMNS = `id, status, metadata, started_at, completed_at`;
+const COLUMNS = `id, status, metadata, started_at, completed_at, commit_sha`;
 
 /**
  * deployments.triggered_by: the user whose write made the generation being rolled out — the
@@ -81,21 +85,30 @@ export class RevisionStore {
     return rows[0] ? toRevision(rows[0]) : undefined;
   }
 
-  /** The row of the rollout to `hash`, created (as the next revision) if this is a new config. */
-  async ensure(app: ResourceObject, hash: string, generation: number): Promise<string> {
+  /**
+   * The row of the rollout to `hash`, created (as the next revision) if this is a new config.
+   * A git-source revision starts `building` with its commit (`build`); any other goes straight on to deploying.
+   */
+  async ensure(app: ResourceObject, hash: string, generation: number, build?: { commit: string }): Promise<string> {
     const appUid = app.metadata.uid!;
     const latest = await this.latest(appUid);
     if (latest?.hash === hash) return latest.id;
-    if (latest && (latest.status === "pending" || latest.status === "deploying")) {
+    if (latest && (latest.status === "pending" || latest.status === "deploying" || latest.status === "building")) {
       await this.finish(latest.id, "failed", `superseded by config ${hash.slice(0, 8)}`);
     }
     const rev = await this.sql.query(`SELECT count(*)::int AS n FROM deployments WHERE application_id = $1`, [appUid]);
     const metadata = { configHash: hash, generation, revision: rev[0].n + 1, spec: app.spec };
-    const rows = await recordQuery(this.sql, `INSERT INTO deployments (application_id, status, metadata, triggered_by) VALUES ($1, 'pending', $2, (${SPEC_WRITER})) RETURNING id`, [appUid, JSON.stringify(metadata), String(generation)]);
+    const rows = await recordQuery(this.sql, `INSERT INTO deployments (application_id, status, metadata, triggered_by, commit_sha) VALUES ($1, 'pending', $2, (${SPEC_WRITER}), $4) RETURNING id`, [appUid, JSON.stringify(metadata), String(generation), build?.commit ?? null]);
     const id: string = rows[0].id;
-    await this.log(id, "info", `revision ${metadata.revision}: rolling out config ${hash.slice(0, 8)} (generation ${generation})`);
-    await recordQuery(this.sql, `UPDATE deployments SET status = 'deploying' WHERE id = $1`, [id]);
+    const what = build ? `building commit ${build.commit.slice(0, 12)} for config ${hash.slice(0, 8)}` : `rolling out config ${hash.slice(0, 8)}`;
+    await this.log(id, "info", `revision ${metadata.revision}: ${what} (generation ${generation})`);
+    await recordQuery(this.sql, `UPDATE deployments SET status = $2 WHERE id = $1`, [id, build ? "building" : "deploying"]);
     return id;
+  }
+
+  /** A build finished with an image: the revision goes on to deploying, its build figures kept in metadata (as the seed's sample). */
+  async built(id: string, build: Record<string, unknown>): Promise<void> {
+    await recordQuery(this.sql, `UPDATE deployments SET status = 'deploying', metadata = metadata || jsonb_build_object('build', $2::jsonb) WHERE id = $1 AND status = 'building'`, [id, JSON.stringify(build)]);
   }
 
   /** The id of the newest row when it is the rollout to `hash`. */
@@ -136,6 +149,24 @@ export class RevisionStore {
 
   async log(id: string, level: Level, message: string): Promise<void> {
     await recordQuery(this.sql, `INSERT INTO deployment_logs (deployment_id, level, message) VALUES ($1, $2, $3)`, [id, level, message]);
+  }
+
+  /**
+   * The seed's GIT_SOURCE row of a git-source Application, kept in step with what is deployed
+   * (commit_sha = the last commit that went live); one per Application by its unique key.
+   */
+  async recordGitSource(appUid: string, source: { provider: string | null; repository: string; branch: string | null; commitSha: string; webhookConfig: Record<string, unknown> }): Promise<void> {
+    await recordQuery(
+      this.sql,
+      `INSERT INTO git_sources (application_id, provider, repository, branch, commit_sha, webhook_config) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (application_id) DO UPDATE SET provider = EXCLUDED.provider, repository = EXCLUDED.repository, branch = EXCLUDED.branch, commit_sha = EXCLUDED.commit_sha, webhook_config = EXCLUDED.webhook_config`,
+      [appUid, source.provider, source.repository.slice(0, 500), source.branch, source.commitSha, JSON.stringify(source.webhookConfig)],
+    );
+  }
+
+  async gitSource(appUid: string): Promise<{ provider: string | null; repository: string; branch: string | null; commitSha: string | null } | undefined> {
+    const rows: { provider: string | null; repository: string; branch: string | null; commit_sha: string | null }[] = await this.sql.query(`SELECT provider, repository, branch, commit_sha FROM git_sources WHERE application_id = $1`, [appUid]);
+    return rows[0] ? { provider: rows[0].provider, repository: rows[0].repository, branch: rows[0].branch, commitSha: rows[0].commit_sha } : undefined;
   }
 
   /** The seed's retention rules: old logs go, and old revisions beyond each Application's newest N. */

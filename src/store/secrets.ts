@@ -333,3 +333,16 @@ export function unsealSyncSecrets(box: SecretBox, sync: Pick<ResourceObject, "sp
   const webhookSecret = unsealSecret(box, "Sync", sync.spec, SYNC_WEBHOOK_SECRET);
   return { ...(token !== undefined ? { token } : {}), ...(webhookSecret !== undefined ? { webhookSecret } : {}) };
 }
+
+export const GIT_TOKEN = "spec.source.git.auth.token";
+export const GIT_WEBHOOK_SECRET = "spec.source.git.webhook.secret";
+
+/**
+ * For the Application controller and the git webhook endpoint: the plaintext of a git-source
+ * Application's token and webhook secret. Throws SecretValueError for a value it must not use.
+ */
+export function unsealGitSecrets(box: SecretBox, app: Pick<ResourceObject, "spec">): { token?: string; webhookSecret?: string } {
+  const token = unsealSecret(box, "Application", app.spec, GIT_TOKEN);
+  const webhookSecret = unsealSecret(box, "Application", app.spec, GIT_WEBHOOK_SECRET);
+  return { ...(token !== undefined ? { token } : {}), ...(webhookSecret !== undefined ? { webhookSecret } : {}) };
+}

@@ -19,6 +19,8 @@ import { fail } from "../shared/failures.js";
 import { CONTROLLER, ObjectReconciler, type ObjectReconcilerDeps } from "../shared/object-reconciler.js";
 import type { Outcome, Verdict } from "../shared/status.js";
 import { databaseEnvFrom, dependenciesOf } from "./env.js";
+import { type BuildState } from "../../controller/build-queue.js";
+import { buildFailureMessage, type GitSource } from "./git-source.js";
 import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
 
 export interface ApplicationDeps extends ObjectReconcilerDeps {
@@ -29,6 +31,8 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   revisions: RevisionStore;
   volumes: VolumeStore;
   metrics: Metrics;
+  /** Git sources (issue 16); without it a git source answers SourceNotSupported. */
+  git?: GitSource;
 }
 
 /** What this reconcile rolls out: the object as read, its spec, and the runtime spec with its hash. */
@@ -37,6 +41,26 @@ interface Target {
   spec: ApplicationSpec;
   runtime: AppRuntimeSpec;
   hash: string;
+  /** The deployed image kept while the source's new commit builds. */
+  holding: boolean;
+}
+
+/** No image to keep running while the first build of a git source is queued, running or failed. */
+function failBuild(build: BuildState | undefined): never {
+  if (build?.state === "failed") fail("BuildFailed", buildFailureMessage(build), { retryAfterMs: 60_000 });
+  if (build?.state === "queued") fail("BuildQueued", `commit ${build.commit.slice(0, 12)} is waiting to be built: position ${build.position} of ${build.of} in the build queue`, { retryAfterMs: 5000 });
+  fail("Building", `building commit ${(build?.commit ?? "").slice(0, 12)}`, { retryAfterMs: 5000 });
+}
+
+/**
+ * A rollback of a git source goes to the commit that was good, not to the branch (whose head is
+ * the commit that failed): the revision's spec with source.git.commit pinned.
+ */
+function pinnedSpec(spec: Record<string, unknown>, commit: string | null): Record<string, unknown> {
+  const git = (spec as ApplicationSpec).source?.git;
+  if (!git || !commit) return spec;
+  const { branch: _b, tag: _t, ...rest } = git;
+  return { ...spec, source: { git: { ...rest, commit } } };
 }
 
 /** Causes that mean the runtime drifted from a state Berth had reached, not a new rollout. */
@@ -73,10 +97,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   }
 
   protected override secrets(app: ResourceObject): string[] {
+    const git = this.d.git?.secrets(app) ?? [];
     try {
-      return Object.values(unsealSecretEnv(this.d.box, app.spec));
+      return [...Object.values(unsealSecretEnv(this.d.box, app.spec)), ...git];
     } catch {
-      return [];
+      return git;
     }
   }
 
@@ -101,11 +126,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     obs.withdrawn = [];
     obs.events = [];
     await this.checkDependencies(app);
-    if (!spec.source?.image) fail("SourceNotSupported", "only image sources are built by this version; git and compose sources are not yet supported", { terminal: true });
-    const runtime = await this.runtimeSpec(app, spec);
+    const image = await this.imageOf(app, spec, obs);
+    const runtime = await this.runtimeSpec(app, spec, image);
     const hash = configHash(runtime);
     obs.hash = hash;
-    const target: Target = { app, spec, runtime, hash };
+    const target: Target = { app, spec, runtime, hash, holding: !!obs.git?.holding };
     const plan = await this.plan(target, obs.containers);
     obs.plan = plan;
     if (plan.blocked) fail(plan.blocked.reason, plan.blocked.message, { retryAfterMs: 30_000 });
@@ -115,8 +140,24 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     }
     obs.withdrawn = obs.containers.filter((c) => this.d.traffic.isWithdrawn(c.id)).map((c) => c.id);
     const counts = countReplicas(obs.containers, hash, obs.desired, obs.withdrawn);
-    if (converged(counts, obs.desired)) await this.recordSuccess(app, hash, obs.desired);
+    if (converged(counts, obs.desired)) await this.recordSuccess(app, hash, obs.desired, obs);
     else obs.rollout = await this.checkDeadline(app, spec, hash, obs);
+  }
+
+  /**
+   * The image to run: the source's image, or for a git source the commit's built image — while
+   * that is being built (or its build failed) the image deployed before, so nothing serving stops.
+   */
+  private async imageOf(app: ResourceObject, spec: ApplicationSpec, obs: Partial<AppObserved>): Promise<string> {
+    if (spec.source?.image) return spec.source.image;
+    const git = spec.source?.git;
+    if (!git || !this.d.git) fail("SourceNotSupported", "this Application's source is not built by this server; use source.image or source.git", { terminal: true });
+    obs.git = await this.d.git.observe(app, git, async (image, commit) => {
+      const runtime = await this.runtimeSpec(app, spec, image);
+      return this.d.revisions.ensure(app, configHash(runtime), app.metadata.generation ?? 1, { commit });
+    });
+    if (obs.git.holding && !obs.git.running) failBuild(obs.git.build);
+    return obs.git.image;
   }
 
   private async checkDependencies(app: ResourceObject): Promise<void> {
@@ -128,12 +169,12 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     if (waiting.length) fail("DependencyNotReady", `waiting for ${waiting.join(", ")} to be Ready`, { retryAfterMs: 5000 });
   }
 
-  private async runtimeSpec(app: ResourceObject, spec: ApplicationSpec): Promise<AppRuntimeSpec> {
+  private async runtimeSpec(app: ResourceObject, spec: ApplicationSpec, image: string): Promise<AppRuntimeSpec> {
     return {
       project: app.metadata.namespace!,
       name: app.metadata.name,
       uid: app.metadata.uid!,
-      image: spec.source!.image!,
+      image,
       command: spec.command,
       args: spec.args,
       // envFrom (DATABASE_URL and friends) first: the Application's own env and secretEnv win.
@@ -169,9 +210,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   }
 
   /** Carries out the plan, recorded as the rollout's revision (a row and a log line per step). */
-  private async execute({ app, spec, runtime, hash }: Target, plan: Plan, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
+  private async execute({ app, spec, runtime, hash, holding }: Target, plan: Plan, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
     const creates = createsContainers(plan);
-    const revision = creates ? await this.d.revisions.ensure(app, hash, app.metadata.generation ?? 1) : await this.d.revisions.current(app.metadata.uid!, hash);
+    // Holding the deployed image while a build runs repairs drift; it is no new revision.
+    const record = creates && !holding;
+    const revision = record ? await this.d.revisions.ensure(app, hash, app.metadata.generation ?? 1, obs.git ? { commit: obs.git.target } : undefined) : await this.d.revisions.current(app.metadata.uid!, hash);
     if (creates) await this.recordVolumes(app, spec);
     ctx.logger.info("executing plan", { hash, steps: plan.steps.map(describeStep) });
     const graceSeconds = stopGraceSeconds(spec.stopGracePeriod);
@@ -212,11 +255,22 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   }
 
   /** Once every replica is ready on this config, its revision succeeded (recorded once). */
-  private async recordSuccess(app: ResourceObject, hash: string, desired: number): Promise<void> {
+  private async recordSuccess(app: ResourceObject, hash: string, desired: number, obs: Partial<AppObserved>): Promise<void> {
+    const live = this.liveCommit(app, obs, { state: "success", description: `${desired} replica(s) ready` });
     const wasReady = getCondition(conditionsOf(app.status), "Ready")?.status === "True";
-    if (wasReady && (app.status as { configHash?: string } | undefined)?.configHash === hash) return;
+    const status = (app.status ?? {}) as { configHash?: string; commit?: string };
+    if (wasReady && status.configHash === hash && status.commit === (live ?? status.commit)) return;
+    if (live) await this.d.git?.deployedCommit(app, (app.spec as ApplicationSpec).source!.git!, live);
     const id = await this.d.revisions.current(app.metadata.uid!, hash);
     if (id) await this.d.revisions.finish(id, "success", `${desired} replica(s) ready on config ${hash.slice(0, 8)}`);
+  }
+
+  /** The git source's commit this reconcile rolled out (not a held one), its commit status reported. */
+  private liveCommit(app: ResourceObject, obs: Partial<AppObserved>, status: { state: "success" | "failure"; description: string }): string | undefined {
+    const git = (app.spec as ApplicationSpec).source?.git;
+    if (!git || !obs.git || obs.git.holding) return undefined;
+    this.d.git?.report(app, git, { commit: obs.git.target, ...status });
+    return obs.git.target;
   }
 
   /**
@@ -231,6 +285,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     if (latest.status === "failed" || latest.status === "rolled_back") return { state: "failed", message };
     if (latest.status !== "deploying" || Date.now() - new Date(latest.startedAt).getTime() < parseDurationMs(spec.progressDeadline, 600_000)) return { state: "in-time" };
     obs.events!.push({ type: "Warning", reason: "ProgressDeadlineExceeded", message });
+    this.liveCommit(app, obs, { state: "failure", description: message });
     const good = (spec.rollback ?? "auto") === "auto" ? await this.d.revisions.lastGood(app.metadata.uid!, hash) : undefined;
     if (!good) {
       await this.d.revisions.finish(latest.id, "failed", message);
@@ -240,7 +295,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     await this.d.store.update({ kind: "Application", namespace: app.metadata.namespace, name: app.metadata.name }, CONTROLLER, "rollback", (cur) => ({
       ...cur!,
       metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/rolled-back-from": String(latest.revision) } },
-      spec: good.spec,
+      spec: pinnedSpec(good.spec, good.commit),
     }));
     const rolled = `rolled back to revision ${good.revision}: ${message}`;
     obs.events!.push({ type: "Warning", reason: "RolledBack", message: rolled });
@@ -266,6 +321,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
         await this.d.volumes.forget(v.name);
       } else await this.d.volumes.detachFromApplication(v.name);
     }
+    this.d.git?.forget(app.metadata.uid!);
     ctx.logger.info("finalized", { removedContainers: containers.length, volumes: volumes.length });
     return true;
   }

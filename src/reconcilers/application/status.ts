@@ -5,6 +5,7 @@ import { isReady, type ObservedContainer } from "../../runtime/driver.js";
 import { LABEL } from "../../runtime/labels.js";
 import type { Plan } from "../../runtime/plan.js";
 import { servingEndpoints } from "../../runtime/serving.js";
+import { buildFailureMessage, type GitObserved } from "./git-source.js";
 import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type EventSpec, type Outcome, type Summary, type Verdict } from "../shared/status.js";
 
 /** How the rollout stands against its progress deadline. */
@@ -24,6 +25,8 @@ export interface AppObserved {
   rollout: RolloutCheck;
   /** Events of what the steps did (a rollback, a deadline). */
   events: EventSpec[];
+  /** A git source's commit, image and build (issue 16). */
+  git: GitObserved;
 }
 
 /** Replica counts as a Kubernetes Deployment reports them. */
@@ -153,11 +156,67 @@ function inputsOf(app: ResourceObject, obs: Partial<AppObserved>): { desired: nu
 
 export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserved>, outcome: Outcome, at?: string): Verdict {
   const { desired, previous, hash, counts } = inputsOf(app, obs);
-  const conditions = conditionsFor(app, summaryFor(obs, outcome, counts, desired), at);
+  const summary = withGit(summaryFor(obs, outcome, counts, desired), obs.git, outcome);
+  const conditions = conditionsFor(app, summary, at);
   const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
-  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), conditions };
-  const events = [...(obs.events ?? []), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
-  return { status, events, requeueAfter: requeueFor(obs, outcome, counts, desired) };
+  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...gitFields(obs.git, previous), conditions };
+  const events = [...(obs.events ?? []), ...gitEvents(obs.git, previous, outcome), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
+  const requeueAfter = requeueFor(obs, outcome, counts, desired);
+  return { status, events, requeueAfter: buildRequeue(obs.git, requeueAfter), ...(obs.git ? { pollAfter: obs.git.intervalMs } : {}) };
+}
+
+/** While a build runs, the queue wakes the Application when it ends; this is the safety net. */
+function buildRequeue(git: GitObserved | undefined, requeueAfter: number | undefined): number | undefined {
+  const busy = git?.build?.state === "queued" || git?.build?.state === "building";
+  return busy ? Math.min(requeueAfter ?? 10_000, 10_000) : requeueAfter;
+}
+
+/** status.commit/image (what runs) and status.build (the target's build), for git sources. */
+function gitFields(git: GitObserved | undefined, previous: Record<string, unknown>): Record<string, unknown> {
+  if (!git) return {};
+  const running = git.running ? { commit: git.running, image: git.image } : { ...(previous.commit ? { commit: previous.commit } : {}), ...(previous.image ? { image: previous.image } : {}) };
+  const b = git.build;
+  const build = b ? { commit: b.commit, state: b.state, ...(b.state === "queued" ? { position: b.position } : {}), ...(b.state === "failed" ? { message: b.message } : {}) } : { commit: git.target, state: "succeeded" };
+  return { ...running, build };
+}
+
+function gitEvents(git: GitObserved | undefined, previous: Record<string, unknown>, outcome: Outcome): EventSpec[] {
+  const b = git?.build;
+  const before = previous.build as { commit?: string; state?: string } | undefined;
+  if (!b || (before?.commit === b.commit && before.state === b.state)) return [];
+  // A first build that failed is the reconcile's failure: its Warning comes with it.
+  if (outcome.failure?.reason === "BuildFailed") return [];
+  if (b.state === "failed") return [{ type: "Warning", reason: "BuildFailed", message: buildFailureMessage(b) }];
+  if (b.state === "succeeded") return [{ type: "Normal", reason: "Built", message: `built ${b.image} from commit ${b.commit.slice(0, 12)}` }];
+  return [];
+}
+
+/**
+ * A git source's conditions over the replicas' summary: BuildFailed, CommitStatusReported, and
+ * Progressing while the target's build is queued or running (the deployed replicas keep Ready).
+ */
+function withGit(summary: Summary, git: GitObserved | undefined, outcome: Outcome): Summary {
+  if (!git) return summary;
+  const b = git.build;
+  const failed: Extra = b?.state === "failed" ? { type: "BuildFailed", status: "True", reason: "BuildFailed", message: buildFailureMessage(b) } : { type: "BuildFailed", status: "False", reason: "AsExpected", message: "" };
+  const extra = [...(summary.extra ?? []).filter((c) => !(git.holding && c.type === "Progressing" && !outcome.failure)), failed, ...reportCondition(git.report)];
+  if (git.holding && !outcome.failure) extra.push(buildProgress(b));
+  return { ...summary, extra };
+}
+
+function buildProgress(b: GitObserved["build"]): Extra {
+  const commit = (b?.commit ?? "").slice(0, 12);
+  if (b?.state === "queued") return { type: "Progressing", status: "True", reason: "BuildQueued", message: `commit ${commit} is waiting to be built: position ${b.position} of ${b.of} in the build queue` };
+  if (b?.state === "failed") return { type: "Progressing", status: "False", reason: "BuildFailed", message: `commit ${commit} did not build; the deployed commit keeps running` };
+  return { type: "Progressing", status: "True", reason: "Building", message: `building commit ${commit}; the deployed commit keeps running` };
+}
+
+function reportCondition(r: GitObserved["report"]): Extra[] {
+  if (!r) return [];
+  const what = `${r.commitState} for ${r.sha.slice(0, 12)}`;
+  if (r.state === "reported") return [{ type: "CommitStatusReported", status: "True", reason: "Reported", message: what }];
+  const retry = r.state === "retrying" ? `retrying (attempt ${r.attempt})` : "gave up";
+  return [{ type: "CommitStatusReported", status: "False", reason: "ProviderUnavailable", message: `${what}: ${r.error}; ${retry}` }];
 }
 
 /** The labels every replica container carries, as a selector: the Scale subresource's `status.selector`. */
