@@ -4,7 +4,7 @@ import type { RequestContext } from "../core/types.js";
 import type { AuditLog } from "./audit.js";
 import { generateKey, writeKeyFile } from "./keyring.js";
 import type { SecretBox } from "./secrets.js";
-import { rollbackQuietly, type Sql } from "./sql.js";
+import { returned, rollbackQuietly, type Sql } from "./sql.js";
 
 /**
  * `berth rotate-key` (ADR 0016): every value SecretBox encrypted is re-encrypted under a new key
@@ -179,11 +179,11 @@ export class KeyRotationStore {
   /** Stores a new running rotation and its audit row (one transaction); 409 if one runs already. */
   async begin(newKeyId: string, oldKeyIds: string[], ctx: RequestContext): Promise<KeyRotation> {
     return await this.tx(async (q) => {
-      const rows: Row[] = await q.query(
+      const rows = returned<Row>(await q.query(
         `INSERT INTO berth_key_rotations (new_key_id, old_key_ids, progress, started_by, started_by_name) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT DO NOTHING RETURNING *`,
         [newKeyId, JSON.stringify(oldKeyIds), JSON.stringify({ pass: 1, tables: freshTables() }), ctx.userId ?? null, ctx.user],
-      );
+      ));
       if (!rows[0]) throw busy("a key rotation is already running");
       await this.audit.record({ action: "rotate-key", resourceType: "installation", resourceId: null, details: { name: "secret-key", phase: "started", rotation: String(rows[0].id), newKeyId, oldKeyIds }, ctx }, q);
       return toRotation(rows[0]);
@@ -242,7 +242,7 @@ export class KeyRotationStore {
     return await this.tx(async (q) => {
       const state: Row[] = await q.query(`SELECT * FROM berth_key_rotations WHERE id = $1 FOR UPDATE`, [rotationId]);
       const progress = { ...state[0].progress, ...(removeFromEnvironment?.length ? { removeFromEnvironment } : {}) };
-      const rows: Row[] = await q.query(`UPDATE berth_key_rotations SET status = 'completed', finished_at = now(), progress = $2 WHERE id = $1 RETURNING *`, [rotationId, JSON.stringify(progress)]);
+      const rows = returned<Row>(await q.query(`UPDATE berth_key_rotations SET status = 'completed', finished_at = now(), progress = $2 WHERE id = $1 RETURNING *`, [rotationId, JSON.stringify(progress)]));
       const done = toRotation(rows[0]);
       const reencrypted = Object.fromEntries(Object.entries(done.tables).map(([t, p]) => [t, { rows: p.rows, values: p.values, unreadable: p.unreadable }]));
       const ctx: RequestContext = { user: state[0].started_by_name, ...(state[0].started_by ? { userId: state[0].started_by } : {}) };
