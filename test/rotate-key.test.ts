@@ -255,6 +255,21 @@ describe("berth rotate-key: every sealed value under a new key, without downtime
     await expectNoPlaintextInApi();
   });
 
+  it("a rotation whose new key never reached the key file (a crash right after it was recorded) is abandoned; the next rotate-key starts afresh", async () => {
+    writeKubeconfig(opsKubeconfig, berth.url, berth.caPem, tokens.ops);
+    const before = keysOf(dataDir);
+    const lost = await berth.stores.keyRotations.begin("klost0000000", [before[0].id], { user: "ops" });
+    const r = await runBerth(["rotate-key", "-o", "json"], { kubeconfig: opsKubeconfig });
+    expect(r.code, r.stderr).to.equal(0);
+    const done = JSON.parse(r.stdout);
+    expect(done.id).to.not.equal(lost.id);
+    expect(done).to.include({ status: "completed" });
+    const rows: { status: string }[] = await berth.dataSource.query(`SELECT status FROM berth_key_rotations WHERE id = $1`, [lost.id]);
+    expect(rows[0].status).to.equal("abandoned");
+    expect(keysOf(dataDir).map((k) => k.id)).to.deep.equal([done.newKeyId]);
+    expect(await plaintexts(new SecretBox(keysOf(dataDir)))).to.deep.include(expected);
+  });
+
   it("with the key in BERTH_SECRET_KEY, rotate-key says how to rotate instead of writing a key anywhere", async () => {
     const keys = keysOf(dataDir);
     await berth.stop();

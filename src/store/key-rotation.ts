@@ -322,18 +322,25 @@ export class KeyRotator {
   /** At start-up: a rotation left running (a crash, a restart) goes on where it stopped. */
   async resume(opts: RunOptions = {}): Promise<Promise<KeyRotation> | undefined> {
     const current = await this.store.current();
-    if (!current) return undefined;
-    if (!this.box.keyIds().includes(current.newKeyId)) {
-      await this.store.abandon(current.id);
-      this.log("key rotation abandoned: its new key never reached the keyring", { rotation: current.id });
-      return undefined;
-    }
+    if (!current || (await this.abandonedIfKeyLost(current))) return undefined;
     if (this.box.primaryId !== current.newKeyId) {
       this.log("key rotation not resumed: its new key is not this keyring's primary", { rotation: current.id, newKeyId: current.newKeyId });
       return undefined;
     }
     this.running ??= this.tracked(this.run(current.id, opts));
     return this.running;
+  }
+
+  /**
+   * A rotation that never ran a batch and whose new key is in no keyring here: the process that
+   * began it stopped before writing the key file, so nothing can have used that key. Marked
+   * abandoned (true). A rotation that ran batches is another keyring's to finish: left alone.
+   */
+  private async abandonedIfKeyLost(r: KeyRotation): Promise<boolean> {
+    if (r.batches > 0 || this.box.keyIds().includes(r.newKeyId)) return false;
+    await this.store.abandon(r.id);
+    this.log("key rotation abandoned: its new key never reached the keyring", { rotation: r.id, newKeyId: r.newKeyId });
+    return true;
   }
 
   private tracked(run: Promise<KeyRotation>): Promise<KeyRotation> {
@@ -349,9 +356,8 @@ export class KeyRotator {
   /** The running rotation this keyring can drive, or a new one with its new key in force. */
   private async prepare(ctx: RequestContext): Promise<KeyRotation> {
     const current = await this.store.current();
-    if (current && this.box.keyIds().includes(current.newKeyId) && this.box.primaryId === current.newKeyId) return current;
-    if (current && !this.box.keyIds().includes(current.newKeyId)) await this.store.abandon(current.id);
-    else if (current) throw busy(`a key rotation to key ${current.newKeyId} is running, and this server's primary key is ${this.box.primaryId}`);
+    if (current && this.box.primaryId === current.newKeyId) return current;
+    if (current && !(await this.abandonedIfKeyLost(current))) throw busy(`a key rotation to key ${current.newKeyId} is running, and this server's primary key is ${this.box.primaryId}: give this server the same keyring (docs/secrets.md)`);
     const keys = this.box.keys();
     const source = this.box.source;
     if (keys.length > 1) {

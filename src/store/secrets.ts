@@ -88,6 +88,12 @@ export class SecretBox {
     return this.keyIdOf(stored) === this.primaryId;
   }
 
+  /** The plaintext of `stored` when it is under the primary key; undefined otherwise (an old key's too). */
+  openCurrent(stored: string): string | undefined {
+    const opened = this.openAtRest(stored);
+    return opened?.id === this.primaryId ? opened.plain : undefined;
+  }
+
   /** The sealed string the API shows for `plain` in the field `binding` names (ADR 0006), under the primary key. */
   seal(binding: SealBinding, plain: string): string {
     return this.ring[0].sealed.seal(binding, plain);
@@ -236,7 +242,7 @@ function sealValue(t: SealTarget, field: string, value: string, old: string | un
   const plain = plaintextOf(t, field, value);
   if (plain === undefined) return undefined;
   // Kept only when under the primary key: once a rotation starts, no write stores old-key ciphertext (ADR 0016).
-  return old !== undefined && isEncrypted(old) && t.box.isCurrent(old) && t.box.tryDecrypt(old) === plain ? old : t.box.encrypt(plain);
+  return old !== undefined && t.box.openCurrent(old) === plain ? old : t.box.encrypt(plain);
 }
 
 /** How a reader sees a stored value: its sealed string, or the placeholder if it cannot be opened. */
