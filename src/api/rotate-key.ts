@@ -7,16 +7,24 @@
  */
 import { ApiError, badRequest } from "../core/errors.js";
 import type { RequestContext } from "../core/types.js";
-import type { KeyRotation, KeyRotator } from "../store/key-rotation.js";
+import type { KeyRotator } from "../store/key-rotation.js";
 import { requireObject } from "./body-limits.js";
 import type { Reply } from "./request.js";
 
 export const ROTATE_KEY_PATH = /^\/berth\/v1\/rotate-key$/;
 
-/** The state, and whether this server is driving it now (a running rotation nobody drives says why it stopped). */
-function view(r: KeyRotation, rotator: KeyRotator): Record<string, unknown> {
-  const stopped = r.status === "running" && !rotator.active;
-  return { kind: "KeyRotation", apiVersion: "berth.dev/v1", ...r, active: rotator.active, ...(stopped && rotator.lastError ? { error: rotator.lastError } : {}) };
+/**
+ * The state, and whether this server is driving it now (a running rotation nobody drives says
+ * why it stopped). `active` is read before the state: a run that ends in between shows its end
+ * as active, never a running rotation as stopped.
+ */
+async function current(rotator: KeyRotator): Promise<Record<string, unknown> | undefined> {
+  const active = rotator.active;
+  const error = rotator.lastError;
+  const r = await rotator.status();
+  if (!r) return undefined;
+  const stopped = r.status === "running" && !active;
+  return { kind: "KeyRotation", apiVersion: "berth.dev/v1", ...r, active, ...(stopped && error ? { error } : {}) };
 }
 
 function batchSizeOf(body: Buffer | undefined): number | undefined {
@@ -40,12 +48,12 @@ export class RotateKeyEndpoint {
   async handle(method: string, body: () => Promise<Buffer | undefined>, ctx: RequestContext): Promise<Reply> {
     if (!this.rotator) throw new ApiError(503, "ServiceUnavailable", "key rotation is not available on this server");
     if (method === "GET") {
-      const r = await this.rotator.status();
-      if (!r) throw new ApiError(404, "NotFound", "no key rotation has run on this installation");
-      return { status: 200, body: view(r, this.rotator) };
+      const body = await current(this.rotator);
+      if (!body) throw new ApiError(404, "NotFound", "no key rotation has run on this installation");
+      return { status: 200, body };
     }
     if (method !== "POST") throw new ApiError(405, "MethodNotAllowed", `${method} is not supported on /berth/v1/rotate-key`);
     const { rotation } = await this.rotator.start(ctx, { batchSize: batchSizeOf(await body()) });
-    return { status: 202, body: view(rotation, this.rotator) };
+    return { status: 202, body: (await current(this.rotator)) ?? { kind: "KeyRotation", apiVersion: "berth.dev/v1", ...rotation } };
   }
 }

@@ -311,11 +311,10 @@ export class KeyRotator {
    * in force; the re-encryption goes on in the background (`done` settles when it ends).
    */
   async start(ctx: RequestContext, opts: RunOptions = {}): Promise<{ rotation: KeyRotation; done: Promise<KeyRotation> }> {
-    let rotation = await this.prepare(ctx);
+    const rotation = await this.prepare(ctx);
     this.running ??= this.tracked(this.run(rotation.id, opts));
     const done = this.running;
     done.catch((e) => this.log("key rotation stopped", { rotation: rotation.id, error: String(e) }));
-    rotation = (await this.store.current()) ?? rotation;
     return { rotation, done };
   }
 
