@@ -42,13 +42,17 @@ function legacyKey(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
-/** The keys a keyring text holds, primary first; throws on a duplicate id or an empty text. */
-export function parseKeyring(text: string): KeyEntry[] {
+/**
+ * The keys a keyring text holds, primary first; throws on a duplicate id or an empty text. A
+ * one-key text is read as before keyrings: the file's trimmed, the variable's as it is
+ * (`untrimmed`), so a passphrase with spaces around it still gives the same key.
+ */
+export function parseKeyring(text: string, opts: { untrimmed?: boolean } = {}): KeyEntry[] {
   const trimmed = text.trim();
   if (!trimmed) throw new Error("the secret key is empty");
   const parts = trimmed.split(/[\s,]+/).filter(Boolean);
   if (!parts.every((p) => ENTRY.test(p))) {
-    const key = legacyKey(trimmed);
+    const key = legacyKey(opts.untrimmed ? text : trimmed);
     return [{ id: fingerprint(key), key }];
   }
   const out: KeyEntry[] = [];
@@ -97,7 +101,7 @@ export function writeKeyFile(file: string, keys: readonly KeyEntry[]): void {
  */
 export function loadKeyring(dataDir: string, env: NodeJS.ProcessEnv = process.env): { keys: KeyEntry[]; source: KeySource } {
   const fromEnv = env.BERTH_SECRET_KEY;
-  if (fromEnv) return { keys: parseKeyring(fromEnv), source: { kind: "env" } };
+  if (fromEnv) return { keys: parseKeyring(fromEnv, { untrimmed: true }), source: { kind: "env" } };
   const file = path.join(dataDir, KEY_FILE);
   if (!existsSync(file)) {
     try {

@@ -4,7 +4,7 @@
  * and the re-encryption of the values inside a stored text. No store.
  */
 import { expect } from "chai";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -32,6 +32,9 @@ describe("keyring", () => {
       const pass = parseKeyring("correct horse, battery: staple");
       expect(pass).to.have.length(1);
       expect(pass[0].key).to.have.length(32);
+      // BERTH_SECRET_KEY was never trimmed: a passphrase with spaces around it keeps its key.
+      const spaced = loadKeyring(dir, { BERTH_SECRET_KEY: " spaced pass " }).keys[0].key;
+      expect(spaced.equals(createHash("sha256").update(" spaced pass ").digest())).to.equal(true);
     });
 
     it("the fingerprint names a key without revealing it", () => {
