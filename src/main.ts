@@ -31,6 +31,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "./store/embedded.j
 import { openStores, type Stores } from "./store/index.js";
 import { ensureAdminUser, installationId } from "./store/installation.js";
 import { SecretBox } from "./store/secrets.js";
+import { KeyRotator } from "./store/key-rotation.js";
 import type { ResourceStore } from "./store/resources.js";
 import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
@@ -70,6 +71,8 @@ export interface Berth {
   metrics: Metrics;
   driver: RuntimeDriver;
   leader?: LeaderElector;
+  /** `berth rotate-key` in this process (ADR 0016). */
+  keyRotation: KeyRotator;
   /** The controllers' manager while this process leads. */
   manager(): Manager | undefined;
   stop(): Promise<void>;
@@ -231,6 +234,15 @@ function startCerts(dataDir: string, host: string): Promise<ServingCerts> {
   return ensureServingCerts(ensureDir(path.join(dataDir, "tls")), ["127.0.0.1", "localhost", "::1", host].filter((h) => h !== "0.0.0.0"));
 }
 
+/** `berth rotate-key` in this process; a rotation a crash or a restart interrupted goes on where it stopped (ADR 0016). */
+function startKeyRotation(stores: Stores, box: SecretBox, logger: Logger, parts: Parts): KeyRotator {
+  const rotator = new KeyRotator(stores.keyRotations, box, (message, fields) => logger.info(message, fields));
+  parts.add(() => rotator.stop());
+  const stopped = (e: unknown): void => void logger.warn("key rotation stopped; berth rotate-key resumes it", { error: String(e) });
+  rotator.resume().then((done) => done?.catch(stopped), stopped);
+  return rotator;
+}
+
 /** Wires the parts of `berth serve`; each part owns its own start/stop. */
 export async function startBerth(options: ServeOptions): Promise<Berth> {
   const opts = { ...options, logger: options.logger ?? createLogger() };
@@ -245,7 +257,8 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
     const metrics = new Metrics();
     metrics.observeFeedSubscribers(() => feed.subscriberCount());
     const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);
-    const api = new ApiServer({ host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver, firstRequestTimeoutMs: envMs("BERTH_FIRST_REQUEST_TIMEOUT_SECONDS", 10), maxConnections: Number(process.env.BERTH_MAX_CONNECTIONS ?? 1024), dataDir: opts.dataDir, box });
+    const keyRotation = startKeyRotation(stores, box, logger, parts);
+    const api = new ApiServer({ keyRotation, host, port, tls: certs, token, stores, feed, ready: () => feed.connected, logger, metrics: () => metrics.render(), driver, firstRequestTimeoutMs: envMs("BERTH_FIRST_REQUEST_TIMEOUT_SECONDS", 10), maxConnections: Number(process.env.BERTH_MAX_CONNECTIONS ?? 1024), dataDir: opts.dataDir, box });
     await api.start();
     parts.add(() => api.stop());
     const wiring: Wiring = {
@@ -258,7 +271,7 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
     const kubeconfigPath = path.join(opts.dataDir, "kubeconfig.yaml");
     writeKubeconfig(kubeconfigPath, serverUrl, certs.caPem, token);
     logger.info("berth is serving", { url: serverUrl, kubeconfig: kubeconfigPath, dataDir: opts.dataDir, embeddedPostgres: !opts.databaseUrl });
-    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store: stores.resources, stores, dataSource: ds, metrics, driver, leader: controllers?.leader, manager: controllers?.manager ?? (() => undefined), stop: () => parts.stopAll() };
+    return { url: serverUrl, kubeconfigPath, token, caPem: certs.caPem, store: stores.resources, stores, dataSource: ds, metrics, driver, keyRotation, leader: controllers?.leader, manager: controllers?.manager ?? (() => undefined), stop: () => parts.stopAll() };
   } catch (e) {
     await parts.stopAll();
     throw e;

@@ -55,6 +55,8 @@ const BERTH_ROUTES: { pattern: RegExp; access: (method: string, m: string[], q: 
   // Decided in the handler, which knows the object the value is sealed for.
   { pattern: /^\/berth\/v1\/seal$/, access: () => ({ verb: "create", resource: "seal" }) },
   { pattern: /^\/berth\/v1\/(users|teams|tokens)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, access: (method, [what, name, members], q) => ({ verb: verbOf(method, !!name && !members, q), resource: members ? "teammembers" : what, name }) },
+  // Admins only (core/access.ts ADMIN_ONLY): rotating the installation key (ADR 0016).
+  { pattern: /^\/berth\/v1\/rotate-key$/, access: (method) => ({ verb: method === "GET" ? "get" : "create", resource: "keyrotations" }) },
   // Admins only: core/access.ts gives a non-admin no resource named "audit".
   { pattern: /^\/berth\/v1\/audit$/, access: (method, _m, q) => ({ verb: verbOf(method, false, q), resource: "audit" }) },
   { pattern: /^\/apis\/apiextensions\.k8s\.io\/v1\/customresourcedefinitions(?:\/([^/]+))?$/, access: (method) => (method === "GET" ? { verb: "get", resource: "discovery" } : { verb: "create", resource: "customresourcedefinitions" }) },

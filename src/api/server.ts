@@ -34,6 +34,8 @@ import { SYNC_DIFF_PATH, SyncDiffs } from "./sync-diff.js";
 import { AuthReviews, groupsOf, type ReviewKind } from "./auth-review.js";
 import type { SecretBox } from "../store/secrets.js";
 import { AuditEndpoint } from "./audit.js";
+import { ROTATE_KEY_PATH, RotateKeyEndpoint } from "./rotate-key.js";
+import type { KeyRotator } from "../store/key-rotation.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -58,6 +60,8 @@ export interface ApiServerOptions {
   /** The data directory (a Sync diff's git cache lives under it) and the secret box (its token). */
   dataDir: string;
   box: SecretBox;
+  /** `berth rotate-key` (ADR 0016); without it the endpoint answers 503. */
+  keyRotation?: KeyRotator;
 }
 
 /** A TLS handshake that has not finished by then is dropped (Node's default is 120 s). */
@@ -117,6 +121,7 @@ export class ApiServer {
   private readonly people: PeopleEndpoints;
   private readonly syncDiffs: SyncDiffs;
   private readonly auditList: AuditEndpoint;
+  private readonly rotateKey: RotateKeyEndpoint;
   private readonly reviews: AuthReviews;
 
   constructor(private readonly opts: ApiServerOptions) {
@@ -137,6 +142,7 @@ export class ApiServer {
     this.reviews = new AuthReviews({ scope: (userId) => this.scopes.fresh(userId), memberships: (userId) => st.people.memberships(userId) });
     this.people = new PeopleEndpoints(st.people, { perAddress: this.authFailures, perUser: new AuthFailureLimit(opts.logger, Date.now, { burst: 5, windowMs: 60_000 }) }, st.audit, (userId) => this.scopes.forget(userId));
     this.auditList = new AuditEndpoint(st.audit);
+    this.rotateKey = new RotateKeyEndpoint(opts.keyRotation);
   }
 
   get address(): AddressInfo {
@@ -361,6 +367,7 @@ export class ApiServer {
     { pattern: GIT_HOOK_PATH, handle: async (c, [ns, name]) => (c.method === "POST" ? this.gitHooks.handle(c.req, ns!, name!, await readBody(c.req, WEBHOOK_MAX_BODY)) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/seal$/, handle: async (c) => (c.method === "POST" ? sealReply(this.opts.stores.resources, await readBody(c.req), c.ctx) : methodNotAllowed()) },
     { pattern: /^\/berth\/v1\/(users|teams|tokens|login)(?:\/([^/]+))?(?:\/(members)(?:\/([^/]+))?)?$/, handle: (c, [what, name, members, member]) => this.people.handle({ method: c.method, what: what as "users", name, members: !!members, member, body: () => readBody(c.req, 64 * 1024), query: c.url.searchParams, ctx: c.ctx, identity: c.identity, address: c.req.socket.remoteAddress ?? "unknown" }) },
+    { pattern: ROTATE_KEY_PATH, handle: (c) => this.rotateKey.handle(c.method, () => readBody(c.req, 64 * 1024), c.ctx) },
     { pattern: /^\/berth\/v1\/audit$/, handle: async (c) => (c.method === "GET" ? this.auditList.list(c.url.searchParams) : methodNotAllowed()) },
     {
       pattern: /^\/apis\/(?:authentication\.k8s\.io\/v1\/(selfsubjectreviews)|authorization\.k8s\.io\/v1\/(selfsubjectaccessreviews|selfsubjectrulesreviews))$/,

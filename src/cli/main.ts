@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { defaultDataDir } from "../core/config.js";
 import { registerAuditCommand } from "./audit/index.js";
 import { registerDbCommands } from "./db/index.js";
+import { registerKeyCommands } from "./keys/index.js";
 import { registerObjectCommands } from "./objects/index.js";
 import { registerPeopleCommands } from "./people/index.js";
 import { registerRolloutCommands } from "./rollout/index.js";
@@ -26,6 +27,7 @@ function buildProgram(): Command {
   registerSyncCommands(program);
   registerPeopleCommands(program);
   registerAuditCommand(program);
+  registerKeyCommands(program);
   return program;
 }
 

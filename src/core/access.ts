@@ -54,8 +54,8 @@ const SECRET_READS = new Set(["credentials"]);
  * batch apply and a seal, which are decided again for every object they name.
  */
 const ANYONE = new Set(["discovery", "selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews", "tokens", "batch", "seal"]);
-/** Admins only: cluster-wide configuration and people. */
-const ADMIN_ONLY = new Set(["syncs", "users", "teams", "teammembers", "customresourcedefinitions"]);
+/** Admins only: cluster-wide configuration, people, and the installation key (`berth rotate-key`). */
+const ADMIN_ONLY = new Set(["syncs", "users", "teams", "teammembers", "customresourcedefinitions", "keyrotations"]);
 
 export const isAdmin = (id: Identity): boolean => id.role === "super_admin" || id.role === "admin";
 const isRead = (verb: Verb): boolean => READ_VERBS.includes(verb);

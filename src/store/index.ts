@@ -5,6 +5,7 @@ import { BackupQueue } from "./backups.js";
 import { CertificateStore } from "./certificates.js";
 import { CredentialStore } from "./credentials.js";
 import { EventStore } from "./events.js";
+import { KeyRotationStore } from "./key-rotation.js";
 import { ResourceStore } from "./resources.js";
 import { RevisionStore } from "./revisions.js";
 import type { SecretBox } from "./secrets.js";
@@ -28,21 +29,25 @@ export interface Stores {
   certificates: CertificateStore;
   /** Users, teams, API tokens and the Projects each user may see (issue 17). */
   people: PeopleStore;
+  /** The state of `berth rotate-key` and its batches (ADR 0016). */
+  keyRotations: KeyRotationStore;
   /** The super_admin the first start made (the installation token's user). */
   adminUserId: () => string | undefined;
 }
 
 export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => string | undefined): Stores {
+  const audit = new AuditLog(ds);
   return {
     resources: new ResourceStore(ds, box, adminUserId),
     events: new EventStore(ds),
-    audit: new AuditLog(ds),
+    audit,
     volumes: new VolumeStore(ds),
     credentials: new CredentialStore(ds, box),
     revisions: new RevisionStore(ds),
     backups: new BackupQueue(ds),
     certificates: new CertificateStore(ds),
     people: new PeopleStore(ds),
+    keyRotations: new KeyRotationStore(ds, audit),
     adminUserId,
   };
 }

@@ -1,9 +1,8 @@
-import { createCipheriv, createDecipheriv, randomBytes, createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { invalid, type ValidationCause } from "../core/errors.js";
 import { SECRET_FIELDS } from "../core/secret-fields.js";
 import type { ResourceObject } from "../core/types.js";
+import { fingerprint, loadKeyring, type KeyEntry, type KeySource } from "./keyring.js";
 import { isSealed, SealedStrings, type SealBinding } from "./sealed.js";
 /**
  * Secret values: the installation key (SecretBox, AES-256-GCM at rest) and what the store does
@@ -15,74 +14,119 @@ import { isSealed, SealedStrings, type SealBinding } from "./sealed.js";
 const PREFIX = "enc:v1:";
 export const REDACTED = "<redacted>";
 
-/** AES-256-GCM encryption of secret values at rest (secretEnv, credentials, certificate keys). */
+/**
+ * AES-256-GCM encryption of secret values at rest (secretEnv, credentials, certificate keys)
+ * under the installation's keyring (ADR 0016): new values are encrypted with the primary key;
+ * a stored value opens under any key of the ring (GCM's tag tells which: a wrong key never
+ * authenticates), so during a rotation old and new ciphertext both read.
+ */
 export class SecretBox {
-  private readonly key: Buffer;
-  private readonly sealed: SealedStrings;
+  private ring: { entry: KeyEntry; sealed: SealedStrings }[] = [];
+  /** Where the keyring came from (a rotation rewrites a file, never the environment). */
+  readonly source: KeySource | undefined;
 
-  constructor(key: Buffer) {
-    if (key.length !== 32) throw new Error("secret key must be 32 bytes");
-    this.key = key;
-    this.sealed = new SealedStrings(key);
+  constructor(keys: Buffer | readonly KeyEntry[], source?: KeySource) {
+    this.source = source;
+    this.setKeys(Buffer.isBuffer(keys) ? [{ id: fingerprint(keys), key: keys }] : keys);
   }
 
   /**
-   * The key comes from BERTH_SECRET_KEY (64 hex chars or base64 of 32 bytes) or from
-   * `<dataDir>/secret.key`, created on first start with mode 0600.
+   * The key comes from BERTH_SECRET_KEY or from `<dataDir>/secret.key`, created on first start
+   * with mode 0600; either may hold a keyring (src/store/keyring.ts).
    */
   static fromEnvOrDataDir(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretBox {
-    const fromEnv = env.BERTH_SECRET_KEY;
-    if (fromEnv) return new SecretBox(parseKey(fromEnv));
-    const file = path.join(dataDir, "secret.key");
-    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("hex") + "\n", { mode: 0o600, flag: "wx" });
-    return new SecretBox(parseKey(readFileSync(file, "utf8").trim()));
+    const { keys, source } = loadKeyring(dataDir, env);
+    return new SecretBox(keys, source);
+  }
+
+  /** Replaces the keyring in place (every component holding this box sees it at once); primary first. */
+  setKeys(keys: readonly KeyEntry[]): void {
+    if (!keys.length) throw new Error("a keyring needs at least one key");
+    for (const k of keys) if (k.key.length !== 32) throw new Error("secret key must be 32 bytes");
+    this.ring = keys.map((entry) => ({ entry: { id: entry.id, key: Buffer.from(entry.key) }, sealed: new SealedStrings(entry.key) }));
+  }
+
+  /** The keys, primary first (for the rotation, which persists them; never shown). */
+  keys(): KeyEntry[] {
+    return this.ring.map((r) => ({ id: r.entry.id, key: Buffer.from(r.entry.key) }));
+  }
+
+  /** The ids of the keys, primary first. */
+  keyIds(): string[] {
+    return this.ring.map((r) => r.entry.id);
+  }
+
+  get primaryId(): string {
+    return this.ring[0].entry.id;
   }
 
   encrypt(plain: string): string {
     const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    const cipher = createCipheriv("aes-256-gcm", this.ring[0].entry.key, iv);
     const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()]);
     return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");
   }
 
   decrypt(stored: string): string {
-    if (!isEncrypted(stored)) throw new Error("value is not an encrypted secret");
-    const raw = Buffer.from(stored.slice(PREFIX.length), "base64url");
-    const decipher = createDecipheriv("aes-256-gcm", this.key, raw.subarray(0, 12));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
+    const opened = this.openAtRest(stored);
+    if (!opened) throw new Error(isEncrypted(stored) ? "value is not encrypted with a key of this installation" : "value is not an encrypted secret");
+    return opened.plain;
   }
 
-  /** The plaintext, or undefined when `stored` is not ciphertext this key can open. */
+  /** The plaintext, or undefined when `stored` is not ciphertext a key of the ring can open. */
   tryDecrypt(stored: string): string | undefined {
-    try {
-      return this.decrypt(stored);
-    } catch {
-      return undefined;
-    }
+    return this.openAtRest(stored)?.plain;
   }
 
-  /** The sealed string the API shows for `plain` in the field `binding` names (ADR 0006). */
+  /** The id of the key `stored` is encrypted with, or undefined when none of the ring opens it. */
+  keyIdOf(stored: string): string | undefined {
+    return this.openAtRest(stored)?.id;
+  }
+
+  /** Whether `stored` is ciphertext of the primary key (what every write produces). */
+  isCurrent(stored: string): boolean {
+    return this.keyIdOf(stored) === this.primaryId;
+  }
+
+  /** The plaintext of `stored` when it is under the primary key; undefined otherwise (an old key's too). */
+  openCurrent(stored: string): string | undefined {
+    const opened = this.openAtRest(stored);
+    return opened?.id === this.primaryId ? opened.plain : undefined;
+  }
+
+  /** The sealed string the API shows for `plain` in the field `binding` names (ADR 0006), under the primary key. */
   seal(binding: SealBinding, plain: string): string {
-    return this.sealed.seal(binding, plain);
+    return this.ring[0].sealed.seal(binding, plain);
   }
 
-  /** The plaintext of a sealed string, or undefined when it belongs to another field, object or installation. */
+  /** The plaintext of a sealed string, or undefined when it belongs to another field, object or installation (or a retired key). */
   open(binding: SealBinding, sealed: string): string | undefined {
-    return this.sealed.open(binding, sealed);
+    for (const r of this.ring) {
+      const plain = r.sealed.open(binding, sealed);
+      if (plain !== undefined) return plain;
+    }
+    return undefined;
+  }
+
+  private openAtRest(stored: string): { plain: string; id: string } | undefined {
+    if (!isEncrypted(stored)) return undefined;
+    const raw = Buffer.from(stored.slice(PREFIX.length), "base64url");
+    if (raw.length < 28) return undefined;
+    for (const r of this.ring) {
+      try {
+        const decipher = createDecipheriv("aes-256-gcm", r.entry.key, raw.subarray(0, 12));
+        decipher.setAuthTag(raw.subarray(12, 28));
+        return { plain: Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8"), id: r.entry.id };
+      } catch {
+        // not this key: the next one
+      }
+    }
+    return undefined;
   }
 }
 
 export function isEncrypted(v: unknown): v is string {
   return typeof v === "string" && v.startsWith(PREFIX);
-}
-
-function parseKey(text: string): Buffer {
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, "hex");
-  const b = Buffer.from(text, "base64");
-  if (b.length === 32) return b;
-  // Any other passphrase is stretched so that a short key still gives 256 bits.
-  return createHash("sha256").update(text).digest();
 }
 
 export { SECRET_FIELDS };
@@ -183,7 +227,7 @@ function shortened(value: string): string {
 
 /** What an incoming value means in plaintext; undefined (and a cause) when it cannot be opened. */
 function plaintextOf(t: SealTarget, field: string, value: string): string | undefined {
-  if (isSealed(value)) return t.box.open(bindingOf(t.owner, field), value) ?? reject(t, field, `Invalid value: ${shortened(value)}: this sealed value belongs to another object or key`);
+  if (isSealed(value)) return t.box.open(bindingOf(t.owner, field), value) ?? reject(t, field, `Invalid value: ${shortened(value)}: this sealed value belongs to another object or key (or was sealed under a key retired by \`berth rotate-key\`: seal the value again, or set it in plaintext)`);
   // At-rest ciphertext comes back only from the store itself (rollout undo writes a revision's spec).
   if (isEncrypted(value)) return t.box.tryDecrypt(value) ?? reject(t, field, `Invalid value: ${shortened(value)}: not encrypted with this installation's key`);
   return value;
@@ -197,7 +241,8 @@ function sealValue(t: SealTarget, field: string, value: string, old: string | un
   if (value === REDACTED) return old ?? reject(t, field, `"${REDACTED}" keeps a stored value, and this object has none`);
   const plain = plaintextOf(t, field, value);
   if (plain === undefined) return undefined;
-  return old !== undefined && isEncrypted(old) && t.box.tryDecrypt(old) === plain ? old : t.box.encrypt(plain);
+  // Kept only when under the primary key: once a rotation starts, no write stores old-key ciphertext (ADR 0016).
+  return old !== undefined && t.box.openCurrent(old) === plain ? old : t.box.encrypt(plain);
 }
 
 /** How a reader sees a stored value: its sealed string, or the placeholder if it cannot be opened. */

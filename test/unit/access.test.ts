@@ -28,6 +28,15 @@ describe("authorization: the one decision (core/access.ts) and the classifier ev
     expect(decide(who("viewer"), { verb: "patch", resource: "applications", namespace: "pa", name: "web" }, scope).reason).to.match(/user "viewer" \(viewer\) cannot patch applications "web" in Project "pa"/);
   });
 
+  it("rotating the installation key (berth rotate-key) is the admins' alone", () => {
+    const q = new URLSearchParams();
+    const post = accessOf("POST", "/berth/v1/rotate-key", q);
+    expect(post).to.deep.equal({ verb: "create", resource: "keyrotations" });
+    expect(accessOf("GET", "/berth/v1/rotate-key", q)).to.deep.equal({ verb: "get", resource: "keyrotations" });
+    expect([can("super_admin", post), can("admin", post), can("developer", post), can("viewer", post)]).to.deep.equal([true, true, false, false]);
+    expect(decide(who("developer"), post, scope).reason).to.equal('user "developer" (developer) cannot create keyrotations: only admins');
+  });
+
   it("classifies the paths kubectl and berth use", () => {
     const q = new URLSearchParams();
     expect(accessOf("GET", "/apis/berth.dev/v1alpha1/namespaces/pa/applications/web", q)).to.deep.equal({ verb: "get", resource: "applications", namespace: "pa", name: "web" });

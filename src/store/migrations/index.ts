@@ -7,8 +7,9 @@ import { StatusOnlyChanges1732560000030 } from "./1732560000030-StatusOnlyChange
 import { ChangePrevLabels1732560000040 } from "./1732560000040-ChangePrevLabels.js";
 import { Syncs1732560000050 } from "./1732560000050-Syncs.js";
 import { PeopleAndTokens1732560000060 } from "./1732560000060-PeopleAndTokens.js";
+import { KeyRotation1732560000070 } from "./1732560000070-KeyRotation.js";
 
-export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060 };
+export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070 };
 
 /** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
-export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060];
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070];
