@@ -66,6 +66,7 @@ describe("compose: a compose file converges as one Application per service", fun
   let berth: TestBerth;
   let work: string;
   let file: string;
+  let savedComposeDir: string | undefined;
   const get = async (name: string): Promise<any> => (await call(berth, "GET", `${G}/namespaces/${P}/applications/${name}`)).body;
   const ids = async (name: string): Promise<string[]> => (await appContainers(P, name)).map((c) => c.Id).sort();
   /** The parent Ready for its current generation, every service's Application with it. */
@@ -80,12 +81,17 @@ describe("compose: a compose file converges as one Application per service", fun
     await ensureBusyboxImage();
     work = tempDir("berth-compose-");
     file = path.join(work, "compose.yaml");
+    // The server reads compose files on the host only below these directories (in-process: this process's environment).
+    savedComposeDir = process.env.BERTH_COMPOSE_DIR;
+    process.env.BERTH_COMPOSE_DIR = work;
     berth = await startTestBerth({ controllers: true, resyncMs: 2000 });
     const r = await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: P }, spec: {} });
     expect(r.status, r.text).to.equal(201);
   });
 
   after(async () => {
+    if (savedComposeDir === undefined) delete process.env.BERTH_COMPOSE_DIR;
+    else process.env.BERTH_COMPOSE_DIR = savedComposeDir;
     await berth?.cleanup();
     await cleanupProject(P).catch(() => undefined);
     removeDir(work ?? "");

@@ -14,6 +14,14 @@ export const isObj = (v: Json): v is Obj => typeof v === "object" && v !== null 
 /** How a translation reads files (env_file). Tests pass an in-memory one. */
 export type ReadFile = (absolutePath: string) => string;
 
+/** A host path outside the directories the server allows compose files to be read from. */
+export class HostPathRefused extends Error {}
+
+/** Why a file could not be read, without anything of its content. */
+export function readFailure(file: string, e: unknown): string {
+  return e instanceof HostPathRefused ? e.message : `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`;
+}
+
 /** Problems collected while translating: `services.web.privileged: not supported by Berth`. */
 export class Problems {
   readonly list: string[] = [];
@@ -119,7 +127,7 @@ function readEnvFile(e: Obj, at: string, ctx: TranslateContext, p: Problems): Re
   try {
     return parseEnvFile(ctx.read(abs));
   } catch (err) {
-    if (e.required !== false) p.add(at, `cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    if (e.required !== false || err instanceof HostPathRefused) p.add(at, readFailure(abs, err));
     return {};
   }
 }

@@ -7,11 +7,11 @@
  * it on every write (nothing is stored when it fails) and the compose reconciler runs it again
  * on every reconcile (the file on the host may have changed).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import type { ApplicationSpec, PortSpec } from "../core/specs.js";
-import { commandList, dependsOn, duration, environment, envFiles, expose, healthcheck, isObj, networks, ports, Problems, restart, topNetworks, volumes, type Dependency, type Json, type Obj, type ReadFile, type TranslateContext } from "./compose-keys.js";
+import { commandList, dependsOn, duration, environment, envFiles, expose, HostPathRefused, healthcheck, isObj, networks, ports, Problems, readFailure, restart, topNetworks, volumes, type Dependency, type Json, type Obj, type ReadFile, type TranslateContext } from "./compose-keys.js";
 import { validateComposeSpec } from "./compose-spec.js";
 
 export type { ReadFile };
@@ -36,7 +36,36 @@ export class ComposeError extends Error {
   }
 }
 
-export const readHostFile: ReadFile = (p) => readFileSync(p, "utf8");
+/** The server's setting: the directories compose files and their env files may be read from. */
+export const COMPOSE_DIR_ENV = "BERTH_COMPOSE_DIR";
+
+function composeRoots(): string[] {
+  return (process.env[COMPOSE_DIR_ENV] ?? "").split(":").filter((d) => path.isAbsolute(d)).map((d) => {
+    try {
+      return realpathSync(d);
+    } catch {
+      return path.resolve(d);
+    }
+  });
+}
+
+/**
+ * Reads a file on the Berth host, only below a directory of $BERTH_COMPOSE_DIR (symlinks
+ * resolved first). Whoever may write an Application must not read the server's own files into
+ * a container's environment (ADR 0017): with the setting unset, no host file is read at all.
+ */
+export const readHostFile: ReadFile = (p) => {
+  const roots = composeRoots();
+  if (!roots.length) throw new HostPathRefused(`reading compose files on the host is off: the server's ${COMPOSE_DIR_ENV} names the directories they may be read from`);
+  let real: string;
+  try {
+    real = realpathSync(p);
+  } catch {
+    real = path.resolve(p);
+  }
+  if (!roots.some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) throw new HostPathRefused(`${p} is outside the directories the server reads compose files from (${COMPOSE_DIR_ENV})`);
+  return readFileSync(real, "utf8");
+};
 
 /** What a service key adds to the child's spec (and its dependencies, healthcheck or not). */
 interface ServiceOut {
@@ -107,7 +136,7 @@ export function readComposeSource(source: ComposeSource, read: ReadFile = readHo
     return { text: read(file), dir: path.dirname(file) };
   } catch (e) {
     // The error code only: nothing of the file's content is ever echoed.
-    throw new ComposeError([`cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`]);
+    throw new ComposeError([readFailure(file, e)]);
   }
 }
 

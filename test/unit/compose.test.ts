@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
@@ -117,9 +118,28 @@ describe("compose: admission", () => {
     ]);
   });
 
-  it("refuses a file path that cannot be read, naming only the error code", () => {
-    const obj: ResourceObject = { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "shop", namespace: "p" }, spec: { source: { compose: { file: "/nonexistent/compose.yaml" } } } };
-    expect(causes(obj)).to.deep.equal(["spec.source.compose.file: cannot read /nonexistent/compose.yaml (ENOENT)"]);
+  it("reads host files only below $BERTH_COMPOSE_DIR (symlinks resolved), naming only the error code", () => {
+    const fileApp = (file: string): ResourceObject => ({ apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "shop", namespace: "p" }, spec: { source: { compose: { file } } } });
+    const saved = process.env.BERTH_COMPOSE_DIR;
+    const root = mkdtempSync(path.join(os.tmpdir(), "berth-compose-unit-"));
+    try {
+      delete process.env.BERTH_COMPOSE_DIR;
+      expect(causes(fileApp("/etc/hostname"))).to.deep.equal(["spec.source.compose.file: reading compose files on the host is off: the server's BERTH_COMPOSE_DIR names the directories they may be read from"]);
+      process.env.BERTH_COMPOSE_DIR = root;
+      expect(causes(fileApp("/etc/hostname"))).to.deep.equal(["spec.source.compose.file: /etc/hostname is outside the directories the server reads compose files from (BERTH_COMPOSE_DIR)"]);
+      symlinkSync("/etc/hostname", path.join(root, "escape.yaml"));
+      expect(causes(fileApp(path.join(root, "escape.yaml")))[0]).to.contain("is outside the directories");
+      expect(causes(fileApp(path.join(root, "missing.yaml")))).to.deep.equal([`spec.source.compose.file: cannot read ${path.join(root, "missing.yaml")} (ENOENT)`]);
+      writeFileSync(path.join(root, "compose.yaml"), "services:\n  web:\n    image: nginx:1\n    env_file: [../../etc/hostname]\n");
+      expect(causes(fileApp(path.join(root, "compose.yaml")))[0]).to.contain("services.web.env_file[0]: /etc/hostname is outside the directories");
+      writeFileSync(path.join(root, "web.env"), "A=1\n");
+      writeFileSync(path.join(root, "compose.yaml"), "services:\n  web:\n    image: nginx:1\n    env_file: [web.env]\n");
+      expect(causes(fileApp(path.join(root, "compose.yaml")))).to.deep.equal([]);
+    } finally {
+      if (saved === undefined) delete process.env.BERTH_COMPOSE_DIR;
+      else process.env.BERTH_COMPOSE_DIR = saved;
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
