@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { call, removeDir, startTestBerth, tempDir } from "./helpers/berth.js";
+import { call, removeDir, runBerth, startTestBerth, tempDir } from "./helpers/berth.js";
 import { appContainers, BUSYBOX_IMAGE, cleanupProject, docker, ensureBusyboxImage, requireDocker, waitFor } from "./helpers/docker.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -125,6 +125,9 @@ describe("compose: a compose file converges as one Application per service", fun
     expect(viaName.output).to.match(/\bok\n/);
     // And web serves on the host port Berth gave it.
     expect((await get("shop-web")).status.endpoints).to.have.length(1);
+    const table = await runBerth(["get", "app", "-n", P], { kubeconfig: berth.kubeconfigPath });
+    expect(table.stdout).to.match(/^shop\s+3\/3 services\s+4\s+4\s+running\s+ServicesReady\s/m);
+    expect(table.stdout).to.match(/^shop-worker\s+2\/2\s+2\s+2\s+running\s+ReplicasReady\s/m);
   });
 
   it("repairs a service whose container was removed by hand (docker rm -f)", async () => {
@@ -168,6 +171,12 @@ describe("compose: a compose file converges as one Application per service", fun
     expect(r.body.details.causes).to.deep.include({ field: "spec.source.compose.content", message: "services.web.privileged: not supported by Berth", reason: "FieldValueInvalid" });
     expect((await call(berth, "GET", `${G}/namespaces/${P}/applications/other`)).status).to.equal(404);
     expect((await call(berth, "GET", `${G}/namespaces/${P}/applications/other-web`)).status).to.equal(404);
+    // berth apply says the same and exits 1.
+    const manifest = path.join(work, "other.yaml");
+    writeFileSync(manifest, JSON.stringify(composeApp("other", { content: bad })));
+    const cli = await runBerth(["apply", "-f", manifest], { kubeconfig: berth.kubeconfigPath });
+    expect(cli.code, cli.stdout + cli.stderr).to.equal(1);
+    expect(cli.stderr).to.contain("services.web.privileged: not supported by Berth");
 
     // The same key in the file on the host, after admission: reported, and the services are left as they are.
     const webBefore = await get("shop-web");

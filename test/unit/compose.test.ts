@@ -14,6 +14,7 @@ import { shellSplit, composeDurationMs, parseEnvFile } from "../../src/schema/co
 import { composeSchemaDigest, composeSchemaText } from "../../src/schema/compose-spec.js";
 import { ComposeError, translateCompose } from "../../src/schema/compose.js";
 import { kindInfo } from "../../src/core/kinds.js";
+import { exportable } from "../../src/cli/objects/export.js";
 import { ApiError } from "../../src/core/errors.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -189,5 +190,13 @@ describe("compose: a service's name on the Project network", () => {
     expect(configHash({ ...rt, aliases: undefined })).to.equal(configHash(rt));
     const aliases = containerCreateOptions({ ...rt, aliases: ["web"] }, 0, "h", { replicas: 1, graceSeconds: 10 }).NetworkingConfig?.EndpointsConfig?.["berth-p"]?.Aliases;
     expect(aliases).to.deep.equal(["shop-web", "shop-web-0", "web"]);
+  });
+});
+
+describe("compose: export", () => {
+  it("leaves out the services' Applications: the compose Application that makes them is exported", () => {
+    const child = childObject(parent, { service: "web", name: "shop-web", spec: { source: { image: "a:1" } } });
+    expect(exportable(child)).to.equal(false);
+    expect(exportable(parent)).to.equal(true);
   });
 });
