@@ -193,6 +193,38 @@ describe("compose: a compose file converges as one Application per service", fun
     await allReady("shop", "shop ready once the file is fixed");
   });
 
+  it("owns its services' Applications: a hand edit is written back, a hand delete made again, a stranger never adopted", async () => {
+    const mini = "services:\n  api:\n    image: " + BUSYBOX_IMAGE + "\n    command: [sh, -c, 'while true; do sleep 1; done']\n";
+    // A plain Application already holds the name a service would get.
+    const plain = { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "taken-api", namespace: P }, spec: { source: { image: BUSYBOX_IMAGE }, replicas: 0 } };
+    expect((await call(berth, "POST", `${G}/namespaces/${P}/applications`, plain)).status).to.equal(201);
+    expect((await call(berth, "POST", `${G}/namespaces/${P}/applications`, composeApp("taken", { content: mini }))).status).to.equal(201);
+    const refused = await waitFor("taken reports the name conflict", async () => {
+      const a = await get("taken");
+      return readyCondition(a)?.reason === "ApplicationExists" ? a : undefined;
+    }, 60_000);
+    expect(readyCondition(refused).message).to.contain("taken-api already exists");
+    expect((await get("taken-api")).metadata.labels?.["berth.dev/compose"]).to.equal(undefined);
+
+    // Inline content: the service's Application is made; edits by hand do not stick.
+    expect((await call(berth, "POST", `${G}/namespaces/${P}/applications`, composeApp("inline", { content: mini }))).status).to.equal(201);
+    await allReady("inline");
+    const r = await call(berth, "PATCH", `${G}/namespaces/${P}/applications/inline-api`, { spec: { replicas: 3 } }, { contentType: "application/merge-patch+json" });
+    expect(r.status, r.text).to.equal(200);
+    await waitFor("the hand edit written back", async () => {
+      const a = await get("inline-api");
+      return a.spec.replicas === 1 && a.metadata.generation > r.body.metadata.generation;
+    }, 60_000);
+    const uid = (await get("inline-api")).metadata.uid;
+    expect((await call(berth, "DELETE", `${G}/namespaces/${P}/applications/inline-api`)).status).to.be.oneOf([200, 202]);
+    await waitFor("the service's Application made again", async () => {
+      const a = await call(berth, "GET", `${G}/namespaces/${P}/applications/inline-api`);
+      return a.status === 200 && a.body.metadata.uid !== uid && !a.body.metadata.deletionTimestamp;
+    }, 60_000);
+    await allReady("inline", "inline ready again");
+    for (const n of ["inline", "taken", "taken-api"]) await call(berth, "DELETE", `${G}/namespaces/${P}/applications/${n}`);
+  });
+
   it("deleting the compose Application deletes its services' Applications and their containers", async () => {
     const r = await call(berth, "DELETE", `${G}/namespaces/${P}/applications/shop`);
     expect(r.status, r.text).to.be.oneOf([200, 202]);
@@ -200,7 +232,7 @@ describe("compose: a compose file converges as one Application per service", fun
       const left = await Promise.all(["shop", "shop-web", "shop-db", "shop-worker"].map(async (n) => (await call(berth, "GET", `${G}/namespaces/${P}/applications/${n}`)).status));
       return left.every((s) => s === 404);
     }, 120_000);
-    const containers = await docker.listContainers({ all: true, filters: { label: [`berth.dev/project=${P}`, "berth.dev/kind=Application"] } });
-    expect(containers).to.have.length(0);
+    // Every Application of the Project is gone by now (the previous test deleted its own): no container is left.
+    await waitFor("no Application container left", async () => (await docker.listContainers({ all: true, filters: { label: [`berth.dev/project=${P}`, "berth.dev/kind=Application"] } })).length === 0, 60_000);
   });
 });

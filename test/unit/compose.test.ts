@@ -173,7 +173,9 @@ describe("compose: the children plan and the parent's status", () => {
     const half = composeStatusFor(parent, { plan, services: [{ service: "web", name: "shop-web", child: stored(children[0], {}, waiting) }, { service: "db", name: "shop-db", child: stored(children[1], {}, ready) }] }, {}, "2026-01-01T00:00:00Z");
     const cond = (half.status.conditions as { type: string; status: string; reason: string; message: string }[]).find((c) => c.type === "Ready")!;
     expect(cond).to.deep.include({ status: "False", reason: "ServicesNotReady", message: "1/2 services ready; web: DependencyNotReady (waiting for Application/shop-db to be Ready)" });
-    expect(half.status).to.deep.include({ observedGeneration: 2, readySummary: "1/2 services", replicas: 1, readyReplicas: 1 });
+    expect(half.status).to.deep.include({ observedGeneration: 2, readySummary: "1/2 services", replicas: 1, readyReplicas: 1, phase: "deploying" });
+    // Waiting for a dependency is not trouble: not Degraded.
+    expect((half.status.conditions as { type: string; status: string }[]).find((c) => c.type === "Degraded")!.status).to.equal("False");
     const all = composeStatusFor(parent, { plan, services: [{ service: "web", name: "shop-web", child: stored(children[0], {}, ready) }, { service: "db", name: "shop-db", child: stored(children[1], {}, ready) }] }, {});
     expect((all.status.conditions as { type: string; status: string }[]).find((c) => c.type === "Ready")!.status).to.equal("True");
     expect(all.requeueAfter).to.equal(undefined);

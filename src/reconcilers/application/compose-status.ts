@@ -20,6 +20,8 @@ interface ServiceStatus {
   name: string;
   application: string;
   ready: boolean;
+  /** Its Application is Stalled (retrying cannot help) or Degraded (a replica unhealthy or exited). */
+  troubled: boolean;
   readySummary: string;
   phase: string;
   reason: string;
@@ -45,6 +47,7 @@ function serviceStatus(s: ComposeObserved["services"][number]): ServiceStatus {
     name: s.service,
     application: s.name,
     ...readiness(s.child),
+    troubled: ["Stalled", "Degraded"].some((t) => getCondition(conditionsOf(s.child?.status), t)?.status === "True"),
     readySummary: str(st.readySummary, "0/0"),
     phase: str(st.phase, "deploying"),
     endpoints: Array.isArray(st.endpoints) ? (st.endpoints as string[]) : [],
@@ -62,9 +65,10 @@ function counts(obs: Partial<ComposeObserved>, previous: Record<string, unknown>
 function progressSummary(services: ServiceStatus[]): Summary {
   const ready = services.filter((s) => s.ready);
   const total = services.length;
-  const degraded = services.filter((s) => s.phase === "failed");
+  // Waiting for a dependency is not trouble; a Stalled or Degraded service is.
+  const degraded = services.filter((s) => s.troubled);
   const health = degraded.length
-    ? { type: "Degraded", status: "True" as const, reason: "ServiceFailed", message: degraded.map((s) => `${s.name}: ${s.reason}`).join(", ") }
+    ? { type: "Degraded", status: "True" as const, reason: "ServiceDegraded", message: degraded.map((s) => `${s.name}: ${s.reason}`).join(", ") }
     : { type: "Degraded", status: "False" as const, reason: "AsExpected", message: "" };
   if (ready.length === total) return { ready: { status: "True", reason: "ServicesReady", message: `${total}/${total} services ready` }, extra: [health] };
   const waiting = services.filter((s) => !s.ready).map((s) => `${s.name}: ${s.reason}${s.message ? ` (${s.message})` : ""}`);
@@ -74,7 +78,7 @@ function progressSummary(services: ServiceStatus[]): Summary {
 
 function phaseOf(outcome: Outcome, services: ServiceStatus[], suspended: boolean): string {
   if (suspended) return "stopped";
-  if (outcome.failure || services.some((s) => s.phase === "failed")) return "failed";
+  if (outcome.failure || services.some((s) => s.troubled && s.phase === "failed")) return "failed";
   return services.every((s) => s.ready) ? "running" : "deploying";
 }
 
