@@ -24,6 +24,19 @@ export const FINALIZER = {
   route: "berth.dev/route",
   /** Sync: its directory watch ends; with deletionPolicy Delete, what it applied goes too. */
   sync: "berth.dev/sync",
+  /** A compose Application: its services' Applications are deleted first (docs/compose.md). */
+  compose: "berth.dev/compose",
+} as const;
+
+/**
+ * A compose Application's children (ADR 0017): the label names the parent Application, the
+ * service label the compose service (its host name on the Project network), and the annotation
+ * the parent's uid — a child is only ever changed or deleted by the parent whose uid it names.
+ */
+export const COMPOSE = {
+  parentLabel: "berth.dev/compose",
+  serviceLabel: "berth.dev/compose-service",
+  ownerAnnotation: "berth.dev/compose-owner-uid",
 } as const;
 
 export const GROUP = "berth.dev";

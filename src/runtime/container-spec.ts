@@ -19,6 +19,8 @@ export interface AppRuntimeSpec {
   volumes: { name: string; mountPath: string }[];
   restartPolicy?: string;
   restartedAt?: string;
+  /** More names on the Project network (a compose service's name); absent for other Applications. */
+  aliases?: string[];
 }
 
 export function parseMemory(text: string | undefined): number | undefined {
@@ -137,6 +139,6 @@ export function containerCreateOptions(spec: AppRuntimeSpec, replica: number, ha
       ...limits(spec),
       Mounts: spec.volumes.map((v) => ({ Type: "volume" as const, Source: volumeName(spec.project, v.name), Target: v.mountPath })),
     },
-    NetworkingConfig: { EndpointsConfig: { [networkName(spec.project)]: { Aliases: [spec.name, `${spec.name}-${replica}`] } } },
+    NetworkingConfig: { EndpointsConfig: { [networkName(spec.project)]: { Aliases: [spec.name, `${spec.name}-${replica}`, ...(spec.aliases ?? [])] } } },
   };
 }

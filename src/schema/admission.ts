@@ -3,9 +3,11 @@
  * multi-document apply, and a Sync's revision): identity checks against the request, unknown
  * fields per fieldValidation, defaults, then schema validation.
  */
-import { badRequest, invalid } from "../core/errors.js";
+import { badRequest, invalid, type ValidationCause } from "../core/errors.js";
 import { API_VERSION, type KindInfo } from "../core/kinds.js";
+import type { ApplicationSpec } from "../core/specs.js";
 import type { ResourceObject } from "../core/types.js";
+import { ComposeError, loadCompose, parentSpecProblems, type ComposeSource } from "./compose.js";
 import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "./crds.js";
 
 export type FieldValidation = "Strict" | "Warn" | "Ignore";
@@ -27,8 +29,32 @@ export function admit(kind: KindInfo, obj: ResourceObject, mode: FieldValidation
   const pruned = pruneUnknownFields(kind.kind, obj) as ResourceObject;
   const defaulted = applyDefaults(kind.kind, pruned) as ResourceObject;
   const causes = validateObject(kind.kind, defaulted);
+  if (!causes.length && kind.kind === "Application") causes.push(...composeCauses(defaulted));
   if (causes.length) throw invalid(kind.kind, obj.metadata?.name ?? "", causes);
   return defaulted;
+}
+
+/**
+ * A compose Application (docs/compose.md): the file is read, checked against the Compose
+ * Specification and translated here, and every service's Application is validated as if it
+ * were applied itself, so a file Berth cannot carry out is refused with nothing stored.
+ */
+function composeCauses(app: ResourceObject): ValidationCause[] {
+  const spec = (app.spec ?? {}) as ApplicationSpec;
+  const source = spec.source?.compose as ComposeSource | undefined;
+  if (!source) return [];
+  const causes: ValidationCause[] = parentSpecProblems(spec).map((c) => ({ ...c, reason: "FieldValueForbidden" }));
+  const field = `spec.source.compose.${source.content !== undefined ? "content" : "file"}`;
+  try {
+    for (const child of loadCompose(source, { app: app.metadata.name, parent: spec })) {
+      const obj = applyDefaults("Application", { apiVersion: API_VERSION, kind: "Application", metadata: { name: child.name, namespace: app.metadata.namespace }, spec: child.spec });
+      for (const c of validateObject("Application", obj)) causes.push({ field, message: `services.${child.service}: as Application ${child.name}, ${c.field}: ${c.message}`, reason: c.reason });
+    }
+  } catch (e) {
+    if (!(e instanceof ComposeError)) throw e;
+    causes.push(...e.problems.map((message) => ({ field, message, reason: "FieldValueInvalid" as const })));
+  }
+  return causes;
 }
 
 function checkTypeMeta(req: AdmissionTarget, obj: ResourceObject): void {

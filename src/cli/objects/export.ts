@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import YAML from "yaml";
-import { KINDS, kindInfo, type KindInfo } from "../../core/kinds.js";
+import { COMPOSE, KINDS, kindInfo, type KindInfo } from "../../core/kinds.js";
 import type { BerthClient } from "../shared/client.js";
 import { CommandError, EXIT_USAGE, serverError } from "../shared/errors.js";
 import type { Io } from "../shared/io.js";
@@ -42,8 +42,15 @@ const byName = (a: Obj, b: Obj): number => (a.metadata.name < b.metadata.name ? 
 /** An object on its way out (deletionTimestamp set) is no longer desired state. */
 const live = (o: Obj): boolean => !o.metadata?.deletionTimestamp;
 
+/**
+ * What export writes: live objects a user applied. A compose service's Application is made by
+ * its compose Application (ADR 0017), which the export holds; written too, it would be a second
+ * owner of the same name on a re-apply.
+ */
+export const exportable = (o: Obj): boolean => live(o) && !o.metadata?.annotations?.[COMPOSE.ownerAnnotation];
+
 async function listKind(client: BerthClient, kind: KindInfo, namespace?: string): Promise<Obj[]> {
-  return (await client.list(kind, namespace).catch(serverError)).filter(live).sort(byName);
+  return (await client.list(kind, namespace).catch(serverError)).filter(exportable).sort(byName);
 }
 
 /** Per Project: the Project itself (when it exists) and every namespaced object in it. */

@@ -18,6 +18,7 @@ import type { Metrics } from "../../telemetry/metrics.js";
 import { fail } from "../shared/failures.js";
 import { CONTROLLER, ObjectReconciler, type ObjectReconcilerDeps } from "../shared/object-reconciler.js";
 import type { Outcome, Verdict } from "../shared/status.js";
+import { composeAliases } from "./compose-children.js";
 import { databaseEnvFrom, dependenciesOf } from "./env.js";
 import { type BuildState } from "../../controller/build-queue.js";
 import { buildFailureMessage, type GitSource } from "./git-source.js";
@@ -186,6 +187,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
       restartPolicy: spec.restartPolicy,
       // `berth rollout restart` sets this annotation; being part of the hash, it rolls every replica.
       restartedAt: app.metadata.annotations?.["berth.dev/restarted-at"],
+      aliases: composeAliases(app),
     };
   }
 

@@ -1,5 +1,7 @@
 import type { Manager } from "../../controller/manager.js";
 import type { ResourceStore } from "../../store/resources.js";
+import { ComposeReconciler } from "./compose-reconciler.js";
+import { ApplicationDispatch } from "./dispatch.js";
 import { ApplicationReconciler, type ApplicationDeps } from "./reconciler.js";
 import { applicationSettled } from "./settled.js";
 
@@ -16,8 +18,12 @@ import { applicationSettled } from "./settled.js";
 export const APPLICATION_WORKERS = 32;
 
 export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurrency?: number }): void {
-  mgr.addController({ kind: "Application", name: "application", reconciler: new ApplicationReconciler(deps), concurrency: deps.concurrency ?? APPLICATION_WORKERS, settled: applicationSettled });
+  const compose = new ComposeReconciler(deps);
+  const reconciler = new ApplicationDispatch(deps.store, new ApplicationReconciler(deps), compose);
+  mgr.addController({ kind: "Application", name: "application", reconciler, concurrency: deps.concurrency ?? APPLICATION_WORKERS, settled: applicationSettled });
   for (const kind of ["Database", "Application"]) mgr.watch(kind, dependentsOf(deps.store));
+  // A service's Application changed (its status too): its compose Application summarises it again.
+  mgr.watch("Application", (key) => compose.parentOf(key));
 }
 
 function dependentsOf(store: ResourceStore): (key: { kind: string; namespace: string | undefined; name: string }) => Promise<{ kind: string; namespace: string | undefined; name: string }[]> {

@@ -47,6 +47,11 @@ export abstract class ObjectReconciler<Observed> implements Reconciler {
   async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult> {
     const read = await this.base.store.getStored(this.kind, key.namespace, key.name);
     if (!read) return {};
+    return this.reconcileObject(read, ctx);
+  }
+
+  /** The reconcile of an object already read (a dispatcher that read it to choose a reconciler). */
+  async reconcileObject(read: ResourceObject, ctx: ReconcileContext): Promise<ReconcileResult> {
     if (read.metadata.deletionTimestamp) return this.runFinalize(read, ctx);
     const obj = await this.ensureFinalizer(read);
     const observed: Partial<Observed> = {};
@@ -91,7 +96,8 @@ export abstract class ObjectReconciler<Observed> implements Reconciler {
     return { ...obj, metadata: { ...obj.metadata, finalizers: r.object.metadata.finalizers, resourceVersion: r.object.metadata.resourceVersion } };
   }
 
-  private async runFinalize(obj: ResourceObject, ctx: ReconcileContext): Promise<ReconcileResult> {
+  /** Finalize, then remove the finalizer (also what a dispatcher runs when an object stops being of this reconciler's sort). */
+  protected async runFinalize(obj: ResourceObject, ctx: ReconcileContext): Promise<ReconcileResult> {
     if (!(obj.metadata.finalizers ?? []).includes(this.finalizer)) return {};
     let done: boolean;
     try {
