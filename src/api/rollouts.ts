@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { ApiError, badRequest, notFound } from "../core/errors.js";
 import type { RevisionInfo } from "../core/records.js";
+import { pinGitCommit } from "../core/specs.js";
 import type { RequestContext, ResourceObject } from "../core/types.js";
 import type { RuntimeDriver } from "../runtime/driver.js";
 import { LABEL } from "../runtime/labels.js";
@@ -38,6 +39,8 @@ export class RolloutEndpoints {
       startedAt: new Date(r.startedAt).toISOString(),
       completedAt: r.completedAt ? new Date(r.completedAt).toISOString() : null,
       spec: redactObject({ apiVersion: "", kind: "Application", metadata: { name }, spec: r.spec }).spec,
+      ...(r.commit ? { commit: r.commit } : {}),
+      ...(r.build ? { build: r.build } : {}),
     };
     if (withLogs) info.logs = (await this.revisions.logs(r.id)).map((l) => ({ level: l.level, message: l.message, time: new Date(l.time).toISOString() }));
     return info;
@@ -58,7 +61,7 @@ export class RolloutEndpoints {
     const result = await this.store.update({ kind: "Application", namespace: ns, name: name }, ctx, "rollout-undo", (cur) => ({
       ...cur!,
       metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/undo-to-revision": String(target.revision) } },
-      spec: target.spec,
+      spec: pinGitCommit(target.spec, target.commit),
     }));
     return { status: 200, body: { revision: target.revision, object: result.object, changed: result.changed } };
   }

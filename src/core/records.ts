@@ -34,6 +34,10 @@ export interface RevisionInfo {
   completedAt: string | null;
   spec?: Record<string, unknown>;
   logs?: { level: string; message: string; time: string }[];
+  /** The commit a git-source revision was built from. */
+  commit?: string;
+  /** Its build: duration, image size, cache hits (the seed's deployment metadata). */
+  build?: Record<string, unknown>;
 }
 
 /** One row of GET /berth/v1/audit (issue 17): who did what to which object, from where. */

@@ -89,3 +89,14 @@ export interface GitSourceSpec {
   webhook?: { secret?: string };
   commitStatus?: { enabled?: boolean; apiUrl?: string; targetUrl?: string };
 }
+
+/**
+ * A revision's spec to go back to: for a git source the commit that revision ran, pinned (the
+ * branch's head is the commit being left). Other specs unchanged.
+ */
+export function pinGitCommit(spec: Record<string, unknown>, commit: string | null): Record<string, unknown> {
+  const git = (spec as ApplicationSpec).source?.git;
+  if (!git || !commit) return spec;
+  const { branch: _branch, tag: _tag, ...rest } = git;
+  return { ...spec, source: { git: { ...rest, commit } } };
+}

@@ -18,6 +18,8 @@ export interface RevisionRow {
   spec: Record<string, unknown>;
   /** The commit a git-source revision was built from. */
   commit: string | null;
+  /** A git-source revision's build figures (duration, image size, cache hits). */
+  build?: Record<string, unknown>;
 }
 
 export interface RevisionLog {
@@ -38,7 +40,7 @@ export interface RetentionPolicy {
 interface DbRow {
   id: string;
   status: RevisionStatus;
-  metadata: { configHash: string; revision: number; generation: number; spec: Record<string, unknown> };
+  metadata: { configHash: string; revision: number; generation: number; spec: Record<string, unknown>; build?: Record<string, unknown> };
   started_at: Date;
   completed_at: Date | null;
   commit_sha: string | null;
@@ -55,6 +57,7 @@ function toRevision(r: DbRow): RevisionRow {
     generation: Number(r.metadata.generation),
     spec: r.metadata.spec,
     commit: r.commit_sha,
+    ...(r.metadata.build ? { build: r.metadata.build } : {}),
   };
 }
 

@@ -60,8 +60,9 @@ function registerLogs(program: Command): void {
     .option("-f, --follow", "keep streaming new output")
     .option("--since <duration>", "only output newer than this, e.g. 10m")
     .option("--tail <n>", "only the last N lines of each replica")
+    .option("--build", "the newest revision's build output (git sources) instead")
     .description("container logs of every replica, each line prefixed with its container")
-    .action(async (target: string, opts: NamespaceFlag & { replica?: string; follow?: boolean; since?: string; tail?: string }, cmd: Command) => {
+    .action(async (target: string, opts: NamespaceFlag & { replica?: string; follow?: boolean; since?: string; tail?: string; build?: boolean }, cmd: Command) => {
       const { logsCommand } = await import("./logs.js");
       await logsCommand(clientFromCommand(cmd), { target, ...opts, since: opts.since ? parseDuration(opts.since) : undefined }, writeStdout);
     });

@@ -1,7 +1,7 @@
 import { getCondition, conditionsOf } from "../../core/conditions.js";
 import { parseDurationMs } from "../../core/duration.js";
 import { FINALIZER } from "../../core/kinds.js";
-import type { ApplicationSpec } from "../../core/specs.js";
+import { pinGitCommit, type ApplicationSpec } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
@@ -20,7 +20,6 @@ import { CONTROLLER, ObjectReconciler, type ObjectReconcilerDeps } from "../shar
 import type { Outcome, Verdict } from "../shared/status.js";
 import { composeAliases } from "./compose-children.js";
 import { databaseEnvFrom, dependenciesOf } from "./env.js";
-import { type BuildState } from "../../controller/build-queue.js";
 import { buildFailureMessage, type GitSource } from "./git-source.js";
 import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
 
@@ -44,24 +43,6 @@ interface Target {
   hash: string;
   /** The deployed image kept while the source's new commit builds. */
   holding: boolean;
-}
-
-/** No image to keep running while the first build of a git source is queued, running or failed. */
-function failBuild(build: BuildState | undefined): never {
-  if (build?.state === "failed") fail("BuildFailed", buildFailureMessage(build), { retryAfterMs: 60_000 });
-  if (build?.state === "queued") fail("BuildQueued", `commit ${build.commit.slice(0, 12)} is waiting to be built: position ${build.position} of ${build.of} in the build queue`, { retryAfterMs: 5000 });
-  fail("Building", `building commit ${(build?.commit ?? "").slice(0, 12)}`, { retryAfterMs: 5000 });
-}
-
-/**
- * A rollback of a git source goes to the commit that was good, not to the branch (whose head is
- * the commit that failed): the revision's spec with source.git.commit pinned.
- */
-function pinnedSpec(spec: Record<string, unknown>, commit: string | null): Record<string, unknown> {
-  const git = (spec as ApplicationSpec).source?.git;
-  if (!git || !commit) return spec;
-  const { branch: _b, tag: _t, ...rest } = git;
-  return { ...spec, source: { git: { ...rest, commit } } };
 }
 
 /** Causes that mean the runtime drifted from a state Berth had reached, not a new rollout. */
@@ -128,6 +109,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     obs.events = [];
     await this.checkDependencies(app);
     const image = await this.imageOf(app, spec, obs);
+    // The first build of a git source is under way: nothing to run yet (status says where it stands).
+    if (obs.git?.holding && !obs.git.running) return;
     const runtime = await this.runtimeSpec(app, spec, image);
     const hash = configHash(runtime);
     obs.hash = hash;
@@ -157,7 +140,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
       const runtime = await this.runtimeSpec(app, spec, image);
       return this.d.revisions.ensure(app, configHash(runtime), app.metadata.generation ?? 1, { commit });
     });
-    if (obs.git.holding && !obs.git.running) failBuild(obs.git.build);
+    if (obs.git.holding && !obs.git.running && obs.git.build?.state === "failed") fail("BuildFailed", buildFailureMessage(obs.git.build), { retryAfterMs: 60_000 });
     return obs.git.image;
   }
 
@@ -297,7 +280,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     await this.d.store.update({ kind: "Application", namespace: app.metadata.namespace, name: app.metadata.name }, CONTROLLER, "rollback", (cur) => ({
       ...cur!,
       metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), "berth.dev/rolled-back-from": String(latest.revision) } },
-      spec: pinnedSpec(good.spec, good.commit),
+      spec: pinGitCommit(good.spec, good.commit),
     }));
     const rolled = `rolled back to revision ${good.revision}: ${message}`;
     obs.events!.push({ type: "Warning", reason: "RolledBack", message: rolled });

@@ -200,7 +200,11 @@ function withGit(summary: Summary, git: GitObserved | undefined, outcome: Outcom
   const b = git.build;
   const failed: Extra = b?.state === "failed" ? { type: "BuildFailed", status: "True", reason: "BuildFailed", message: buildFailureMessage(b) } : { type: "BuildFailed", status: "False", reason: "AsExpected", message: "" };
   const extra = [...(summary.extra ?? []).filter((c) => !(git.holding && c.type === "Progressing" && !outcome.failure)), failed, ...reportCondition(git.report)];
-  if (git.holding && !outcome.failure) extra.push(buildProgress(b));
+  if (!git.holding || outcome.failure) return { ...summary, extra };
+  const progress = buildProgress(b);
+  extra.push(progress);
+  // The first build: nothing runs yet, and that is progress, not a failure.
+  if (!git.running) return { ready: { status: "False", reason: progress.reason, message: progress.message }, reconciling: { reason: progress.reason, message: progress.message }, extra };
   return { ...summary, extra };
 }
 
@@ -208,7 +212,7 @@ function buildProgress(b: GitObserved["build"]): Extra {
   const commit = (b?.commit ?? "").slice(0, 12);
   if (b?.state === "queued") return { type: "Progressing", status: "True", reason: "BuildQueued", message: `commit ${commit} is waiting to be built: position ${b.position} of ${b.of} in the build queue` };
   if (b?.state === "failed") return { type: "Progressing", status: "False", reason: "BuildFailed", message: `commit ${commit} did not build; the deployed commit keeps running` };
-  return { type: "Progressing", status: "True", reason: "Building", message: `building commit ${commit}; the deployed commit keeps running` };
+  return { type: "Progressing", status: "True", reason: "Building", message: `building commit ${commit}` };
 }
 
 function reportCondition(r: GitObserved["report"]): Extra[] {
