@@ -128,7 +128,7 @@ describe("git sources: built from a repository, rolled out through a Domain", fu
     expect(a.status.image).to.equal(`berth.local/${P}/web:${sha.slice(0, 12)}`);
     expect(cond(a, "BuildFailed")?.status).to.equal("False");
     const image = await docker.getImage(a.status.image).inspect();
-    expect(image.Config.Labels["berth.dev/commit"]).to.equal(sha);
+    expect(image.RepoTags).to.include(`berth.local/${P}/web:${sha.slice(0, 12)}`);
     const containers = await appContainers(P, "web");
     expect(containers.map((c) => c.Image)).to.deep.equal([a.status.image, a.status.image]);
     await waitFor("the Domain answering version 1", async () => ((await page()) === "200 version 1\n" ? true : undefined), 60_000);

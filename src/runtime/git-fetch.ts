@@ -4,7 +4,8 @@
  * without a work tree. Always async spawn: the API server shares this event loop.
  */
 import { spawn } from "node:child_process";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 
@@ -98,10 +99,12 @@ async function remoteRun(local: GitRun, cacheDir: string, auth: GitAuth): Promis
 export async function fetchCommit(ref: GitRef, cacheDir: string, timeoutMs = 60_000, auth: GitAuth = {}): Promise<string> {
   await mkdir(cacheDir, { recursive: true });
   const local: GitRun = { cwd: cacheDir, timeoutMs };
-  await git(["init", "--bare", "--quiet"], local);
+  if (!existsSync(path.join(cacheDir, "HEAD"))) await git(["init", "--bare", "--quiet"], local);
   // The URL goes in as an argument of fetch, never stored in the cache's config.
   await git(["fetch", "--depth", "1", "--quiet", "--no-tags", ref.url, refspec(ref)], await remoteRun(local, cacheDir, auth));
-  return (await git(["rev-parse", "FETCH_HEAD^{commit}"], local)).trim();
+  // FETCH_HEAD's first line names the commit fetched (a tag is peeled by rev-parse only when it is not one).
+  const head = /^([0-9a-f]{40})\t/.exec(await readFile(path.join(cacheDir, "FETCH_HEAD"), "utf8"))?.[1];
+  return head && !ref.tag ? head : (await git(["rev-parse", "FETCH_HEAD^{commit}"], local)).trim();
 }
 
 /**
@@ -118,6 +121,15 @@ export async function resolveRef(ref: GitRef, cacheDir: string, timeoutMs = 30_0
   const found = lines.find(([, name]) => name.endsWith("^{}")) ?? lines.find(([, name]) => name === spec);
   if (!found) throw new GitError(`git ls-remote: ${spec} not found in the repository`);
   return found[0];
+}
+
+/** Whether the cache repository already holds `commit` (fetched when its ref was resolved). */
+export async function hasCommit(cacheDir: string, commit: string): Promise<boolean> {
+  if (!existsSync(path.join(cacheDir, "HEAD"))) return false;
+  return git(["cat-file", "-e", `${commit}^{commit}`], { cwd: cacheDir, timeoutMs: 10_000 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

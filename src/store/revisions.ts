@@ -150,6 +150,13 @@ export class RevisionStore {
     if (returned(res).length) await this.log(id, status === "success" ? "info" : "error", `${status}: ${message}`);
   }
 
+  /** Many lines of one level in one statement (a build's output, batched). */
+  async logMany(id: string, level: Level, messages: string[]): Promise<void> {
+    if (!messages.length) return;
+    const values = messages.map((_, i) => `($1, $2, $${i + 3})`).join(", ");
+    await recordQuery(this.sql, `INSERT INTO deployment_logs (deployment_id, level, message) VALUES ${values}`, [id, level, ...messages]);
+  }
+
   async log(id: string, level: Level, message: string): Promise<void> {
     await recordQuery(this.sql, `INSERT INTO deployment_logs (deployment_id, level, message) VALUES ($1, $2, $3)`, [id, level, message]);
   }

@@ -1,18 +1,18 @@
 import path from "node:path";
 import { parseDurationMs } from "../../core/duration.js";
+import { RECONCILE_REQUESTED } from "../../core/kinds.js";
 import type { GitSourceSpec } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import { BuildFailure, type BuildQueue, type BuildState } from "../../controller/build-queue.js";
 import type { CommitStatusReporter, ReportState } from "../../controller/commit-status-reporter.js";
 import { statusTargetOf, type CommitState, type CommitStatusTarget } from "../../runtime/commit-status.js";
 import { BuildError, type RuntimeDriver } from "../../runtime/driver.js";
-import { GitError, resolveRef, type GitAuth, type GitRef } from "../../runtime/git-fetch.js";
+import { fetchCommit, GitError, type GitAuth, type GitRef } from "../../runtime/git-fetch.js";
 import { buildFromGit, imageTag } from "../../runtime/image-build.js";
 import type { RevisionStore } from "../../store/revisions.js";
 import { SecretEnvError, unsealGitSecrets, type SecretBox } from "../../store/secrets.js";
 import { fail } from "../shared/failures.js";
 
-export const RECONCILE_REQUESTED_AT = "berth.dev/reconcile-requested-at";
 export const DEFAULT_GIT_INTERVAL_MS = 60_000;
 
 export interface GitDeps {
@@ -98,11 +98,14 @@ export class GitSource {
   /** The commit the source names now: asked of the remote at most once per interval unless something asks again. */
   async resolve(app: ResourceObject, git: GitSourceSpec): Promise<string> {
     const uid = app.metadata.uid!;
-    const key = `${app.metadata.generation ?? 1}:${app.metadata.annotations?.[RECONCILE_REQUESTED_AT] ?? ""}`;
+    const key = `${app.metadata.generation ?? 1}:${app.metadata.annotations?.[RECONCILE_REQUESTED] ?? ""}`;
     const cached = this.resolved.get(uid);
     if (cached && cached.key === key && Date.now() - cached.at < intervalOf(git)) return cached.commit;
     try {
-      const commit = await resolveRef(refOf(git), this.cacheDir(uid), 30_000, this.auth(app, git));
+      // A shallow fetch of the ref, not ls-remote: one round trip that both names the commit
+      // and brings it, so a build that follows needs no second one.
+      const ref = refOf(git);
+      const commit = ref.commit ?? (await fetchCommit(ref, this.cacheDir(uid), 60_000, this.auth(app, git)));
       this.resolved.set(uid, { commit, at: Date.now(), key });
       return commit;
     } catch (e) {
@@ -122,7 +125,7 @@ export class GitSource {
     const tag = imageTag(app.metadata.namespace!, app.metadata.name, target);
     const base = { target, intervalMs: intervalOf(git), report: this.d.reporter?.state(app.metadata.uid!) };
     if (await this.d.driver.imageExists(tag)) return { ...base, image: tag, running: target, holding: false };
-    const retry = app.metadata.annotations?.[RECONCILE_REQUESTED_AT];
+    const retry = app.metadata.annotations?.[RECONCILE_REQUESTED];
     const job = { key: app.metadata.uid!, commit: target, retry };
     let build = this.d.builds.lookup(job);
     if (!build) {
@@ -146,10 +149,12 @@ export class GitSource {
   private async build(job: { app: ResourceObject; git: GitSourceSpec; commit: string; revision: string }, signal: AbortSignal): Promise<{ image: string }> {
     const { app, git, commit, revision } = job;
     this.report(app, git, { commit, state: "pending", description: "building" });
-    let chain: Promise<void> = Promise.resolve();
+    const out = new LineBatcher((lines) => this.d.revisions.logMany(revision, "info", lines));
     const log = (level: "info" | "error", line: string): void => {
-      chain = chain.then(() => this.d.revisions.log(revision, level, line)).catch(() => undefined);
+      if (level === "info") out.push(line);
+      else out.then(() => this.d.revisions.log(revision, level, line));
     };
+    const chain = { then: (): Promise<void> => out.flush() };
     const spec = {
       project: app.metadata.namespace!,
       name: app.metadata.name,
@@ -163,14 +168,14 @@ export class GitSource {
     };
     try {
       const built = await buildFromGit(this.d.driver, spec, (line) => log("info", line), signal);
-      await chain;
+      await chain.then();
       await this.d.revisions.built(revision, { commit, image: built.image, durationMs: built.durationMs, ...(built.result ? { imageSize: built.result.size, cacheHits: built.result.cacheHits, steps: built.result.steps } : { cached: true }) });
       return { image: built.image };
     } catch (e) {
       const tail = e instanceof BuildError ? e.tail : [];
       const message = (e as Error).message;
       log("error", `build failed: ${message}`);
-      await chain;
+      await chain.then();
       await this.d.revisions.finish(revision, "failed", `build of commit ${commit.slice(0, 12)} failed: ${message}`);
       this.report(app, git, { commit, state: "failure", description: "build failed" });
       throw new BuildFailure(message, tail);
@@ -217,4 +222,36 @@ export function intervalOf(git: GitSourceSpec): number {
 export function buildFailureMessage(build: Extract<BuildState, { state: "failed" }>): string {
   const tail = build.tail.slice(-5).join("\n");
   return `build of commit ${build.commit.slice(0, 12)} failed: ${build.message}${tail ? `\n${tail}` : ""}`;
+}
+
+/**
+ * A build's output into deployment_logs in order, a batch at a time (one INSERT per 100 ms at
+ * most, not one per line): `berth logs --build -f` still sees lines as they come.
+ */
+class LineBatcher {
+  private lines: string[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly write: (lines: string[]) => Promise<void>) {}
+
+  push(line: string): void {
+    this.lines.push(line);
+    this.timer ??= setTimeout(() => void this.flush(), 100);
+  }
+
+  /** Runs `fn` after every line pushed so far is written. */
+  then(fn: () => Promise<void>): void {
+    void this.flush();
+    this.chain = this.chain.then(fn).catch(() => undefined);
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.lines;
+    this.lines = [];
+    if (batch.length) this.chain = this.chain.then(() => this.write(batch)).catch(() => undefined);
+    return this.chain;
+  }
 }
