@@ -216,4 +216,47 @@ describe("git sources: built from a repository, rolled out through a Domain", fu
     expect(revs.filter((r: any) => r.commit === older && r.status === "success"), "the older commit never went live").to.have.length(0);
     expect(revs[revs.length - 1]).to.include({ status: "success", commit: newer });
   });
+
+  it("a compose file from git: build: contexts built at the file's commit, env_file read from the repository; a new commit is polled and rebuilds", async () => {
+    const stackRepo = await startGitRepo();
+    try {
+      const files = (v: string): Record<string, string> => ({
+        "deploy/compose.yaml": `services:\n  web:\n    build:\n      context: ../web\n      args: {V: "${v}"}\n    env_file: ../web/app.env\n    ports: ["8080"]\n    healthcheck:\n      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]\n      interval: 1s\n      retries: 3\n  side:\n    image: ${BUSYBOX_IMAGE}\n    command: ["sleep", "3600"]\n`,
+        "web/Dockerfile": `FROM ${BUSYBOX_IMAGE}\nARG V\nRUN mkdir -p /www && echo "stack $V" > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n`,
+        "web/app.env": "GREETING=hello\n",
+      });
+      const first = await stackRepo.commit(files("1"), "stack 1");
+      const r = await call(berth, "POST", `${G}/namespaces/${P}/applications`, { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "stack", namespace: P }, spec: { source: { compose: { git: { repository: stackRepo.url, branch: "main", path: "deploy/compose.yaml", interval: "2s" } } } } });
+      expect(r.status, r.text).to.equal(201);
+      const child = async (): Promise<any> => (await call(berth, "GET", `${G}/namespaces/${P}/applications/stack-web`)).body;
+      const webOn = (sha: string): Promise<any> =>
+        waitFor(`stack-web Ready on ${sha.slice(0, 12)}`, async () => {
+          const c = await child();
+          return cond(c, "Ready")?.status === "True" && c.status?.commit === sha ? c : undefined;
+        }, 180_000, 300);
+      const web = await webOn(first);
+      expect(web.spec.source.git).to.include({ repository: stackRepo.url, commit: first, context: "web" });
+      expect(web.spec.source.git.buildArgs).to.deep.equal({ V: "1" });
+      expect(web.spec.env).to.deep.equal({ GREETING: "hello" });
+      await waitFor("stack Ready on its commit", async () => {
+        const a = (await call(berth, "GET", `${G}/namespaces/${P}/applications/stack`)).body;
+        return cond(a, "Ready")?.status === "True" && a.status.commit === first ? a : undefined;
+      }, 60_000, 300);
+      const sideGen = (await call(berth, "GET", `${G}/namespaces/${P}/applications/stack-side`)).body.metadata.generation;
+      const second = await stackRepo.commit(files("2"), "stack 2");
+      const rebuilt = await webOn(second);
+      const [c] = (await appContainers(P, "stack-web")).filter((x) => x.State === "running");
+      expect(c.Image).to.equal(`berth.local/${P}/stack-web:${second.slice(0, 12)}`);
+      expect(rebuilt.spec.source.git.buildArgs).to.deep.equal({ V: "2" });
+      expect((await call(berth, "GET", `${G}/namespaces/${P}/applications/stack-side`)).body.metadata.generation, "the image service is not touched").to.equal(sideGen);
+    } finally {
+      await stackRepo.stop();
+    }
+  });
+
+  it("a compose file that is not from git may not build: refused at apply, naming the service and key", async () => {
+    const r = await call(berth, "POST", `${G}/namespaces/${P}/applications`, { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "inline", namespace: P }, spec: { source: { compose: { content: "services:\n  web:\n    build: .\n" } } } });
+    expect(r.status, r.text).to.equal(422);
+    expect(r.text).to.contain("services.web.build").and.contain("source.compose.git");
+  });
 });

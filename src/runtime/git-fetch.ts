@@ -123,6 +123,12 @@ export async function resolveRef(ref: GitRef, cacheDir: string, timeoutMs = 30_0
   return found[0];
 }
 
+/** The text of `file` at `commit` in the cache repository; undefined when the commit has no such file. */
+export async function readAt(cacheDir: string, commit: string, file: string): Promise<string | undefined> {
+  const p = file.replace(/^\.?\/+/, "");
+  return git(["show", `${commit}:${p}`], { cwd: cacheDir, timeoutMs: 30_000 }).catch(() => undefined);
+}
+
 /** Whether the cache repository already holds `commit` (fetched when its ref was resolved). */
 export async function hasCommit(cacheDir: string, commit: string): Promise<boolean> {
   if (!existsSync(path.join(cacheDir, "HEAD"))) return false;

@@ -44,6 +44,8 @@ function composeCauses(app: ResourceObject): ValidationCause[] {
   const source = spec.source?.compose as ComposeSource | undefined;
   if (!source) return [];
   const causes: ValidationCause[] = parentSpecProblems(spec).map((c) => ({ ...c, reason: "FieldValueForbidden" }));
+  // A file in git is read at its commit by the controller (admission fetches nothing): problems show as ComposeInvalid.
+  if (source.git) return causes;
   const field = `spec.source.compose.${source.content !== undefined ? "content" : "file"}`;
   try {
     for (const child of loadCompose(source, { app: app.metadata.name, parent: spec })) {

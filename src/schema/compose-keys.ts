@@ -43,6 +43,8 @@ export interface TranslateContext {
   dir?: string;
   read: ReadFile;
   volumes: Set<string>;
+  /** Set for a compose file read from git: build contexts come from that commit. */
+  git?: { repository: string; commit: string; dir: string };
 }
 
 export function scalarString(v: Json): string {

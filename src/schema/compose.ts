@@ -20,6 +20,15 @@ export type { ReadFile };
 export interface ComposeSource {
   file?: string;
   content?: string;
+  git?: { repository: string; branch?: string; tag?: string; commit?: string; path?: string; interval?: string };
+}
+
+/** Where `build:` contexts come from: the commit the compose file was read at. */
+export interface ComposeGitOrigin {
+  repository: string;
+  commit: string;
+  /** The compose file's directory inside the repository ("" for the root). */
+  dir: string;
 }
 
 /** One service, translated: the child Application's name and spec. */
@@ -70,6 +79,7 @@ export const readHostFile: ReadFile = (p) => {
 /** What a service key adds to the child's spec (and its dependencies, healthcheck or not). */
 interface ServiceOut {
   spec: ApplicationSpec;
+  build?: NonNullable<ApplicationSpec["source"]>["git"];
   env: Record<string, string>;
   envFile: Record<string, string>;
   ports: PortSpec[];
@@ -88,7 +98,7 @@ type KeyHandler = (v: Json, at: string, s: KeyState) => void;
 /** The service keys Berth carries out, and how; every other key of the specification is refused. */
 const SERVICE_KEYS: Record<string, KeyHandler> = {
   image: (v, _at, { out }) => void (out.spec.source = { image: String(v) }),
-  build: (_v, at, { p }) => p.add(at, "not supported yet by Berth: build the image and name it in image:, or use an Application with source.git"),
+  build: (v, at, { out, ctx, p }) => void (out.build = build(v, at, ctx, p)),
   command: (v, _at, { out }) => void (v !== null && (out.spec.args = commandList(v))),
   entrypoint: (v, _at, { out }) => void (v !== null && (out.spec.command = commandList(v))),
   environment: (v, at, { out, p }) => void (out.env = environment(v, at, p)),
@@ -183,6 +193,8 @@ function service(name: string, svc: Obj, ctx: TranslateContext, p: Problems): Se
     else if (!k.startsWith("x-")) p.unsupported(`${at}.${k}`);
   }
   if (svc.build === undefined && typeof svc.image !== "string") p.add(`${at}.image`, "is required");
+  // build: wins over image: (compose would tag the built image with that name; Berth tags by commit).
+  if (out.build) out.spec.source = { git: out.build };
   // As compose: the env files first, then environment: over them.
   const env = { ...out.envFile, ...out.env };
   if (Object.keys(env).length) out.spec.env = env;
@@ -245,12 +257,12 @@ function checkName(app: string, name: string, p: Problems): void {
  * The children of compose Application `app`: one per service, named `<app>-<service>`, in the
  * order of the file. Throws ComposeError with every problem found, each naming service and key.
  */
-export function translateCompose(text: string, opts: { app: string; dir?: string; read?: ReadFile; parent?: ApplicationSpec }): ComposeChild[] {
+export function translateCompose(text: string, opts: { app: string; dir?: string; read?: ReadFile; parent?: ApplicationSpec; git?: ComposeGitOrigin }): ComposeChild[] {
   const p = new Problems();
   const doc = uninterpolate(parseCompose(text), "", p) as Obj;
   const specProblems = validateComposeSpec(doc);
   if (specProblems.length) throw new ComposeError([...p.list, ...specProblems]);
-  const ctx: TranslateContext = { app: opts.app, dir: opts.dir, read: opts.read ?? readHostFile, volumes: topLevel(doc, p) };
+  const ctx: TranslateContext = { app: opts.app, dir: opts.dir, read: opts.read ?? readHostFile, volumes: topLevel(doc, p), git: opts.git };
   const services = Object.entries(isObj(doc.services) ? doc.services : {});
   if (!services.length) p.add("services", "a compose file needs at least one service");
   const translated = new Map<string, ServiceOut>();
@@ -266,6 +278,43 @@ export function translateCompose(text: string, opts: { app: string; dir?: string
     const spec = inherit({ ...t.spec, ...(waits.length ? { dependsOn: waits } : {}), rollback: "manual" }, opts.parent ?? {});
     return { service: name, name: `${opts.app}-${name}`, spec };
   });
+}
+
+const BUILD_KEYS = ["context", "dockerfile", "args", "target"];
+
+/**
+ * `build:` of a compose file read from git: the child Application builds from the same
+ * repository at the same commit, with the context relative to the compose file's directory
+ * (ADR 0017). A compose file from the host or inline has no repository to build from.
+ */
+function build(v: Json, at: string, ctx: TranslateContext, p: Problems): ServiceOut["build"] {
+  if (!ctx.git) {
+    p.add(at, "needs a compose file from git (source.compose.git): Berth builds from a repository, or name a built image in image:");
+    return undefined;
+  }
+  const b: Obj = typeof v === "string" ? { context: v } : isObj(v) ? v : {};
+  p.onlyKeys(b, at, BUILD_KEYS);
+  const context = path.posix.normalize(path.posix.join(ctx.git.dir || ".", String(b.context ?? ".")));
+  if (context.startsWith("..") || path.posix.isAbsolute(context)) {
+    p.add(`${at}.context`, "must stay inside the repository");
+    return undefined;
+  }
+  const args = buildArgs(b.args);
+  return {
+    repository: ctx.git.repository,
+    commit: ctx.git.commit,
+    context,
+    ...(b.dockerfile !== undefined ? { dockerfile: String(b.dockerfile) } : {}),
+    ...(args ? { buildArgs: args } : {}),
+    ...(b.target !== undefined ? { target: String(b.target) } : {}),
+  };
+}
+
+/** build.args as a map (compose takes a map or a list of KEY=VALUE). */
+function buildArgs(v: Json | undefined): Record<string, string> | undefined {
+  if (isObj(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x ?? "")]));
+  if (Array.isArray(v)) return Object.fromEntries(v.map((x) => String(x).split(/=(.*)/s).slice(0, 2) as [string, string]));
+  return undefined;
 }
 
 /** Reads `source` and translates it: what admission and the compose reconciler both run. */

@@ -11,7 +11,8 @@ import type { ResourceObject } from "../../core/types.js";
 import type { ObjectKey, ReconcileContext, ReconcileResult } from "../../controller/controller.js";
 import type { RuntimeDriver } from "../../runtime/driver.js";
 import { LABEL } from "../../runtime/labels.js";
-import { ComposeError, loadCompose, type ComposeChild, type ComposeSource } from "../../schema/compose.js";
+import { ComposeError, loadCompose, translateCompose, type ComposeChild, type ComposeSource } from "../../schema/compose.js";
+import { intervalOf, type GitSource } from "./git-source.js";
 import { fail } from "../shared/failures.js";
 import { CONTROLLER, ObjectReconciler, type ObjectReconcilerDeps } from "../shared/object-reconciler.js";
 import type { Outcome, Verdict } from "../shared/status.js";
@@ -20,6 +21,8 @@ import { composeStatusFor, type ComposeObserved } from "./compose-status.js";
 
 export interface ComposeDeps extends ObjectReconcilerDeps {
   driver: RuntimeDriver;
+  /** Compose files from git (source.compose.git). */
+  git?: GitSource;
 }
 
 export function isCompose(app: ResourceObject): boolean {
@@ -53,10 +56,17 @@ export class ComposeReconciler extends ObjectReconciler<ComposeObserved> {
     return composeStatusFor(app, observed, outcome);
   }
 
-  private desired(app: ResourceObject): ComposeChild[] {
+  private async desired(app: ResourceObject, obs: Partial<ComposeObserved>): Promise<ComposeChild[]> {
     const spec = (app.spec ?? {}) as ApplicationSpec;
+    const source = spec.source!.compose as ComposeSource;
     try {
-      return loadCompose(spec.source!.compose as ComposeSource, { app: app.metadata.name, parent: spec });
+      if (source.git) {
+        if (!this.d.git) fail("SourceNotSupported", "compose files from git are not read by this server", { terminal: true });
+        const at = await this.d.git.composeAt(app, source.git);
+        obs.git = { commit: at.commit, intervalMs: intervalOf(source.git) };
+        return translateCompose(at.text, { app: app.metadata.name, parent: spec, dir: at.dir, read: at.read, git: at.origin });
+      }
+      return loadCompose(source, { app: app.metadata.name, parent: spec });
     } catch (e) {
       // A file on the host edited after admission, or an env_file gone: refused until it is fixed.
       if (e instanceof ComposeError) fail("ComposeInvalid", e.problems.join("; "), { retryAfterMs: 30_000 });
@@ -72,7 +82,7 @@ export class ComposeReconciler extends ObjectReconciler<ComposeObserved> {
 
   protected async converge(app: ResourceObject, obs: Partial<ComposeObserved>, ctx: ReconcileContext): Promise<void> {
     await this.removeOwnReplicas(app, ctx);
-    const desired = this.desired(app);
+    const desired = await this.desired(app, obs);
     const existing = await this.children(app, desired);
     const plan = planChildren(app, desired, existing);
     obs.plan = plan;

@@ -14,6 +14,8 @@ export interface ComposeObserved {
   /** Each service of the file and its child Application as read after the plan ran (absent: not there yet). */
   services: { service: string; name: string; child?: ResourceObject }[];
   plan: ChildPlan;
+  /** A compose file from git: the commit it was read at, and the poll period. */
+  git: { commit: string; intervalMs: number };
 }
 
 interface ServiceStatus {
@@ -98,10 +100,17 @@ export function composeStatusFor(app: ResourceObject, obs: Partial<ComposeObserv
     ...counts(obs, previous),
     readySummary: `${services.filter((s) => s.ready).length}/${services.length} services`,
     services,
+    ...commitOf(obs, previous),
     conditions,
   };
   const events = transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${services.length}/${services.length} services ready` });
   // Children's status changes wake the parent (a watch); the requeue is the safety net while converging.
   const settled = !outcome.failure && !suspended && services.every((s) => s.ready) && !obs.plan?.terminating.length;
-  return { status, events, requeueAfter: settled ? undefined : 2000 };
+  return { status, events, requeueAfter: settled ? undefined : 2000, ...(obs.git ? { pollAfter: obs.git.intervalMs } : {}) };
+}
+
+/** A compose file from git: the commit it was read at (the last one known when this reconcile could not read it). */
+function commitOf(obs: Partial<ComposeObserved>, previous: Record<string, unknown>): { commit?: unknown } {
+  if (obs.git) return { commit: obs.git.commit };
+  return previous.commit ? { commit: previous.commit } : {};
 }

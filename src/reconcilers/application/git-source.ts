@@ -1,4 +1,5 @@
 import path from "node:path";
+import { parse } from "yaml";
 import { parseDurationMs } from "../../core/duration.js";
 import { RECONCILE_REQUESTED } from "../../core/kinds.js";
 import type { GitSourceSpec } from "../../core/specs.js";
@@ -7,7 +8,7 @@ import { BuildFailure, type BuildQueue, type BuildState } from "../../controller
 import type { CommitStatusReporter, ReportState } from "../../controller/commit-status-reporter.js";
 import { statusTargetOf, type CommitState, type CommitStatusTarget } from "../../runtime/commit-status.js";
 import { BuildError, type RuntimeDriver } from "../../runtime/driver.js";
-import { fetchCommit, GitError, type GitAuth, type GitRef } from "../../runtime/git-fetch.js";
+import { fetchCommit, GitError, readAt, type GitAuth, type GitRef } from "../../runtime/git-fetch.js";
 import { buildFromGit, imageTag } from "../../runtime/image-build.js";
 import type { RevisionStore } from "../../store/revisions.js";
 import { SecretEnvError, unsealGitSecrets, type SecretBox } from "../../store/secrets.js";
@@ -201,6 +202,33 @@ export class GitSource {
     return { ...where, token, context: `berth/${app.metadata.namespace}/${app.metadata.name}`, ...(git.commitStatus?.targetUrl ? { targetUrl: git.commitStatus.targetUrl } : {}) };
   }
 
+  /**
+   * A compose file from git (ADR 0017): the ref resolved like a git source's, the file and the
+   * env files it names read at that commit. `read` serves them below the virtual directory
+   * /git/<dir> so the compose translation resolves relative paths as on a host.
+   */
+  async composeAt(app: ResourceObject, source: ComposeGitSpec): Promise<ComposeAtCommit> {
+    const git: GitSourceSpec = { repository: source.repository, branch: source.branch, tag: source.tag, commit: source.commit, interval: source.interval };
+    const commit = await this.resolve(app, git);
+    const cache = this.cacheDir(app.metadata.uid!);
+    const file = path.posix.normalize(source.path ?? "docker-compose.yml").replace(/^\/+/, "");
+    const text = await readAt(cache, commit, file);
+    if (text === undefined) fail("ComposeInvalid", `${file} is not in ${source.repository} at commit ${commit.slice(0, 12)}`, { retryAfterMs: intervalOf(git) });
+    const dir = path.posix.dirname(file) === "." ? "" : path.posix.dirname(file);
+    const files = new Map<string, string>();
+    for (const f of envFilesNamed(text)) {
+      const inRepo = path.posix.normalize(path.posix.join(dir || ".", f));
+      const content = inRepo.startsWith("..") ? undefined : await readAt(cache, commit, inRepo);
+      if (content !== undefined) files.set(path.posix.join("/git", inRepo), content);
+    }
+    const read = (p: string): string => {
+      const found = files.get(path.posix.normalize(p));
+      if (found === undefined) throw Object.assign(new Error(`${p}: not in the repository`), { code: "ENOENT" });
+      return found;
+    };
+    return { commit, text, dir: path.posix.join("/git", dir), read, origin: { repository: source.repository, commit, dir } };
+  }
+
   /** Records the GIT_SOURCE row once a commit is live. */
   async deployedCommit(app: ResourceObject, git: GitSourceSpec, commit: string): Promise<void> {
     const provider = git.provider ?? statusTargetOf(git.repository, {})?.provider ?? null;
@@ -212,6 +240,44 @@ export class GitSource {
       webhookConfig: { path: `/hooks/git/${app.metadata.namespace}/${app.metadata.name}`, enabled: !!git.webhook?.secret },
     });
   }
+}
+
+export interface ComposeGitSpec {
+  repository: string;
+  branch?: string;
+  tag?: string;
+  commit?: string;
+  path?: string;
+  interval?: string;
+}
+
+export interface ComposeAtCommit {
+  commit: string;
+  text: string;
+  /** The compose file's directory as the translation sees it (/git/<dir>). */
+  dir: string;
+  read: (p: string) => string;
+  origin: { repository: string; commit: string; dir: string };
+}
+
+/** The env_file paths a compose text names (a quick read; the translation checks them for real). */
+function envFilesNamed(text: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return [];
+  }
+  const services = Object.values(((doc as { services?: Record<string, unknown> } | null)?.services ?? {}) as Record<string, { env_file?: unknown } | null>);
+  const out: string[] = [];
+  for (const svc of services) {
+    const e = svc?.env_file;
+    for (const x of Array.isArray(e) ? e : e === undefined ? [] : [e]) {
+      const p = typeof x === "string" ? x : (x as { path?: unknown } | null)?.path;
+      if (typeof p === "string") out.push(p);
+    }
+  }
+  return out;
 }
 
 export function intervalOf(git: GitSourceSpec): number {
