@@ -5,6 +5,7 @@
  */
 import { expect } from "chai";
 import { existsSync, readFileSync } from "node:fs";
+import https from "node:https";
 import { Socket } from "node:net";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -25,7 +26,10 @@ function chromiumPath(): string | undefined {
 }
 
 /** Every request the page makes, to check that no other origin is ever contacted. */
+const cspViolations: string[] = [];
+
 function recordRequests(page: Page, origins: Set<string>): void {
+  page.on("console", (m) => void (/Content Security Policy/i.test(m.text()) && cspViolations.push(m.text())));
   page.on("request", (r) => {
     const u = new URL(r.url());
     if (u.protocol !== "data:" && u.protocol !== "blob:") origins.add(u.origin);
@@ -180,18 +184,54 @@ describe("web dashboard (/ui/) in a real browser", function () {
     // The same cookie from outside the page (as another site's form would send it): refused too.
     const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
     const outside = await new Promise<number>((resolve, reject) => {
-      void import("node:https").then((https) => {
-        const req = https.request(new URL(`${G}/namespaces/shop/applications/web`, berth.url), { method: "DELETE", ca: berth.caPem, headers: { Cookie: cookie } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
-        req.on("error", reject);
-        req.end();
-      });
+      const req = https.request(new URL(`${G}/namespaces/shop/applications/web`, berth.url), { method: "DELETE", ca: berth.caPem, headers: { Cookie: cookie } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+      req.on("error", reject);
+      req.end();
     });
     expect(outside).to.equal(403);
     expect((await call(berth, "GET", `${G}/namespaces/shop/applications/web`)).status).to.equal(200);
-    // Logging out clears the session: the next page load shows the login form.
+    // Logging out clears the session and revokes the token the password login made.
+    const loginToken = (await context.cookies()).find((c) => c.name === "berth_session")!.value;
+    expect((await call(berth, "GET", `${G}/namespaces/shop/applications`, undefined, { token: loginToken })).status).to.equal(200);
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("button", { name: "Log in" }).waitFor();
     expect((await context.cookies()).find((c) => c.name === "berth_session")).to.equal(undefined);
+    expect((await call(berth, "GET", `${G}/namespaces/shop/applications`, undefined, { token: loginToken })).status, "revoked").to.equal(401);
+    await context.close();
+  });
+
+  it("another site can neither set nor clear the session (login CSRF)", async () => {
+    const raw = (method: string, headers: Record<string, string>, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = https.request(new URL("/ui/session", berth.url), { method, ca: berth.caPem, headers: { ...headers, ...(body ? { "Content-Length": String(Buffer.byteLength(body)) } : {}) } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+        req.on("error", reject);
+        req.end(body);
+      });
+    const body = JSON.stringify({ token: berth.token });
+    expect(await raw("POST", { "Content-Type": "application/json", Origin: "https://evil.example" }, body)).to.equal(403);
+    expect(await raw("POST", { "Content-Type": "application/json", "Sec-Fetch-Site": "cross-site" }, body)).to.equal(403);
+    expect(await raw("POST", { "Content-Type": "text/plain" }, body), "a plain form's body").to.equal(415);
+    expect(await raw("POST", { "Content-Type": "application/json", Origin: new URL(berth.url).origin }, body)).to.equal(201);
+  });
+
+  it("Rollouts and Syncs: an admin's buttons write through the API", async () => {
+    expect((await call(berth, "POST", `${G}/syncs`, { apiVersion: "berth.dev/v1alpha1", kind: "Sync", metadata: { name: "infra" }, spec: { source: { directory: { path: "/srv/manifests" } } } })).status).to.equal(201);
+    const { context, page } = await newPage();
+    await page.goto(`${berth.url}/ui/`);
+    await page.getByLabel("or API token").fill(berth.token);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByTestId("who").waitFor();
+    await page.goto(`${berth.url}/ui/#/r/shop/web`);
+    await page.getByRole("heading", { name: "Rollouts of web" }).waitFor();
+    await page.getByText("No revisions yet.").waitFor();
+    await page.getByTestId("restart").click();
+    await page.getByText("done").waitFor();
+    expect((await call(berth, "GET", `${G}/namespaces/shop/applications/web`)).body.metadata.annotations?.["berth.dev/restarted-at"]).to.be.a("string");
+    await page.getByRole("link", { name: "Syncs" }).click();
+    await page.getByTestId("sync-infra").waitFor();
+    await page.getByTestId("sync-infra").getByRole("button", { name: "Suspend" }).click();
+    await page.getByTestId("sync-infra").getByText("(suspended)").waitFor({ timeout: 10_000 });
+    expect((await call(berth, "GET", `${G}/syncs/infra`)).body.spec.suspend).to.equal(true);
     await context.close();
   });
 
@@ -229,6 +269,7 @@ describe("web dashboard (/ui/) in a real browser", function () {
 
   it("contacted no origin but Berth's", () => {
     expect([...origins]).to.deep.equal([new URL(berth.url).origin]);
+    expect(cspViolations, "nothing the page loads or runs breaks its own policy").to.deep.equal([]);
   });
 
   it("the first screen's bundle is at most 200 kB gzipped", () => {

@@ -147,6 +147,7 @@ export class UiEndpoints {
   }
 
   private async session(req: IncomingMessage, res: ServerResponse, body: () => Promise<Buffer>): Promise<void> {
+    if (req.method !== "GET") sameOrigin(req);
     if (req.method === "DELETE") {
       this.sessionToken(req);
       return this.reply(res, 200, { kind: "Session", loggedIn: false }, [clear(SESSION_COOKIE, true), clear(CSRF_COOKIE, false)]);
@@ -174,6 +175,18 @@ export class UiEndpoints {
     res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-store", "Set-Cookie": setCookies });
     res.end(text);
   }
+}
+
+/**
+ * Logging in or out is the page's own doing: JSON (which no cross-site form can send without a
+ * CORS preflight, never answered here) from this origin (Origin, when the browser sends it).
+ * So another site cannot log a browser in as someone else (login CSRF).
+ */
+function sameOrigin(req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `https://${req.headers.host}`) throw forbidden(`the dashboard's session is set only from its own origin, not ${origin.slice(0, 200)}`);
+  if (req.headers["sec-fetch-site"] === "cross-site") throw forbidden("the dashboard's session is set only from its own origin");
+  if (req.method === "POST" && !/^application\/json\b/i.test(req.headers["content-type"] ?? "")) throw new ApiError(415, "UnsupportedMediaType", "POST /ui/session takes application/json {token}");
 }
 
 function parseToken(raw: Buffer): string {

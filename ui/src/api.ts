@@ -67,12 +67,28 @@ export interface Session {
 }
 
 export const session = (): Promise<Session> => api<Session>("GET", "/ui/session");
-export const logout = (): Promise<unknown> => api("DELETE", "/ui/session");
+/** Where the name of a token this page's login made is kept, so logging out revokes it. */
+const LOGIN_TOKEN = "berth.loginToken";
+
+/**
+ * Logs out: a token made by this page's password login is revoked through the API
+ * (`DELETE /berth/v1/tokens/NAME`); a pasted one is the user's and stays. Then the cookies go.
+ */
+export async function logout(): Promise<void> {
+  const name = localStorage.getItem(LOGIN_TOKEN);
+  if (name) await api("DELETE", `/berth/v1/tokens/${encodeURIComponent(name)}`).catch(() => undefined);
+  localStorage.removeItem(LOGIN_TOKEN);
+  await api("DELETE", "/ui/session");
+}
 
 /** Username and password through the API's own login (a 30-day token), or a pasted token; then the cookie. */
 export async function login(form: { username?: string; password?: string; token?: string }): Promise<Session> {
-  const token = form.token?.trim() || (await api<{ token: string }>("POST", "/berth/v1/login", { username: form.username, password: form.password })).token;
-  return api<Session>("POST", "/ui/session", { token });
+  const pasted = form.token?.trim();
+  const made = pasted ? undefined : await api<{ token: string; name: string }>("POST", "/berth/v1/login", { username: form.username, password: form.password });
+  const s = await api<Session>("POST", "/ui/session", { token: pasted || made!.token });
+  if (made) localStorage.setItem(LOGIN_TOKEN, made.name);
+  else localStorage.removeItem(LOGIN_TOKEN);
+  return s;
 }
 
 /** The path of a kind's collection (all namespaces, or one) and of one object. */
