@@ -62,6 +62,7 @@ export function ObjectTable({ rows, caption }: { rows: { o: Obj; plural: string 
 }
 
 export function Conditions({ list }: { list: Condition[] }): preact.JSX.Element {
+  if (!list.length) return <p>No conditions yet (no controller has reported on this object).</p>;
   return (
     <table>
       <caption>Conditions</caption>
