@@ -255,6 +255,18 @@ describe("web dashboard (/ui/) in a real browser", function () {
     await context.close();
   });
 
+  it("a session whose token is revoked meanwhile goes back to the login form on its next request", async () => {
+    const { context, page } = await newPage();
+    await loginWithPassword(page, "dora");
+    await page.getByTestId("tile-shop").waitFor();
+    const name = (await page.evaluate("localStorage.getItem('berth.loginToken')")) as string;
+    const token = (await context.cookies()).find((c) => c.name === "berth_session")!.value;
+    expect((await call(berth, "DELETE", `/berth/v1/tokens/${name}`, undefined, { token })).status).to.equal(200);
+    cutServerConnections(Number(new URL(berth.url).port));
+    await page.getByRole("button", { name: "Log in" }).waitFor({ timeout: 15_000 });
+    await context.close();
+  });
+
   it("an admin reads the audit trail, filtered", async () => {
     const { context, page } = await newPage();
     await page.goto(`${berth.url}/ui/`);

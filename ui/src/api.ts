@@ -31,6 +31,18 @@ export interface Obj {
   [k: string]: any;
 }
 
+/** Told when the API answers 401 to the session (expired or revoked token): the page shows its login form. */
+const expiredListeners = new Set<() => void>();
+
+export function onSessionExpired(l: () => void): () => void {
+  expiredListeners.add(l);
+  return () => expiredListeners.delete(l);
+}
+
+export function sessionExpired(): void {
+  for (const l of expiredListeners) l();
+}
+
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
@@ -57,6 +69,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown,
   } catch {
     json = undefined;
   }
+  if (res.status === 401 && !path.startsWith("/ui/session") && path !== "/berth/v1/login") sessionExpired();
   if (!res.ok) throw new ApiFailure(res.status, json?.message ?? (text || res.statusText));
   return json as T;
 }

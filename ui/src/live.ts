@@ -3,7 +3,7 @@
  * the list's resourceVersion; a dropped connection is watched again from the last version seen
  * (a banner shows meanwhile), and only a 410 Gone lists again. No list is ever polled.
  */
-import type { Obj } from "./api.js";
+import { sessionExpired, type Obj } from "./api.js";
 
 type Listener = () => void;
 
@@ -60,7 +60,7 @@ export class LiveList {
     this.stopped = true;
     this.abort?.abort();
     setOffline(this, false);
-    lists.delete(this.path);
+    if (lists.get(this.path) === this) lists.delete(this.path);
   }
 
   private async run(): Promise<void> {
@@ -73,6 +73,12 @@ export class LiveList {
         if ((e as { gone?: boolean }).gone) {
           this.rv = "";
           continue;
+        }
+        // The session ended (token expired or revoked): no retrying with it; the page logs in again.
+        if ((e as { status?: number }).status === 401) {
+          this.stop();
+          sessionExpired();
+          return;
         }
         if ((e as { status?: number }).status === 403 || (e as { status?: number }).status === 404) {
           this.error = (e as Error).message;

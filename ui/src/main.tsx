@@ -4,7 +4,7 @@
  */
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiFailure, logout, session, type Session } from "./api.js";
+import { logout, onSessionExpired, session, type Session } from "./api.js";
 import { useOffline, useRoute } from "./hooks.js";
 import { Login } from "./screens/login.js";
 import { Projects } from "./screens/projects.js";
@@ -32,7 +32,8 @@ function App(): preact.JSX.Element {
   const route = useRoute();
   const offline = useOffline();
   useEffect(() => {
-    session().then(setMe, (e) => setMe(e instanceof ApiFailure && e.status === 401 ? null : null));
+    session().then(setMe, () => setMe(null));
+    return onSessionExpired(() => setMe(null));
   }, []);
   if (me === undefined) return <p aria-busy="true">Loading…</p>;
   if (me === null) return <Login onLogin={setMe} />;
