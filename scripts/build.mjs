@@ -13,6 +13,7 @@ import { build } from "esbuild";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { buildUi } from "./build-ui.mjs";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = path.join(repo, "dist");
@@ -81,6 +82,8 @@ if (bundled.some((f) => f.endsWith("schema-source.ts")) || !bundled.some((f) => 
   throw new Error("berth build: the bundle must use dist/crd-validators.mjs, not src/schema/schema-source.ts");
 }
 writeFileSync(path.join(out, "meta.json"), JSON.stringify(result.metafile));
+// The web dashboard (ui/, served by `berth serve` under /ui/: docs/ui.md).
+await buildUi(repo, out);
 // The sources the bundle and the precompiled schemas were made of (the CRDs included):
 // bin/berth.js compares their modification times with this stamp's. A file added later is
 // only reached through an edited (so newer) one.

@@ -11,6 +11,8 @@ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=
 # Domains: a real Caddy for routing and TLS, and pebble as the ACME CA it gets certificates from.
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
+# The web dashboard's browser tests (test/ui.test.ts) drive Debian's chromium with playwright-core.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -36,6 +36,7 @@ import type { SecretBox } from "../store/secrets.js";
 import { AuditEndpoint } from "./audit.js";
 import { ROTATE_KEY_PATH, RotateKeyEndpoint } from "./rotate-key.js";
 import type { KeyRotator } from "../store/key-rotation.js";
+import { UI_PREFIX, UiEndpoints } from "./ui.js";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -123,6 +124,7 @@ export class ApiServer {
   private readonly auditList: AuditEndpoint;
   private readonly rotateKey: RotateKeyEndpoint;
   private readonly reviews: AuthReviews;
+  private readonly ui: UiEndpoints;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.outage = new StoreOutageLog(opts.logger);
@@ -143,6 +145,8 @@ export class ApiServer {
     this.people = new PeopleEndpoints(st.people, { perAddress: this.authFailures, perUser: new AuthFailureLimit(opts.logger, Date.now, { burst: 5, windowMs: 60_000 }) }, st.audit, (userId) => this.scopes.forget(userId));
     this.auditList = new AuditEndpoint(st.audit);
     this.rotateKey = new RotateKeyEndpoint(opts.keyRotation);
+    // The dashboard (./ui.ts): its session is a user's token in a cookie, checked as a bearer token is.
+    this.ui = new UiEndpoints({ identify: (token) => this.identify(token), unauthorized: (address) => this.authFailures.failed(address), csrfKey: createHash("sha256").update(`berth-ui-csrf-key:${opts.token}`).digest() });
   }
 
   get address(): AddressInfo {
@@ -223,18 +227,24 @@ export class ApiServer {
   }
 
   /**
-   * The caller of a bearer token: the installation's token (its super_admin) or a user's API
-   * token; then, if the request impersonates (`kubectl --as`), the user it names.
+   * The caller of a bearer token — or, with no Authorization header, of the dashboard's session
+   * cookie, which for anything but GET and HEAD also needs its CSRF header (./ui.ts) — then, if
+   * the request impersonates (`kubectl --as`), the user it names.
    */
   private async authenticate(req: IncomingMessage): Promise<Identity | undefined> {
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
-    if (!m) return undefined;
-    const token = m[1].trim();
-    const digest = createHash("sha256").update(token).digest();
-    const caller: Identity | undefined = timingSafeEqual(digest, this.tokenDigest)
-      ? { user: "admin", userId: this.opts.stores.adminUserId(), role: "super_admin" }
-      : await this.opts.stores.people.authenticate(token).then((p) => (p ? { user: p.username, userId: p.id, role: p.role } : undefined));
+    const token = m ? m[1].trim() : req.headers.authorization ? undefined : this.ui.sessionToken(req);
+    if (!token) return undefined;
+    const caller = await this.identify(token);
     return caller && this.impersonated(req, caller);
+  }
+
+  /** The installation's token (its super_admin) or a user's API token. */
+  private async identify(token: string): Promise<Identity | undefined> {
+    const digest = createHash("sha256").update(token).digest();
+    if (timingSafeEqual(digest, this.tokenDigest)) return { user: "admin", userId: this.opts.stores.adminUserId(), role: "super_admin" };
+    const p = await this.opts.stores.people.authenticate(token);
+    return p ? { user: p.username, userId: p.id, role: p.role } : undefined;
   }
 
   /**
@@ -296,6 +306,7 @@ export class ApiServer {
     const url = new URL(req.url ?? "/", "https://berth.local");
     const path = url.pathname.replace(/\/+$/, "") || "/";
     try {
+      if (path === UI_PREFIX || path.startsWith(`${UI_PREFIX}/`)) return await this.ui.handle(req, res, url.pathname, () => readBody(req, 64 * 1024));
       const { ctx, identity } = await this.admit(req, url, path);
       const result = await this.route({ req, res, url, path, method: req.method ?? "GET", ctx, identity });
       if (result) await sendReply(res, result);
