@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { expectGolden } from "../helpers/golden.js";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,10 +59,7 @@ const parent: ResourceObject = { apiVersion: "berth.dev/v1alpha1", kind: "Applic
 describe("compose: translation of a compose file into one Application per service", () => {
   it("produces the Applications (or the errors) in test/golden/compose.txt", () => {
     const actual = render();
-    // UPDATE_GOLDEN=1 rewrites the file on purpose; a missing file is a failure, never created here.
-    if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, actual);
-    expect(existsSync(GOLDEN), `${GOLDEN} is missing: run UPDATE_GOLDEN=1 npm run test:unit and review it`).to.equal(true);
-    expect(actual).to.equal(readFileSync(GOLDEN, "utf8"));
+    expectGolden(GOLDEN, actual);
   });
 
   it("validates against the Compose Specification schema shipped by dclint 3.1.0 (pinned by digest; ADR 0017)", () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readFileSync, writeFileSync } from "node:fs";
+import { expectGolden } from "../helpers/golden.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Condition } from "../../src/core/conditions.js";
@@ -35,8 +35,7 @@ const CASES: [string, PruneInput][] = [
 describe("Sync plan (golden prune plans)", () => {
   it("produces the plans in test/golden/sync-prune.txt", () => {
     const text = CASES.map(([name, i]) => `## ${name}\n${describePrune(planPrune(i))}`).join("\n");
-    if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, text);
-    expect(text).to.equal(readFileSync(GOLDEN, "utf8"));
+    expectGolden(GOLDEN, text);
   });
 
   it("never adopts an object owned by another Sync or made by hand", () => {
