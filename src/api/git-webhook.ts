@@ -1,10 +1,8 @@
-import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { ApiError } from "../core/errors.js";
-import type { RequestContext } from "../core/types.js";
+import type { ApiError } from "../core/errors.js";
 import type { ResourceStore } from "../store/resources.js";
 import type { Reply } from "./request.js";
-import { RECONCILE_REQUESTED_AT } from "./sync-webhook.js";
+import { NOBODY_KNOWS, requestReconcile } from "./sync-webhook.js";
 import { verifyWebhookSignature, type WebhookProvider } from "./webhook-signature.js";
 
 /**
@@ -16,8 +14,6 @@ import { verifyWebhookSignature, type WebhookProvider } from "./webhook-signatur
  * the controller resolve the ref again and build; any other push is answered 202 and ignored.
  */
 export const GIT_HOOK_PATH = /^\/hooks\/git\/([^/]+)\/([^/]+)$/;
-
-const NOBODY_KNOWS = randomBytes(32).toString("hex");
 
 export interface PushedRef {
   /** refs/heads/<branch> or refs/tags/<tag>, as pushed. */
@@ -73,25 +69,8 @@ export class GitWebhooks {
     const pushed = pushedRef(provider, parse(body));
     const base = { kind: "GitWebhook", application: `${project}/${name}`, provider, ...(pushed.ref ? { ref: pushed.ref } : {}) };
     if (!pushConcerns(pushed, target)) return { status: 202, body: { ...base, ignored: true, reason: `the Application follows ${followed(target)}` } };
-    const at = await this.requestReconcile(req, { project, name, provider });
+    const at = await requestReconcile(this.d, req, { kind: "Application", namespace: project, name }, provider);
     return { status: 202, body: { ...base, reconcileRequestedAt: at } };
-  }
-
-  private async requestReconcile(req: IncomingMessage, to: { project: string; name: string; provider: string }): Promise<string> {
-    const { project, name, provider } = to;
-    const address = req.socket.remoteAddress ?? "unknown";
-    const at = new Date().toISOString();
-    const ctx: RequestContext = { user: `webhook:${provider}`, ip: address, userAgent: req.headers["user-agent"] };
-    try {
-      await this.d.store.update({ kind: "Application", namespace: project, name }, ctx, "patch", (cur) => ({
-        ...cur!,
-        metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), [RECONCILE_REQUESTED_AT]: at } },
-      }));
-    } catch (e) {
-      if (e instanceof ApiError && e.code === 404) throw this.d.unauthorized(address);
-      throw e;
-    }
-    return at;
   }
 }
 

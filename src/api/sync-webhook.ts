@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { ApiError } from "../core/errors.js";
+import { RECONCILE_REQUESTED } from "../core/kinds.js";
 import type { RequestContext } from "../core/types.js";
 import type { ResourceStore } from "../store/resources.js";
 import type { Reply } from "./request.js";
@@ -21,10 +22,34 @@ export const SYNC_HOOK_PATH = /^\/hooks\/sync\/([^/]+)$/;
  */
 export const WEBHOOK_MAX_BODY = 1024 * 1024;
 
-export const RECONCILE_REQUESTED_AT = "berth.dev/reconcile-requested-at";
+/** Checked when there is no object or no secret, so that answer takes as long as a wrong signature. */
+export const NOBODY_KNOWS = randomBytes(32).toString("hex");
 
-/** Checked when there is no Sync or no secret, so that answer takes as long as a wrong signature. */
-const NOBODY_KNOWS = randomBytes(32).toString("hex");
+/**
+ * What a valid delivery does, for a Sync or a git-source Application alike: writes
+ * berth.dev/reconcile-requested-at (as `berth reconcile` does) as `webhook:<provider>`, and
+ * nothing else. An object deleted since its secret was read gets the same 401 as an unknown one.
+ */
+export async function requestReconcile(
+  d: { store: Pick<ResourceStore, "update">; unauthorized: (address: string) => ApiError },
+  req: IncomingMessage,
+  key: { kind: "Sync" | "Application"; namespace: string | undefined; name: string },
+  provider: string,
+): Promise<string> {
+  const address = req.socket.remoteAddress ?? "unknown";
+  const at = new Date().toISOString();
+  const ctx: RequestContext = { user: `webhook:${provider}`, ip: address, userAgent: req.headers["user-agent"] };
+  try {
+    await d.store.update(key, ctx, "patch", (cur) => ({
+      ...cur!,
+      metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), [RECONCILE_REQUESTED]: at } },
+    }));
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 404) throw d.unauthorized(address);
+    throw e;
+  }
+  return at;
+}
 
 export interface SyncWebhookDeps {
   store: Pick<ResourceStore, "syncWebhookSecret" | "update">;
@@ -44,18 +69,7 @@ export class SyncWebhooks {
     const secret = await this.d.store.syncWebhookSecret(name);
     const provider = verifyWebhookSignature(req.headers, body, secret ?? NOBODY_KNOWS);
     if (!secret || !provider) throw this.d.unauthorized(address);
-    const at = new Date().toISOString();
-    const ctx: RequestContext = { user: `webhook:${provider}`, ip: address, userAgent: req.headers["user-agent"] };
-    try {
-      await this.d.store.update({ kind: "Sync", namespace: undefined, name }, ctx, "patch", (cur) => ({
-        ...cur!,
-        metadata: { ...cur!.metadata, annotations: { ...(cur!.metadata.annotations ?? {}), [RECONCILE_REQUESTED_AT]: at } },
-      }));
-    } catch (e) {
-      // Deleted since its secret was read: the same answer as for any unknown Sync.
-      if (e instanceof ApiError && e.code === 404) throw this.d.unauthorized(address);
-      throw e;
-    }
+    const at = await requestReconcile(this.d, req, { kind: "Sync", namespace: undefined, name }, provider);
     return { status: 202, body: { kind: "SyncWebhook", sync: name, provider, reconcileRequestedAt: at } };
   }
 }

@@ -104,11 +104,7 @@ export class BuildQueue {
 
   /** 1-based place among the builds ahead, counting the running ones. */
   private positionOf(waitingIndex: number): number {
-    return this.running.size + this.runnableBefore(waitingIndex) + 1;
-  }
-
-  private runnableBefore(index: number): number {
-    return this.waiting.slice(0, index).length;
+    return this.running.size + waitingIndex + 1;
   }
 
   private pump(): void {

@@ -107,22 +107,6 @@ export async function fetchCommit(ref: GitRef, cacheDir: string, timeoutMs = 60_
   return head && !ref.tag ? head : (await git(["rev-parse", "FETCH_HEAD^{commit}"], local)).trim();
 }
 
-/**
- * The commit a branch or tag names now, asked of the remote without fetching anything (one
- * `git ls-remote`): cheap enough to poll. A commit ref is its own answer.
- */
-export async function resolveRef(ref: GitRef, cacheDir: string, timeoutMs = 30_000, auth: GitAuth = {}): Promise<string> {
-  if (ref.commit) return ref.commit;
-  await mkdir(path.dirname(cacheDir), { recursive: true });
-  const spec = refspec(ref);
-  const out = await git(["ls-remote", ref.url, spec, ...(ref.tag ? [`${spec}^{}`] : [])], await remoteRun({ cwd: path.dirname(cacheDir), timeoutMs }, cacheDir, auth));
-  const lines = out.split("\n").filter(Boolean).map((l) => l.split("\t") as [string, string]);
-  // An annotated tag answers twice; the peeled line (^{}) is the commit.
-  const found = lines.find(([, name]) => name.endsWith("^{}")) ?? lines.find(([, name]) => name === spec);
-  if (!found) throw new GitError(`git ls-remote: ${spec} not found in the repository`);
-  return found[0];
-}
-
 /** The text of `file` at `commit` in the cache repository; undefined when the commit has no such file. */
 export async function readAt(cacheDir: string, commit: string, file: string): Promise<string | undefined> {
   const p = file.replace(/^\.?\/+/, "");

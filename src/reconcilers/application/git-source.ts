@@ -153,9 +153,8 @@ export class GitSource {
     const out = new LineBatcher((lines) => this.d.revisions.logMany(revision, "info", lines));
     const log = (level: "info" | "error", line: string): void => {
       if (level === "info") out.push(line);
-      else out.then(() => this.d.revisions.log(revision, level, line));
+      else out.after(() => this.d.revisions.log(revision, level, line));
     };
-    const chain = { then: (): Promise<void> => out.flush() };
     const spec = {
       project: app.metadata.namespace!,
       name: app.metadata.name,
@@ -169,14 +168,14 @@ export class GitSource {
     };
     try {
       const built = await buildFromGit(this.d.driver, spec, (line) => log("info", line), signal);
-      await chain.then();
+      await out.flush();
       await this.d.revisions.built(revision, { commit, image: built.image, durationMs: built.durationMs, ...(built.result ? { imageSize: built.result.size, cacheHits: built.result.cacheHits, steps: built.result.steps } : { cached: true }) });
       return { image: built.image };
     } catch (e) {
       const tail = e instanceof BuildError ? e.tail : [];
       const message = (e as Error).message;
       log("error", `build failed: ${message}`);
-      await chain.then();
+      await out.flush();
       await this.d.revisions.finish(revision, "failed", `build of commit ${commit.slice(0, 12)} failed: ${message}`);
       this.report(app, git, { commit, state: "failure", description: "build failed" });
       throw new BuildFailure(message, tail);
@@ -306,8 +305,8 @@ class LineBatcher {
     this.timer ??= setTimeout(() => void this.flush(), 100);
   }
 
-  /** Runs `fn` after every line pushed so far is written. */
-  then(fn: () => Promise<void>): void {
+  /** Runs `fn` after every line pushed so far is written (named so that the class is no thenable). */
+  after(fn: () => Promise<void>): void {
     void this.flush();
     this.chain = this.chain.then(fn).catch(() => undefined);
   }
