@@ -8,7 +8,6 @@
 import { expect } from "chai";
 import { createHmac } from "node:crypto";
 import http from "node:http";
-import nock from "nock";
 import { startBerth, type Berth } from "../src/main.js";
 import { call, quietLogger, removeDir, runBerth, tempDir } from "./helpers/berth.js";
 import { requireCommands, requireReloadSafety, startCaddy, type TestCaddy } from "./helpers/caddy.js";
@@ -16,6 +15,7 @@ import { appContainers, BUSYBOX_IMAGE, cleanupProject, docker, ensureBusyboxImag
 import { startGitRepo, type TestRepo } from "./helpers/git.js";
 import { startLoad } from "./helpers/load.js";
 import { deliver } from "./helpers/webhook.js";
+import { releaseNock, useNock, type Nock } from "./helpers/nock.js";
 
 const G = "/apis/berth.dev/v1alpha1";
 const P = `gitb-${process.pid}`;
@@ -48,6 +48,7 @@ describe("git sources: built from a repository, rolled out through a Domain", fu
   let berth: Berth;
   let dataDir: string;
   let repo: TestRepo;
+  let nock: Nock;
   const statuses: StatusCall[] = [];
   const get = async (): Promise<any> => (await call(berth, "GET", `${G}/namespaces/${P}/applications/web`)).body;
   const cond = (a: any, type: string): any => a?.status?.conditions?.find((c: any) => c.type === type);
@@ -79,6 +80,7 @@ describe("git sources: built from a repository, rolled out through a Domain", fu
     await ensureBusyboxImage();
     repo = await startGitRepo();
     // The provider's statuses API: every request recorded, as GitHub would take it.
+    nock = await useNock();
     nock(API)
       .persist()
       .post(/^\/repos\/infra\/statuses\/[0-9a-f]{40}$/)
@@ -96,8 +98,8 @@ describe("git sources: built from a repository, rolled out through a Domain", fu
   });
 
   after(async () => {
-    nock.cleanAll();
     await berth?.stop();
+    releaseNock(nock);
     await caddy?.stop();
     await repo?.stop();
     await cleanupProject(P).catch(() => undefined);
