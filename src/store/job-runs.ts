@@ -54,7 +54,7 @@ export class JobRunStore {
     const status = skipped ? "skipped" : "pending";
     const message = skipped?.message ?? "";
     const rows: Row[] = returned(
-      await recordQuery(this.ds, `INSERT INTO job_runs (application_id, job_name, slot, status, message, finished_at) VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'skipped' THEN now() END) ON CONFLICT (application_id, job_name, slot) DO NOTHING RETURNING *`, [appUid, job, slot, status, message]),
+      await recordQuery(this.ds, `INSERT INTO job_runs (application_id, job_name, slot, status, message, finished_at) VALUES ($1, $2, $3, $4::varchar, $5, CASE WHEN $4::varchar = 'skipped' THEN now() END) ON CONFLICT (application_id, job_name, slot) DO NOTHING RETURNING *`, [appUid, job, slot, status, message]),
     );
     return rows[0] ? toRun(rows[0]) : undefined;
   }

@@ -189,7 +189,8 @@ export class JobScheduler implements Component {
     const a: ActiveRun = { run, app, job, containerId: run.containerId ?? undefined };
     this.active.set(run.id, a);
     const elapsed = run.startedAt ? this.now().getTime() - new Date(run.startedAt).getTime() : 0;
-    void this.watch(a, Math.max(parseDurationMs(job.timeout, DEFAULT_JOB_TIMEOUT_MS) - elapsed, 0));
+    const timeout = parseDurationMs(job.timeout, DEFAULT_JOB_TIMEOUT_MS);
+    void this.watch(a, Math.min(Math.max(timeout - elapsed, 0), timeout));
   }
 
   private async launch(app: ResourceObject, job: JobSpec, run: JobRunInfo): Promise<void> {
@@ -219,7 +220,8 @@ export class JobScheduler implements Component {
   /** Waits for the container's exit (killing it past its deadline), then records the run. */
   private async watch(a: ActiveRun, remainingMs: number): Promise<void> {
     const id = a.containerId!;
-    a.timer = setTimeout(() => void this.kill(a, "timeout"), remainingMs);
+    // setTimeout fires at once past 2^31 - 1 ms: longer timeouts are capped (about 24.8 days).
+    a.timer = setTimeout(() => void this.kill(a, "timeout"), Math.min(remainingMs, 2 ** 31 - 1));
     a.timer.unref();
     const exit = await this.d.driver.waitContainer(id).then(
       (r) => r.exitCode,
