@@ -145,7 +145,7 @@ export function buildManager(w: Wiring): Manager {
   setupProject(mgr, { ...base, driver });
   setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir });
   const git = gitSources(mgr, w);
-  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git });
+  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, logger });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
   setupSync(mgr, { ...base, dataDir: w.dataDir, box: w.box });
   const dispatch = mgr.dispatch.bind(mgr);

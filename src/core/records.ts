@@ -59,3 +59,22 @@ export interface AuditRecord {
   /** Before and after (secrets as placeholders), actor; never a password, token or hash. */
   details: Record<string, unknown>;
 }
+
+export type JobRunStatus = "pending" | "running" | "succeeded" | "failed" | "skipped";
+
+/** One run of an Application's scheduled job (ADR 0020). */
+export interface JobRunInfo {
+  id: string;
+  applicationUid: string;
+  job: string;
+  /** The schedule slot it ran for (a manual run: when it was asked for). */
+  slot: string;
+  trigger: "schedule" | "manual";
+  status: JobRunStatus;
+  containerId: string | null;
+  exitCode: number | null;
+  message: string;
+  logs: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}

@@ -41,6 +41,21 @@ export interface ApplicationSpec {
   dependsOn?: { kind: string; name: string }[];
   suspend?: boolean;
   deletionPolicy?: "Retain" | "Delete";
+  /** Scheduled jobs (docs/jobs.md). */
+  jobs?: JobSpec[];
+}
+
+/** A scheduled job of an Application: a one-off container from its current image. */
+export interface JobSpec {
+  name: string;
+  /** Cron: five fields, six with leading seconds, or a macro (@daily). */
+  schedule: string;
+  timeZone?: string;
+  command: string[];
+  /** Default 1h. */
+  timeout?: string;
+  concurrencyPolicy?: "Forbid" | "Replace" | "Allow";
+  suspend?: boolean;
 }
 
 export interface DatabaseSpec {

@@ -161,6 +161,11 @@ export class DockerDriver implements RuntimeDriver {
     await this.tolerant("container_remove", () => this.docker.getContainer(id).remove({ force: true }), undefined);
   }
 
+  async waitContainer(id: string): Promise<{ exitCode: number }> {
+    const r = (await this.call("container_wait", () => this.docker.getContainer(id).wait())) as { StatusCode?: number };
+    return { exitCode: r.StatusCode ?? -1 };
+  }
+
   async imageExists(image: string): Promise<boolean> {
     return this.tolerant("image_inspect", async () => (await this.docker.getImage(image).inspect(), true), false);
   }

@@ -24,6 +24,8 @@ export interface RuntimeDriver {
   renameContainer(id: string, name: string): Promise<void>;
   /** Removes (forcefully) a container; one already gone is fine. */
   removeContainer(id: string): Promise<void>;
+  /** Waits until the container is not running and answers its exit code (at once for an exited one); NotFound when it is gone. */
+  waitContainer(id: string): Promise<{ exitCode: number }>;
 
   /** Whether the engine has the image locally. */
   imageExists(image: string): Promise<boolean>;

@@ -27,6 +27,8 @@ export interface FakeContainer {
   created: number;
   spec: ContainerSpec;
   env: string[];
+  /** Set when it exits (0 for a stop, 137 for a kill as Docker reports a SIGKILL). */
+  exitCode?: number;
 }
 
 type Listener = { filter: EventFilter; onEvent: (e: RuntimeEvent) => void; onEnd: (e?: Error) => void };
@@ -57,6 +59,7 @@ export class FakeDriver implements RuntimeDriver {
   private nextPort = 40_000;
   private clock = 1_000;
   private readonly listeners = new Set<Listener>();
+  private readonly waiters = new Map<string, ((code: number) => void)[]>();
 
   constructor(readonly instance = "fake-instance") {}
 
@@ -165,6 +168,7 @@ export class FakeDriver implements RuntimeDriver {
     this.enter("container_start", c.name);
     if (c.state === "running") return;
     c.ports = this.bindPorts(c);
+    c.exitCode = undefined;
     c.state = "running";
     c.health = c.spec.Healthcheck ? this.healthOnStart : "none";
     this.emit(c, "start");
@@ -174,10 +178,14 @@ export class FakeDriver implements RuntimeDriver {
     const c = this.containers.get(id);
     this.enter("container_stop", `${c?.name ?? id} grace=${graceSeconds}`);
     if (!c || c.state !== "running") return;
-    this.exit(c);
+    // A process that ignores SIGTERM past the grace period is killed: Docker reports 137.
+    this.exit(c, graceSeconds === 0 ? 137 : 143);
   }
 
-  private exit(c: FakeContainer): void {
+  private exit(c: FakeContainer, exitCode = 0): void {
+    c.exitCode ??= exitCode;
+    for (const w of this.waiters.get(c.id) ?? []) w(c.exitCode);
+    this.waiters.delete(c.id);
     c.state = "exited";
     c.health = "none";
     c.ports = [];
@@ -208,6 +216,19 @@ export class FakeDriver implements RuntimeDriver {
     if (c.state === "running") this.exit(c);
     this.containers.delete(id);
     this.emit(c, "destroy");
+  }
+
+  async waitContainer(id: string): Promise<{ exitCode: number }> {
+    const c = this.get(id);
+    this.enter("container_wait", c.name);
+    if (c.state !== "running" && c.state !== "created") return { exitCode: c.exitCode ?? 0 };
+    return await new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), (exitCode) => resolve({ exitCode })]));
+  }
+
+  /** The container's process ends by itself with `exitCode` (a job finishing). */
+  finish(nameOrId: string, exitCode: number): void {
+    const c = this.containers.get(nameOrId) ?? this.byName(nameOrId);
+    if (c?.state === "running") this.exit(c, exitCode);
   }
 
   /** Sets a container's health, as Docker's healthcheck would, with a health_status event. */

@@ -8,6 +8,10 @@ export const LABEL = {
   configHash: "berth.dev/config-hash",
   replica: "berth.dev/replica",
   instance: "berth.dev/instance",
+  /** A job run's container (ADR 0020): the job, its Application's uid, the run. No owner-uid, so it is never a replica. */
+  job: "berth.dev/job",
+  jobOwnerUid: "berth.dev/job-owner-uid",
+  jobRun: "berth.dev/job-run",
 } as const;
 
 export const MANAGED_BY = "berth";

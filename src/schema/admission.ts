@@ -7,6 +7,7 @@ import { badRequest, invalid, type ValidationCause } from "../core/errors.js";
 import { API_VERSION, type KindInfo } from "../core/kinds.js";
 import type { ApplicationSpec } from "../core/specs.js";
 import type { ResourceObject } from "../core/types.js";
+import { CronExpressionParser } from "cron-parser";
 import { ComposeError, loadCompose, parentSpecProblems, type ComposeSource } from "./compose.js";
 import { applyDefaults, pruneUnknownFields, unknownFields, validateObject } from "./crds.js";
 
@@ -29,9 +30,39 @@ export function admit(kind: KindInfo, obj: ResourceObject, mode: FieldValidation
   const pruned = pruneUnknownFields(kind.kind, obj) as ResourceObject;
   const defaulted = applyDefaults(kind.kind, pruned) as ResourceObject;
   const causes = validateObject(kind.kind, defaulted);
-  if (!causes.length && kind.kind === "Application") causes.push(...composeCauses(defaulted));
+  if (!causes.length && kind.kind === "Application") causes.push(...jobCauses(defaulted), ...composeCauses(defaulted));
   if (causes.length) throw invalid(kind.kind, obj.metadata?.name ?? "", causes);
   return defaulted;
+}
+
+/**
+ * spec.jobs[].schedule and timeZone, parsed with cron-parser (the scheduler's own parser): the
+ * CRD's pattern only counts fields, so "61 * * * *" is refused here, naming the field.
+ */
+export function jobCauses(app: ResourceObject): ValidationCause[] {
+  const jobs = ((app.spec ?? {}) as ApplicationSpec).jobs ?? [];
+  const causes: ValidationCause[] = [];
+  jobs.forEach((job, i) => {
+    if (job.timeZone && !validTimeZone(job.timeZone)) {
+      causes.push({ field: `spec.jobs[${i}].timeZone`, reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(job.timeZone)}: not an IANA time zone` });
+      return;
+    }
+    try {
+      CronExpressionParser.parse(job.schedule, job.timeZone ? { tz: job.timeZone } : {}).next();
+    } catch (e) {
+      causes.push({ field: `spec.jobs[${i}].schedule`, reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(job.schedule)}: not a valid cron expression (${(e as Error).message})` });
+    }
+  });
+  return causes;
+}
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

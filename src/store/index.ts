@@ -5,6 +5,7 @@ import { BackupQueue } from "./backups.js";
 import { CertificateStore } from "./certificates.js";
 import { CredentialStore } from "./credentials.js";
 import { EventStore } from "./events.js";
+import { JobRunStore } from "./job-runs.js";
 import { KeyRotationStore } from "./key-rotation.js";
 import { ResourceStore } from "./resources.js";
 import { RevisionStore } from "./revisions.js";
@@ -31,6 +32,8 @@ export interface Stores {
   people: PeopleStore;
   /** The state of `berth rotate-key` and its batches (ADR 0016). */
   keyRotations: KeyRotationStore;
+  /** Runs of Applications' scheduled jobs (ADR 0020). */
+  jobRuns: JobRunStore;
   /** The super_admin the first start made (the installation token's user). */
   adminUserId: () => string | undefined;
 }
@@ -48,6 +51,7 @@ export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => st
     certificates: new CertificateStore(ds),
     people: new PeopleStore(ds),
     keyRotations: new KeyRotationStore(ds, audit),
+    jobRuns: new JobRunStore(ds),
     adminUserId,
   };
 }

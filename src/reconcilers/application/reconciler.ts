@@ -11,6 +11,7 @@ import { LABEL, networkName, ownerLabels, volumeName } from "../../runtime/label
 import { createsContainers, describeStep, ordered, planApplication, planInfrastructure, retire, withInfrastructure, type InfraObserved, type Plan, type Step } from "../../runtime/plan.js";
 import type { TrafficSwitch } from "../../runtime/traffic.js";
 import type { CredentialStore } from "../../store/credentials.js";
+import type { JobRunStore } from "../../store/job-runs.js";
 import type { RevisionStore } from "../../store/revisions.js";
 import { SecretEnvError, unsealSecretEnv, type SecretBox } from "../../store/secrets.js";
 import type { VolumeStore } from "../../store/volumes.js";
@@ -33,6 +34,8 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   metrics: Metrics;
   /** Git sources (issue 16); without it a git source answers SourceNotSupported. */
   git?: GitSource;
+  /** Runs of spec.jobs (ADR 0020): reported in status.jobs and JobsSucceeded. */
+  jobRuns?: JobRunStore;
 }
 
 /** What this reconcile rolls out: the object as read, its spec, and the runtime spec with its hash. */
@@ -107,6 +110,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     obs.containers = await this.list(app);
     obs.withdrawn = [];
     obs.events = [];
+    // First: a later step's failure still reports the jobs.
+    obs.jobs = await this.observeJobs(app, spec);
     await this.checkDependencies(app);
     const image = await this.imageOf(app, spec, obs);
     // The first build of a git source is under way: nothing to run yet (status says where it stands).
@@ -126,6 +131,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     const counts = countReplicas(obs.containers, hash, obs.desired, obs.withdrawn);
     if (converged(counts, obs.desired)) await this.recordSuccess(app, hash, obs.desired, obs);
     else obs.rollout = await this.checkDeadline(app, spec, hash, obs);
+  }
+
+  private async observeJobs(app: ResourceObject, spec: ApplicationSpec): Promise<AppObserved["jobs"] | undefined> {
+    if (!this.d.jobRuns || !spec.jobs?.length) return undefined;
+    return await this.d.jobRuns.latestPerJob(app.metadata.uid!);
   }
 
   /**
@@ -299,6 +309,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
       createOptions: () => ({}),
       ownerLabels: {},
     });
+    // Job runs still going end with the Application.
+    for (const c of await this.d.driver.listContainers({ [LABEL.jobOwnerUid]: app.metadata.uid! })) await this.d.driver.removeContainer(c.id);
     const volumes = await this.d.volumes.ofApplication(app.metadata.uid!);
     for (const v of volumes) {
       if ((spec.deletionPolicy ?? v.deletionPolicy) === "Delete") {

@@ -1,5 +1,7 @@
 import type { Manager } from "../../controller/manager.js";
+import type { Logger } from "winston";
 import type { ResourceStore } from "../../store/resources.js";
+import { JobScheduler } from "./job-scheduler.js";
 import { ComposeReconciler } from "./compose-reconciler.js";
 import { ApplicationDispatch } from "./dispatch.js";
 import { ApplicationReconciler, type ApplicationDeps } from "./reconciler.js";
@@ -17,13 +19,18 @@ import { applicationSettled } from "./settled.js";
  */
 export const APPLICATION_WORKERS = 32;
 
-export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurrency?: number }): void {
+export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurrency?: number; logger?: Logger; jobPollMs?: number }): JobScheduler | undefined {
   const compose = new ComposeReconciler(deps);
   const reconciler = new ApplicationDispatch(deps.store, new ApplicationReconciler(deps), compose);
   mgr.addController({ kind: "Application", name: "application", reconciler, concurrency: deps.concurrency ?? APPLICATION_WORKERS, settled: applicationSettled });
   for (const kind of ["Database", "Application"]) mgr.watch(kind, dependentsOf(deps.store));
   // A service's Application changed (its status too): its compose Application summarises it again.
   mgr.watch("Application", (key) => compose.parentOf(key));
+  if (!deps.jobRuns || !deps.logger) return undefined;
+  // Scheduled jobs (ADR 0020): runs on the leader, with the controllers.
+  const scheduler = new JobScheduler({ ...deps, jobRuns: deps.jobRuns, logger: deps.logger, enqueue: (k) => mgr.enqueue(k), pollMs: deps.jobPollMs });
+  mgr.add(scheduler);
+  return scheduler;
 }
 
 function dependentsOf(store: ResourceStore): (key: { kind: string; namespace: string | undefined; name: string }) => Promise<{ kind: string; namespace: string | undefined; name: string }[]> {

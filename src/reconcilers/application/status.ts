@@ -1,3 +1,4 @@
+import { jobsStatus, withJobs, type JobsObserved } from "./job-status.js";
 import type { ConditionInput } from "../../core/conditions.js";
 import type { ApplicationSpec } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
@@ -27,6 +28,8 @@ export interface AppObserved {
   events: EventSpec[];
   /** A git source's commit, image and build (issue 16). */
   git: GitObserved;
+  /** The last runs of spec.jobs (ADR 0020). */
+  jobs: JobsObserved;
 }
 
 /** Replica counts as a Kubernetes Deployment reports them. */
@@ -156,13 +159,19 @@ function inputsOf(app: ResourceObject, obs: Partial<AppObserved>): { desired: nu
 
 export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserved>, outcome: Outcome, at?: string): Verdict {
   const { desired, previous, hash, counts } = inputsOf(app, obs);
-  const summary = withGit(summaryFor(obs, outcome, counts, desired), obs.git, outcome);
+  const summary = withJobs(withGit(summaryFor(obs, outcome, counts, desired), obs.git, outcome), app, obs.jobs);
   const conditions = conditionsFor(app, summary, at);
   const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
-  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...gitFields(obs.git, previous), conditions };
+  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...gitFields(obs.git, previous), ...jobFields(app, obs.jobs, previous), conditions };
   const events = [...(obs.events ?? []), ...gitEvents(obs.git, previous, outcome), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
   const requeueAfter = requeueFor(obs, outcome, counts, desired);
   return { status, events, requeueAfter: buildRequeue(obs.git, requeueAfter), ...(obs.git ? { pollAfter: obs.git.intervalMs } : {}) };
+}
+
+/** status.jobs from this reconcile's read of the runs, or the last status's when it could not read them. */
+function jobFields(app: ResourceObject, jobs: JobsObserved | undefined, previous: Record<string, unknown>): Record<string, unknown> {
+  if (jobs) return ((app.spec ?? {}) as ApplicationSpec).jobs?.length ? { jobs: jobsStatus(app, jobs) } : {};
+  return previous.jobs ? { jobs: previous.jobs } : {};
 }
 
 /** While a build runs, the queue wakes the Application when it ends; this is the safety net. */
