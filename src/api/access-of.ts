@@ -48,6 +48,7 @@ function verbOf(method: string, named: boolean, query: URLSearchParams): Verb {
 
 const BERTH_ROUTES: { pattern: RegExp; access: (method: string, m: string[], q: URLSearchParams) => Access }[] = [
   { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/, access: (method, [ns, name, what]) => ({ verb: method === "GET" ? "get" : "create", resource: what, namespace: ns, name }) },
+  { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/jobruns(?:\/([^/]+))?$/, access: (method, [ns, name, run]) => ({ verb: method === "GET" ? (run ? "get" : "list") : "create", resource: "jobruns", namespace: ns, name }) },
   { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/, access: (method, [ns, name, what]) => ({ verb: method === "GET" ? (what === "credentials" ? "get" : "list") : "create", resource: what, namespace: ns, name }) },
   { pattern: /^\/berth\/v1\/syncs\/([^/]+)\/diff$/, access: (_m, [name]) => ({ verb: "get", resource: "syncs", subresource: "diff", name }) },
   // Decided per item inside the batch (the store asks the same decision for every write).

@@ -16,6 +16,7 @@ import { openApiIndex, openApiGroupVersion } from "../schema/openapi.js";
 import { openApiCore } from "../schema/openapi-core.js";
 import { RolloutEndpoints } from "./rollouts.js";
 import { DatabaseEndpoints } from "./databases.js";
+import { JobEndpoints } from "./jobs.js";
 import type { RuntimeDriver } from "../runtime/driver.js";
 import { CoreApi, isWatch } from "./core-api.js";
 import { checkRequestUrl } from "./body-limits.js";
@@ -45,7 +46,7 @@ export interface ApiServerOptions {
   port: number;
   tls: { certPem: string; keyPem: string };
   token: string;
-  stores: Pick<Stores, "resources" | "events" | "revisions" | "credentials" | "backups" | "audit" | "people" | "adminUserId">;
+  stores: Pick<Stores, "resources" | "events" | "revisions" | "credentials" | "backups" | "jobRuns" | "audit" | "people" | "adminUserId">;
   feed: ChangeFeed;
   logger: Logger;
   metrics?: () => Promise<{ contentType: string; body: string }>;
@@ -110,6 +111,7 @@ export class ApiServer {
   private readonly handlers: ResourceHandlers;
   private readonly rollouts: RolloutEndpoints;
   private readonly databases: DatabaseEndpoints;
+  private readonly jobs: JobEndpoints;
   private readonly coreApi: CoreApi;
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
@@ -135,6 +137,7 @@ export class ApiServer {
     this.coreApi = new CoreApi(st, opts.feed);
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
+    this.jobs = new JobEndpoints({ store: st.resources, runs: st.jobRuns, audit: st.audit });
     this.hooks = new SyncWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
     this.gitHooks = new GitWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
     this.syncDiffs = new SyncDiffs({ store: st.resources, dataDir: opts.dataDir, box: opts.box });
@@ -370,6 +373,10 @@ export class ApiServer {
   /** Berth's own endpoints (under /berth/v1) and the parts of the core API kubectl asks for. */
   private readonly routes: { pattern: RegExp; handle: (call: Call, groups: (string | undefined)[]) => Promise<Reply | undefined> }[] = [
     { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/, handle: (c, [ns, name, what]) => this.rollout(c, ns!, name!, what!) },
+    {
+      pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/jobruns(?:\/([^/]+))?$/,
+      handle: (c, [ns, name, run]) => this.jobs.handle({ method: c.method, namespace: ns!, name: name!, run, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req, 64 * 1024) }),
+    },
     {
       pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/,
       handle: (c, [ns, name, what]) => this.databases.handle({ method: c.method, namespace: ns!, name: name!, what: what!, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req) }),

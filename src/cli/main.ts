@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { defaultDataDir } from "../core/config.js";
 import { registerAuditCommand } from "./audit/index.js";
 import { registerDbCommands } from "./db/index.js";
+import { registerJobCommands } from "./job/index.js";
 import { registerKeyCommands } from "./keys/index.js";
 import { registerObjectCommands } from "./objects/index.js";
 import { registerPeopleCommands } from "./people/index.js";
@@ -24,6 +25,7 @@ function buildProgram(): Command {
   registerObjectCommands(program);
   registerRolloutCommands(program);
   registerDbCommands(program);
+  registerJobCommands(program);
   registerSyncCommands(program);
   registerPeopleCommands(program);
   registerAuditCommand(program);

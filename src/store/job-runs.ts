@@ -109,9 +109,15 @@ export class JobRunStore {
     return [...byJob.values()].filter((e): e is { last: JobRunInfo; lastFinished?: JobRunInfo } => !!e.last);
   }
 
-  /** Every run of one job, newest first. */
-  async runsOf(appUid: string, job: string, limit = 50): Promise<JobRunInfo[]> {
-    const rows: Row[] = await this.ds.query(`SELECT * FROM job_runs WHERE application_id = $1 AND job_name = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, [appUid, job, limit]);
+  /** Every run of one job (or, without one, of every job of the Application), newest first. */
+  async runsOf(appUid: string, job: string | undefined, limit = 50): Promise<JobRunInfo[]> {
+    const rows: Row[] = await this.ds.query(`SELECT * FROM job_runs WHERE application_id = $1 AND ($2::text IS NULL OR job_name = $2) ORDER BY created_at DESC, id DESC LIMIT $3`, [appUid, job ?? null, limit]);
+    return rows.map(toRun);
+  }
+
+  /** One run of an Application by id or a unique id prefix, as `berth job runs` shows them. */
+  async find(appUid: string, idOrPrefix: string): Promise<JobRunInfo[]> {
+    const rows: Row[] = await this.ds.query(`SELECT * FROM job_runs WHERE application_id = $1 AND id::text LIKE $2 ORDER BY created_at DESC LIMIT 2`, [appUid, `${idOrPrefix.replace(/[%_\\]/g, "")}%`]);
     return rows.map(toRun);
   }
 
