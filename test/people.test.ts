@@ -21,6 +21,16 @@ const PASSWORD = "Corr3ct-horse";
 const project = (name: string, team?: string) => ({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name }, spec: team ? { team } : {} });
 const app = (ns: string, name: string) => ({ apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name, namespace: ns }, spec: { source: { image: "busybox:1" }, replicas: 1 } });
 
+/** ms until `request` answers `status` (polled every 20 ms, at most 5 s). */
+async function waitStatus(request: () => Promise<{ status: number }>, status: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if ((await request()).status === status) return Date.now() - t0;
+    if (Date.now() - t0 > 5000) return Infinity;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe("people and permissions: roles, teams, tokens, and one choke point", function () {
   this.timeout(120_000);
   let berth: TestBerth;
@@ -169,6 +179,27 @@ describe("people and permissions: roles, teams, tokens, and one choke point", fu
     const nobody = await call(berth, "POST", "/berth/v1/login", { username: "nobody", password: PASSWORD }, { token: "" });
     expect(nobody.status).to.equal(401);
     expect(nobody.text).to.equal(wrong.text);
+  });
+
+  it("a revocation or a removed membership made elsewhere (another server, psql) counts on the next request: the caches hear the store", async () => {
+    // Warm both caches (token lookup, Project scope), then change the rows behind this server's back.
+    const t = await as("dev-b", "POST", "/berth/v1/tokens", { name: "elsewhere" });
+    expect(t.status, t.text).to.equal(201);
+    const other = t.body.token;
+    for (let i = 0; i < 3; i++) expect((await call(berth, "GET", `${G}/namespaces/pb/applications`, undefined, { token: other })).status).to.equal(200);
+    await berth.dataSource.query(`UPDATE api_tokens SET revoked_at = now() WHERE name = 'elsewhere'`);
+    const t0 = Date.now();
+    const revoked = await waitStatus(() => call(berth, "GET", `${G}/namespaces/pb/applications`, undefined, { token: other }), 401);
+    expect(revoked, "revoked by SQL: 401 within 300 ms (the cache lives 60 s)").to.be.below(300);
+
+    expect((await as("dev-b", "GET", `${G}/namespaces/pb/applications/one`)).status).to.equal(200);
+    await berth.dataSource.query(`DELETE FROM team_members m USING teams t, users u WHERE m.team_id = t.id AND m.user_id = u.id AND t.name = 'team-b' AND u.username = 'dev-b'`);
+    const removed = await waitStatus(() => as("dev-b", "GET", `${G}/namespaces/pb/applications/one`), 403);
+    expect(removed, "membership removed by SQL: 403 within 300 ms").to.be.below(300);
+    await berth.dataSource.query(`INSERT INTO team_members (user_id, team_id, role) SELECT u.id, t.id, 'owner' FROM users u, teams t WHERE u.username = 'dev-b' AND t.name = 'team-b'`);
+    const back = await waitStatus(() => as("dev-b", "GET", `${G}/namespaces/pb/applications/one`), 200);
+    expect(back, "and back").to.be.below(300);
+    expect(Date.now() - t0).to.be.below(5000);
   });
 
   it("bad input: a weak password, a duplicate username or email, a bad username → 422 naming the field, nothing stored; the last owner stays", async () => {

@@ -2,6 +2,14 @@ import type { ProjectScope } from "../core/access.js";
 
 /** How long a user's Project scope is reused, and how often it is re-read for a user's open watches. */
 const SCOPE_TTL_MS = 1000;
+/** The same while the store's access notifications are heard: any change empties the cache at once. */
+const SCOPE_TTL_HEARD_MS = 60_000;
+
+/** Where the store's access notifications are heard (store/change-feed.ts). */
+export interface AccessChangeSource {
+  onAccessChange(listener: () => void): () => void;
+  readonly connected: boolean;
+}
 
 interface Entry {
   at: number;
@@ -19,19 +27,49 @@ interface Entry {
 export class ScopeCache {
   private readonly entries = new Map<string, Entry>();
 
+  private changes: AccessChangeSource | undefined;
+  /** Bumped on every heard change: a read that began before one must not be trusted after it. */
+  private generation = 0;
+
   constructor(private readonly load: (userId: string) => Promise<ProjectScope>) {}
+
+  /**
+   * Heard changes replace the TTL as what keeps scopes true: every entry is dropped at once, and
+   * the scopes of users with open watches are re-read now, so their delivery follows within the
+   * notification's latency rather than a second.
+   */
+  followAccessChanges(changes: AccessChangeSource): () => void {
+    this.changes = changes;
+    const off = changes.onAccessChange(() => this.changed());
+    return (): void => {
+      off();
+      if (this.changes === changes) this.changes = undefined;
+    };
+  }
+
+  private changed(): void {
+    this.generation++;
+    for (const [userId, e] of this.entries) {
+      e.at = 0;
+      if (e.watchers > 0) void this.fresh(userId).catch(() => undefined);
+    }
+  }
 
   async of(userId: string): Promise<ProjectScope> {
     const e = this.entries.get(userId);
-    if (e && Date.now() - e.at < SCOPE_TTL_MS) return e.scope;
+    const ttl = this.changes?.connected ? SCOPE_TTL_HEARD_MS : SCOPE_TTL_MS;
+    if (e && Date.now() - e.at < ttl) return e.scope;
     return this.fresh(userId);
   }
 
   async fresh(userId: string): Promise<ProjectScope> {
+    const began = this.generation;
     const scope = await this.load(userId);
+    // Read across a change: usable for this request, stale for the next.
+    const at = began === this.generation ? Date.now() : 0;
     const e = this.entries.get(userId);
-    if (e) Object.assign(e, { at: Date.now(), scope });
-    else this.entries.set(userId, { at: Date.now(), scope, watchers: 0 });
+    if (e) Object.assign(e, { at, scope });
+    else this.entries.set(userId, { at, scope, watchers: 0 });
     return scope;
   }
 

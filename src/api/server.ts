@@ -112,6 +112,7 @@ export class ApiServer {
   private readonly rollouts: RolloutEndpoints;
   private readonly databases: DatabaseEndpoints;
   private readonly jobs: JobEndpoints;
+  private readonly unfollow: (() => void)[];
   private readonly coreApi: CoreApi;
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
@@ -143,6 +144,8 @@ export class ApiServer {
     this.syncDiffs = new SyncDiffs({ store: st.resources, dataDir: opts.dataDir, box: opts.box });
     this.tokenDigest = createHash("sha256").update(opts.token).digest();
     this.scopes = new ScopeCache((userId) => st.people.scope(userId));
+    // Token lookups and scopes are dropped on every access change the store announces (ADR 0015).
+    this.unfollow = [this.scopes.followAccessChanges(opts.feed), st.people.followAccessChanges(opts.feed)];
     // Passwords are guessable where tokens are not: 5 failures per user per minute, 20 per address per 10 s.
     this.reviews = new AuthReviews({ scope: (userId) => this.scopes.fresh(userId), memberships: (userId) => st.people.memberships(userId) });
     this.people = new PeopleEndpoints(st.people, { perAddress: this.authFailures, perUser: new AuthFailureLimit(opts.logger, Date.now, { burst: 5, windowMs: 60_000 }) }, st.audit, (userId) => this.scopes.forget(userId));
@@ -211,6 +214,7 @@ export class ApiServer {
   }
 
   async stop(): Promise<void> {
+    for (const off of this.unfollow.splice(0)) off();
     const server = this.server;
     if (!server) return;
     this.server = undefined;

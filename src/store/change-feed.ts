@@ -4,6 +4,9 @@ import { CHANGES_CHANNEL } from "./resources.js";
 import type { Change } from "../core/types.js";
 import { StoreUnavailableError } from "./errors.js";
 
+/** The channel of migration AccessNotify: roles, teams, members, Project ownership, token revocation. */
+export const ACCESS_CHANNEL = "berth_access";
+
 export type ChangeListener = (change: Change) => void;
 
 interface Subscription {
@@ -21,6 +24,7 @@ export class ChangeFeed {
   private cursor = 0;
   private readonly subs = new Set<Subscription>();
   private readonly disconnectListeners = new Set<() => void>();
+  private readonly accessListeners = new Set<() => void>();
   private chain: Promise<void> = Promise.resolve();
   private client: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -77,11 +81,12 @@ export class ChangeFeed {
 
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url });
-    client.on("notification", () => this.pump());
+    client.on("notification", (n) => (n.channel === ACCESS_CHANNEL ? this.accessChanged() : this.pump()));
     client.on("error", () => this.lost(client));
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${ACCESS_CHANNEL}`);
     } catch (e) {
       await client.end().catch(() => undefined);
       throw e;
@@ -91,7 +96,25 @@ export class ChangeFeed {
       return;
     }
     this.client = client;
+    // Access changes made while no one listened were not heard: caches start over.
+    this.accessChanged();
     this.pump();
+  }
+
+  /**
+   * Called whenever something an authorization decision depends on may have changed (the
+   * `berth_access` NOTIFY of migration AccessNotify, and every (re)connect of the LISTEN
+   * connection, since what changed meanwhile was not heard). Caches of token lookups and
+   * Project scopes drop their entries on it; while `connected` is false they must not trust
+   * themselves for long.
+   */
+  onAccessChange(listener: () => void): () => void {
+    this.accessListeners.add(listener);
+    return () => this.accessListeners.delete(listener);
+  }
+
+  private accessChanged(): void {
+    for (const l of [...this.accessListeners]) l();
   }
 
   /** The LISTEN connection broke: tell the listeners once, then keep reconnecting. */
@@ -102,6 +125,7 @@ export class ChangeFeed {
     if (this.client !== client) return;
     this.client = undefined;
     for (const l of [...this.disconnectListeners]) l();
+    this.accessChanged();
     this.reconnect();
   }
 

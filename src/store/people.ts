@@ -13,8 +13,13 @@ export type { TokenInfo };
 
 export const BCRYPT_COST = 12;
 const TOKEN_PREFIX = "bth_";
-/** How long a looked-up token is answered from memory, and how many are kept. */
+/**
+ * How long a looked-up token is answered from memory, and how many are kept. While this process
+ * hears the store's access notifications (a revocation anywhere empties the cache at once), an
+ * entry lives TOKEN_CACHE_HEARD_MS; without them, TOKEN_CACHE_MS bounds a revocation elsewhere.
+ */
 const TOKEN_CACHE_MS = 2000;
+const TOKEN_CACHE_HEARD_MS = 60_000;
 const TOKEN_CACHE_MAX = 10_000;
 /** last_used_at is written at most this often per token: a read-mostly API stays read-mostly. */
 const LAST_USED_EVERY_MS = 60_000;
@@ -49,11 +54,37 @@ interface TokenRow {
   role: Role;
 }
 
+/** Where the store's access notifications are heard (store/change-feed.ts). */
+export interface AccessChanges {
+  onAccessChange(listener: () => void): () => void;
+  readonly connected: boolean;
+}
+
 export class PeopleStore {
   private readonly touched = new Map<string, number>();
   private readonly known = new Map<string, { person: Person; tokenId: string; expiresAt: number | null; at: number }>();
+  private changes: AccessChanges | undefined;
+  /** Bumped on every heard change: a lookup that began before one is not cached after it. */
+  private generation = 0;
 
   constructor(private readonly ds: DataSource) {}
+
+  /** Empties the token cache on every access change, and keeps entries longer while those are heard. */
+  followAccessChanges(changes: AccessChanges): () => void {
+    this.changes = changes;
+    const off = changes.onAccessChange(() => {
+      this.generation++;
+      this.known.clear();
+    });
+    return (): void => {
+      off();
+      if (this.changes === changes) this.changes = undefined;
+    };
+  }
+
+  private tokenTtl(): number {
+    return this.changes?.connected ? TOKEN_CACHE_HEARD_MS : TOKEN_CACHE_MS;
+  }
 
   async createUser(input: { username: string; email: string; password?: string; role: Role }): Promise<Person> {
     const causes = [];
@@ -116,10 +147,11 @@ export class PeopleStore {
     const hash = sha256(token);
     const now = Date.now();
     const hit = this.known.get(hash);
-    if (hit && now - hit.at < TOKEN_CACHE_MS && (hit.expiresAt === null || hit.expiresAt > now)) {
+    if (hit && now - hit.at < this.tokenTtl() && (hit.expiresAt === null || hit.expiresAt > now)) {
       this.touch(hit.tokenId);
       return hit.person;
     }
+    const began = this.generation;
     const rows: (TokenRow & { expires_at: Date | null })[] = await this.ds.query(
       `SELECT t.id AS token_id, t.last_used_at, t.expires_at, u.id, u.username, u.email, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
        WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())`,
@@ -129,7 +161,7 @@ export class PeopleStore {
     if (!row) return void this.known.delete(hash);
     const person: Person = { id: row.id, username: row.username, email: row.email, role: row.role };
     if (this.known.size >= TOKEN_CACHE_MAX) this.known.clear();
-    this.known.set(hash, { person, tokenId: row.token_id, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null, at: now });
+    if (began === this.generation) this.known.set(hash, { person, tokenId: row.token_id, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null, at: now });
     this.touch(row.token_id);
     return person;
   }
