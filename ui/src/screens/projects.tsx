@@ -7,6 +7,13 @@ function count(items: Obj[], ns: string): Obj[] {
   return items.filter((o) => o.metadata.namespace === ns);
 }
 
+/** Ready replicas of the Project's Applications against what they declare: drift shows here first. */
+function replicas(apps: Obj[]): string {
+  const ready = apps.reduce((n, o) => n + (Number(o.status?.readyReplicas) || 0), 0);
+  const desired = apps.reduce((n, o) => n + (o.spec?.suspend ? 0 : Number(o.spec?.replicas ?? 1) || 0), 0);
+  return `${ready}/${desired} replicas ready`;
+}
+
 export function Projects(): preact.JSX.Element {
   const projects = useLive(collection("projects"));
   const apps = useLive(collection("applications"));
@@ -36,6 +43,8 @@ export function Projects(): preact.JSX.Element {
                   {by("running")} running, {by("stopped")} stopped, {by("failed")} failed
                   {by("pending") ? `, ${by("pending")} pending` : ""}
                 </dd>
+                <dt>Replicas</dt>
+                <dd data-testid={`replicas-${name}`}>{replicas(a)}</dd>
                 <dt>Databases</dt>
                 <dd data-testid={`dbs-${name}`}>{count(dbs.items, name).length}</dd>
                 <dt>Domains</dt>
