@@ -18,7 +18,7 @@
  */
 import https from "node:https";
 import { freePort } from "../src/store/embedded.js";
-import { call, fmt, log, loadSampler, machine, median, ratio, removeDir, sleep, startServe, table, tempDir, type Serve } from "./lib.js";
+import { call, fmt, log, loadSampler, machine, median, ratio, removeDir, removeProjectNetworks, sleep, startServe, table, tempDir, type Serve } from "./lib.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const BACK_TO_BACK = Number(process.env.BENCH_BACK_TO_BACK ?? 100);
@@ -216,6 +216,7 @@ async function main(): Promise<void> {
   } finally {
     await srv.stop();
     removeDir(dataDir);
+    removeProjectNetworks(Array.from({ length: PROJECTS }, (_, i) => NS(i)));
   }
 }
 

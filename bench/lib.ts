@@ -337,3 +337,18 @@ export function loadSampler(): { summary(): string } {
     summary: () => `1-min load average during the run: min ${Math.min(...samples).toFixed(1)}, median ${median(samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)} (${samples.length} samples, ${os.cpus().length} CPUs)`,
   };
 }
+
+/**
+ * The Projects' networks outlive a data dir that is simply removed, and the engine's default
+ * address pools hold only ~30 networks: a bench that leaves its Projects' networks behind makes
+ * the next run (or test) fail to create one.
+ */
+export function removeProjectNetworks(projects: string[]): void {
+  for (const p of projects) {
+    try {
+      execFileSync("docker", ["network", "rm", `berth-${p}`], { stdio: "ignore" });
+    } catch {
+      // not there (never created, or already removed)
+    }
+  }
+}

@@ -16,7 +16,7 @@
 import { spawn } from "node:child_process";
 import https from "node:https";
 import { freePort } from "../src/store/embedded.js";
-import { call, fmt, log, loadSampler, machine, median, ratio, removeDir, rssKb, sleep, startServe, table, tempDir, type Serve } from "./lib.js";
+import { call, fmt, log, loadSampler, machine, median, ratio, removeDir, removeProjectNetworks, rssKb, sleep, startServe, table, tempDir, type Serve } from "./lib.js";
 
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 10_000);
 const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 100);
@@ -234,6 +234,7 @@ async function main(): Promise<void> {
   } finally {
     await srv.stop();
     removeDir(dataDir);
+    removeProjectNetworks(NS);
   }
 }
 

@@ -19,7 +19,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { chromium, type Browser } from "playwright-core";
 import { freePort } from "../src/store/embedded.js";
-import { call, fmt, log, loadSampler, machine, median, memoryOf, pgdataOf, postgresTree, processTree, removeDir, sleep, startServe, table, tempDir, type Serve } from "./lib.js";
+import { call, fmt, log, loadSampler, machine, median, memoryOf, pgdataOf, postgresTree, processTree, removeDir, removeProjectNetworks, sleep, startServe, table, tempDir, type Serve } from "./lib.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const PROJECTS = 50;
@@ -145,6 +145,7 @@ async function main(): Promise<void> {
     await browser?.close();
     await srv.stop();
     removeDir(dataDir);
+    removeProjectNetworks(Array.from({ length: PROJECTS }, (_, p) => `ui-${String(p).padStart(2, "0")}`));
   }
 }
 

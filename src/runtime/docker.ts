@@ -18,6 +18,7 @@ import {
   type VolumeOwner,
 } from "./driver.js";
 import { LABEL, MANAGED_BY } from "./labels.js";
+import { DEFAULT_NETWORK_POOL, firstFreeSubnet, poolExhausted, subnetTaken } from "./subnets.js";
 
 function healthOf(status: string): ObservedContainer["health"] {
   if (/\(healthy\)/.test(status)) return "healthy";
@@ -78,6 +79,9 @@ function buildProgress(onLine: (line: string) => void, tail: string[]): { onEven
 export class DockerDriver implements RuntimeDriver {
   private readonly docker: Docker;
   private readonly networkLocks = new Map<string, Promise<void>>();
+  private subnetLock: Promise<void> = Promise.resolve();
+  /** Where Project networks get a /24 once the engine's pools are used up; "" leaves it to the engine alone. */
+  private readonly networkPool = process.env.BERTH_NETWORK_POOL ?? DEFAULT_NETWORK_POOL;
 
   constructor(
     readonly instance: string,
@@ -243,7 +247,39 @@ export class DockerDriver implements RuntimeDriver {
       await this.call("network_remove", () => this.docker.getNetwork(dup.Id).remove()).catch(() => undefined);
     }
     if (existing.length) return;
-    await this.call("network_create", () => this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: this.scoped(labels), CheckDuplicate: true }));
+    const create = (ipam?: Docker.IPAM): Promise<unknown> => this.call("network_create", () => this.docker.createNetwork({ Name: name, Driver: "bridge", Labels: this.scoped(labels), CheckDuplicate: true, ...(ipam ? { IPAM: ipam } : {}) }));
+    try {
+      await create();
+    } catch (e) {
+      if (!poolExhausted((e as Error).message) || !this.networkPool) throw e;
+      await this.createInOwnPool(name, create, e as Error);
+    }
+  }
+
+  /**
+   * The engine's default pools are used up: a /24 of BERTH_NETWORK_POOL that no network uses.
+   * One at a time in this process; a subnet another process took meanwhile is skipped.
+   */
+  private async createInOwnPool(name: string, create: (ipam: Docker.IPAM) => Promise<unknown>, exhausted: Error): Promise<void> {
+    const run = async (): Promise<void> => {
+      const tried = new Set<string>();
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const all = await this.call("network_list", () => this.docker.listNetworks());
+        const used = all.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? "")).filter(Boolean);
+        const subnet = firstFreeSubnet(this.networkPool!, used, tried);
+        if (!subnet) throw new Error(`${exhausted.message}; and no /24 of BERTH_NETWORK_POOL ${this.networkPool} is free for network ${name}`);
+        tried.add(subnet);
+        try {
+          return void (await create({ Driver: "default", Config: [{ Subnet: subnet }] }));
+        } catch (e) {
+          if (!subnetTaken((e as Error).message)) throw e;
+        }
+      }
+      throw exhausted;
+    };
+    const next = this.subnetLock.catch(() => undefined).then(run);
+    this.subnetLock = next;
+    await next;
   }
 
   /**
