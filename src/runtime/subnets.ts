@@ -3,7 +3,8 @@
  * pools hold 31 bridge networks (172.17–31.0.0/16 and 192.168.0.0/16 in /20s): a Berth with more
  * Projects than that could not create the next network. Berth then picks the first /24 of its
  * own pool (BERTH_NETWORK_POOL, default 172.16.0.0/16, the one /16 of 172.16.0.0/12 Docker's
- * defaults leave out) that overlaps no existing network (ADR 0014 addendum, docs/projects.md).
+ * defaults leave out) that overlaps no existing network (README, Configuration). The engine's own choice stays first: an
+ * installation under 31 Projects sees no difference.
  */
 
 export const DEFAULT_NETWORK_POOL = "172.16.0.0/16";
