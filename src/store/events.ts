@@ -114,7 +114,7 @@ const RECORD_SQL = `WITH bumped AS (
  */
 const OUTBOX_CTE = `outbox AS (
    INSERT INTO notification_outbox (notification_id, event_type, payload)
-   SELECT n.id, $9, jsonb_set($10::jsonb, '{at}', to_jsonb(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+   SELECT n.id, $9::text, jsonb_set($10::jsonb, '{at}', to_jsonb(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
    FROM notifications n JOIN projects p ON p.id = n.project_id
    WHERE n.deletion_timestamp IS NULL
      AND coalesce(n.spec->>'suspend', 'false') <> 'true'
