@@ -206,9 +206,9 @@ describe("Notifications: SMTP, webhook, Slack, Discord and Telegram deliveries o
 
     it("Slack, Discord and Telegram each get one message in their format; the sealed URL and token never show", async () => {
       const bodies: Record<string, any> = {};
-      const slack = nock("https://hooks.slack.com").post(SLACK_PATH, (b) => (bodies.slack = b) !== undefined).reply(200, "ok");
-      const discord = nock("https://discord.com").post("/api/webhooks/42/discord-secret-7f", (b) => (bodies.discord = b) !== undefined).reply(204);
-      const telegram = nock("https://api.telegram.org").post("/bot123456:tg-secret-token/sendMessage", (b) => (bodies.telegram = b) !== undefined).reply(200, { ok: true });
+      const slack = nock!("https://hooks.slack.com").post(SLACK_PATH, (b) => (bodies.slack = b) !== undefined).reply(200, "ok");
+      const discord = nock!("https://discord.com").post("/api/webhooks/42/discord-secret-7f", (b) => (bodies.discord = b) !== undefined).reply(204);
+      const telegram = nock!("https://api.telegram.org").post("/bot123456:tg-secret-token/sendMessage", (b) => (bodies.telegram = b) !== undefined).reply(200, { ok: true });
       await create(notification("slack", { channel: { slack: { webhookUrl: `https://hooks.slack.com${SLACK_PATH}` } } }));
       await create(notification("discord", { channel: { discord: { webhookUrl: "https://discord.com/api/webhooks/42/discord-secret-7f" } } }));
       await create(notification("telegram", { channel: { telegram: { botToken: "123456:tg-secret-token", chatId: "-1001" } } }));
@@ -222,7 +222,7 @@ describe("Notifications: SMTP, webhook, Slack, Discord and Telegram deliveries o
     });
 
     it("Slack answering 404 no_service: DeliveryFailed quotes the answer, not the URL", async () => {
-      nock("https://hooks.slack.com").post("/services/T0001/B0001/gone-secret-55").times(5).reply(404, "no_service");
+      nock!("https://hooks.slack.com").post("/services/T0001/B0001/gone-secret-55").times(5).reply(404, "no_service");
       await create(notification("slack-gone", { channel: { slack: { webhookUrl: "https://hooks.slack.com/services/T0001/B0001/gone-secret-55" } } }));
       await failSync();
       const n = await waitFor("DeliveryFailed", async () => (condition(await get("slack-gone"), "DeliveryFailed")?.status === "True" ? get("slack-gone") : undefined), 20_000, 100);
