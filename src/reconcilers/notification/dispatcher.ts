@@ -135,12 +135,15 @@ export class NotificationDispatcher implements Component {
       await this.d.outbox.defer(row.id, new Date(this.now + wait));
       return false;
     }
+    let sent = false;
     try {
       await this.d.send(this.d.channelOf(row), row.payload, row.id);
-      await this.d.outbox.delivered(row.id);
+      sent = true;
     } catch (e) {
       await this.recordFailure(row, e);
     }
+    // Not inside the try: a store error here is no failed attempt (the lease runs out and the row is sent again, same id).
+    if (sent) await this.d.outbox.delivered(row.id);
     this.d.enqueue({ kind: "Notification", namespace: row.namespace, name: row.name });
     return true;
   }
