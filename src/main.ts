@@ -17,6 +17,7 @@ import { BuildQueue, buildConcurrency } from "./controller/build-queue.js";
 import { CommitStatusReporter } from "./controller/commit-status-reporter.js";
 import { setupDatabase } from "./reconcilers/database/setup.js";
 import { setupSync } from "./reconcilers/sync/setup.js";
+import { setupNotification } from "./reconcilers/notification/setup.js";
 import { setupDomain } from "./reconcilers/domain/setup.js";
 import { setupProject } from "./reconcilers/project/setup.js";
 import { CLEARING_EVENTS } from "./reconcilers/shared/failures.js";
@@ -148,6 +149,7 @@ export function buildManager(w: Wiring): Manager {
   setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, logger });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
   setupSync(mgr, { ...base, dataDir: w.dataDir, box: w.box });
+  setupNotification(mgr, { ...base, outbox: stores.outbox, box: w.box, logger });
   const dispatch = mgr.dispatch.bind(mgr);
   const gc = new GarbageCollector({ store: stores.resources, driver, metrics, logger });
   mgr.add(new ChangeFeedSource(w.feed, dispatch));

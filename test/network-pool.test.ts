@@ -52,7 +52,7 @@ describe("Project networks beyond the engine's default address pools", function 
       for (const name of PROJECTS) {
         await waitFor(`${name} Ready`, async () => (await call(berth, "GET", `${G}/projects/${name}`)).body.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"), 60_000, 250);
       }
-      const subnets = await Promise.all(PROJECTS.map(async (p) => (await docker.getNetwork(`berth-${p}`).inspect()).IPAM.Config[0].Subnet as string));
+      const subnets = await Promise.all(PROJECTS.map(async (p) => (await docker.getNetwork(`berth-${p}`).inspect()).IPAM?.Config?.[0]?.Subnet as string));
       for (const s of subnets) expect(s).to.match(/^172\.16\.\d+\.0\/24$/);
       expect(new Set(subnets).size, "distinct subnets").to.equal(PROJECTS.length);
     } finally {

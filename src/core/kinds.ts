@@ -1,6 +1,6 @@
 /** The resource kinds Berth serves, with the names kubectl discovery needs. */
 export interface KindInfo {
-  kind: "Project" | "Application" | "Database" | "Domain" | "Sync";
+  kind: "Project" | "Application" | "Database" | "Domain" | "Sync" | "Notification";
   plural: string;
   singular: string;
   shortNames: string[];
@@ -26,6 +26,8 @@ export const FINALIZER = {
   sync: "berth.dev/sync",
   /** A compose Application: its services' Applications are deleted first (docs/compose.md). */
   compose: "berth.dev/compose",
+  /** Notification: its undelivered outbox rows are dropped (docs/notifications.md). */
+  notification: "berth.dev/notification",
 } as const;
 
 /**
@@ -52,6 +54,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 1 },
   { kind: "Application", plural: "applications", singular: "application", shortNames: ["app"], namespaced: true, listKind: "ApplicationList", table: "applications", applyRank: 2 },
   { kind: "Domain", plural: "domains", singular: "domain", shortNames: ["dom"], namespaced: true, listKind: "DomainList", table: "domains", applyRank: 3 },
+  { kind: "Notification", plural: "notifications", singular: "notification", shortNames: ["notif"], namespaced: true, listKind: "NotificationList", table: "notifications", applyRank: 3 },
   // Last: a Sync applied in the same batch as what it will own finds those objects stored.
   { kind: "Sync", plural: "syncs", singular: "sync", shortNames: ["sy"], namespaced: false, listKind: "SyncList", table: "syncs", applyRank: 4 },
 ];

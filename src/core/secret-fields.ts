@@ -23,6 +23,15 @@ export const SECRET_FIELDS: Readonly<Record<string, readonly SecretField[]>> = {
     { path: ["source", "git", "auth", "token"], map: false },
     { path: ["webhook", "secret"], map: false },
   ],
+  // A chat webhook URL is itself the credential; a generic one often carries a token too.
+  Notification: [
+    { path: ["channel", "webhook", "url"], map: false },
+    { path: ["channel", "webhook", "headers"], map: true },
+    { path: ["channel", "slack", "webhookUrl"], map: false },
+    { path: ["channel", "discord", "webhookUrl"], map: false },
+    { path: ["channel", "telegram", "botToken"], map: false },
+    { path: ["channel", "email", "smtp", "password"], map: false },
+  ],
 };
 
 /** Whether `path` (from the object's root, e.g. ["spec","secretEnv","TOKEN"]) is one secret value of `kind`. */

@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import { OBJECT_FIELDS, parseFieldSelector, type FieldPaths, type FieldSelector } from "../core/selectors.js";
 import { recordQuery } from "./durability.js";
+import { notificationEventOf, type NotificationPayload } from "../core/notifications.js";
 import type { ResourceObject } from "../core/types.js";
 
 export type EventType = "Normal" | "Warning";
@@ -37,18 +38,22 @@ const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 export class EventStore {
   constructor(private readonly ds: DataSource) {}
 
-  /** One statement: a repeat bumps the count, a first occurrence is inserted (one commit either way). */
+  /**
+   * One statement: a repeat bumps the count, a first occurrence is inserted (one commit either
+   * way). An Event a Notification subscribes to (src/core/notifications.ts) also inserts one
+   * outbox row per matching Notification in that same statement, committed synchronously: the
+   * Event and its deliveries are stored together or not at all (ADR 0021).
+   */
   async record(obj: ResourceObject, e: NewEvent, source = "berth-controller"): Promise<void> {
     const { type, reason, message } = e;
-    await recordQuery(
-      this.ds,
-      `WITH bumped AS (
-         UPDATE events SET count = count + 1, last_timestamp = now() WHERE involved_uid = $4 AND reason = $6 AND message = $7 RETURNING id
-       )
-       INSERT INTO events (namespace, involved_kind, involved_name, involved_uid, type, reason, message, source, first_timestamp, last_timestamp)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, now(), now() WHERE NOT EXISTS (SELECT 1 FROM bumped)`,
-      [obj.metadata.namespace ?? null, obj.kind, obj.metadata.name, obj.metadata.uid, type, reason, message, source],
-    );
+    const params = [obj.metadata.namespace ?? null, obj.kind, obj.metadata.name, obj.metadata.uid, type, reason, message, source];
+    const notify = notificationEventOf(obj.kind, type, reason);
+    if (!notify) {
+      await recordQuery(this.ds, RECORD_SQL, params);
+      return;
+    }
+    const payload: Omit<NotificationPayload, "at"> = { event: notify, type, reason, message, object: { kind: obj.kind, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}), name: obj.metadata.name, uid: obj.metadata.uid! } };
+    await this.ds.query(`${RECORD_SQL.replace("WITH bumped AS", `WITH ${OUTBOX_CTE}, bumped AS`)}`, [...params, notify, JSON.stringify(payload)]);
   }
 
   /**
@@ -93,6 +98,32 @@ export class EventStore {
     return await this.ds.query(`SELECT *, ${RV_SQL} AS rv FROM events ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY last_timestamp`, params);
   }
 }
+
+const RECORD_SQL = `WITH bumped AS (
+   UPDATE events SET count = count + 1, last_timestamp = now() WHERE involved_uid = $4 AND reason = $6 AND message = $7 RETURNING id
+ )
+ INSERT INTO events (namespace, involved_kind, involved_name, involved_uid, type, reason, message, source, first_timestamp, last_timestamp)
+ SELECT $1, $2, $3, $4, $5, $6, $7, $8, now(), now() WHERE NOT EXISTS (SELECT 1 FROM bumped)`;
+
+/**
+ * The outbox rows of one Event ($9 the notification event type, $10 the payload): one per
+ * Notification that subscribes to it — in the object's Project, or for a cluster-scoped object
+ * (a Sync) in each Project it may write into (all when spec.targetProjects is unset) — not
+ * suspended nor being deleted, whose spec.applications (if any) names an Application's Event.
+ * A data-modifying CTE runs whether or not the main statement reads it.
+ */
+const OUTBOX_CTE = `outbox AS (
+   INSERT INTO notification_outbox (notification_id, event_type, payload)
+   SELECT n.id, $9::text, jsonb_set($10::jsonb, '{at}', to_jsonb(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+   FROM notifications n JOIN projects p ON p.id = n.project_id
+   WHERE n.deletion_timestamp IS NULL
+     AND coalesce(n.spec->>'suspend', 'false') <> 'true'
+     AND n.spec->'events' ? $9::text
+     AND ($2::text <> 'Application' OR NOT (n.spec ? 'applications') OR n.spec->'applications' ? $3::text)
+     AND (p.name = $1::text OR ($1::text IS NULL AND EXISTS (
+       SELECT 1 FROM syncs s WHERE s.id = $4::uuid AND (NOT (s.spec ? 'targetProjects') OR s.spec->'targetProjects' ? p.name)
+     )))
+ )`;
 
 /**
  * An Event's resourceVersion: its last_timestamp in epoch milliseconds. Events are not in the

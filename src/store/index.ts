@@ -7,6 +7,7 @@ import { CredentialStore } from "./credentials.js";
 import { EventStore } from "./events.js";
 import { JobRunStore } from "./job-runs.js";
 import { KeyRotationStore } from "./key-rotation.js";
+import { NotificationOutbox } from "./notifications.js";
 import { ResourceStore } from "./resources.js";
 import { RevisionStore } from "./revisions.js";
 import type { SecretBox } from "./secrets.js";
@@ -34,6 +35,8 @@ export interface Stores {
   keyRotations: KeyRotationStore;
   /** Runs of Applications' scheduled jobs (ADR 0020). */
   jobRuns: JobRunStore;
+  /** Notifications' durable outbox (ADR 0021). */
+  outbox: NotificationOutbox;
   /** The super_admin the first start made (the installation token's user). */
   adminUserId: () => string | undefined;
 }
@@ -52,6 +55,7 @@ export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => st
     people: new PeopleStore(ds),
     keyRotations: new KeyRotationStore(ds, audit),
     jobRuns: new JobRunStore(ds),
+    outbox: new NotificationOutbox(ds),
     adminUserId,
   };
 }

@@ -127,7 +127,7 @@ export class ObjectWriter {
     const rv = await nextRv(this.qr);
     // A Project's owner is set once, at creation: an update names no owner.
     const cols: Record<string, unknown> = { resource_version: rv, generation, ...objectColumns(next), ...seedColumns(kind.kind, next, undefined) };
-    if (["projects", "applications", "syncs"].includes(kind.table)) cols.updated_at = new Date();
+    if (["projects", "applications", "syncs", "notifications"].includes(kind.table)) cols.updated_at = new Date();
     const updated = await this.versionChecked(kind, stored, cols);
     await this.afterWrite({ kind, obj: updated, rv, type: "MODIFIED", action, before: stored });
     return { object: updated, changed: true };

@@ -56,6 +56,12 @@ function driftCause(step: Step): string | undefined {
   return undefined;
 }
 
+/** One Normal DriftRepaired event per reconcile that repaired drift (a Notification's DriftRepaired, ADR 0021). */
+function reportDrift(plan: Plan, obs: Partial<AppObserved>): void {
+  const repaired = plan.steps.filter((s) => driftCause(s) !== undefined);
+  if (repaired.length) obs.events?.push({ type: "Normal", reason: "DriftRepaired", message: `repaired drift: ${repaired.map(describeStep).join("; ")}` });
+}
+
 function strategyOf(spec: ApplicationSpec): { type: "RollingUpdate" | "Recreate"; maxSurge: number; maxUnavailable: number } {
   return { type: spec.strategy?.type ?? "RollingUpdate", maxSurge: spec.strategy?.maxSurge ?? 1, maxUnavailable: spec.strategy?.maxUnavailable ?? 0 };
 }
@@ -222,6 +228,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
         ownerLabels: ownerLabels("Project", runtime.project, runtime.project, ""),
         onStep: (step) => this.onStep(step, revision),
       });
+      reportDrift(plan, obs);
     } catch (e) {
       obs.containers = await this.list(app).catch(() => obs.containers);
       if (revision && e instanceof StepError) await this.recordStepFailure(revision, e);

@@ -68,11 +68,13 @@ const NOT_CONFIGURED: ConditionInput = { type: "Ready", status: "Unknown", reaso
  * replicas), the certificate served with TLS, and Ready with why. Pure.
  */
 export function domainStatusFor(dom: ResourceObject, obs: Partial<DomainObserved>, outcome: Outcome, at?: string): Verdict {
-  const v = verdictOf(dom, obs, outcome, at ? Date.parse(at) : Date.now());
-  const conditions = conditionsFor(dom, v.summary, at);
+  const now = at ? Date.parse(at) : Date.now();
+  const v = verdictOf(dom, obs, outcome, now);
+  const expiring = expiringCondition(dom, v.phase === "Active" ? obs.certificate : undefined, now);
+  const conditions = conditionsFor(dom, expiring ? { ...v.summary, extra: [...(v.summary.extra ?? []), expiring] } : v.summary, at);
   const status = { ...keptOnFailure(dom, outcome), ...v.fields, observedGeneration: dom.metadata.generation ?? 1, phase: v.phase, conditions };
   const routed = obs.entry && !outcome.failure ? { reason: "Routed", message: `${String(v.fields.url)} → ${obs.entry.message}` } : undefined;
-  const events = [...(obs.events ?? []), ...transitionEvents(dom, conditions, outcome.failure, routed), ...targetEvents(dom, obs)];
+  const events = [...(obs.events ?? []), ...transitionEvents(dom, conditions, outcome.failure, routed), ...targetEvents(dom, obs), ...expiringEvents(dom, expiring)];
   return { status, events, ...(v.requeueAfter ? { requeueAfter: v.requeueAfter } : {}) };
 }
 
@@ -93,4 +95,29 @@ function keptOnFailure(dom: ResourceObject, outcome: Outcome): Record<string, un
 function targetEvents(dom: ResourceObject, obs: Partial<DomainObserved>): EventSpec[] {
   if (obs.entry?.state !== "TargetNotFound" || getCondition(dom.status?.conditions as never, "Ready")?.reason === "TargetNotFound") return [];
   return [{ type: "Warning", reason: "TargetNotFound", message: obs.entry.message }];
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Whether the served certificate is close to its end: Caddy renews with a third of the lifetime
+ * left, so less than a tenth of it (and at most 7 days) left means renewal is failing.
+ */
+export function certificateExpiring(cert: Pick<ServedCertificate, "notBefore" | "notAfter">, now: number): boolean {
+  const left = cert.notAfter.getTime() - now;
+  return left > 0 && left < Math.min(7 * DAY_MS, (cert.notAfter.getTime() - cert.notBefore.getTime()) / 10);
+}
+
+/** CertificateExpiring: True while it is; False once it was and no longer is; absent otherwise (most Domains). */
+function expiringCondition(dom: ResourceObject, cert: ServedCertificate | undefined, now: number): Omit<ConditionInput, "observedGeneration"> | undefined {
+  const was = getCondition(dom.status?.conditions as never, "CertificateExpiring");
+  if (cert && certificateExpiring(cert, now)) return { type: "CertificateExpiring", status: "True", reason: "RenewalOverdue", message: `the certificate served (from ${cert.issuer}) expires at ${cert.notAfter.toISOString()} and has not been renewed` };
+  if (!was) return undefined;
+  return { type: "CertificateExpiring", status: "False", reason: cert ? "Renewed" : "NoCertificate", message: cert ? `valid until ${cert.notAfter.toISOString()}` : "no certificate is served" };
+}
+
+/** A Warning when CertificateExpiring turns True (a Notification's CertificateExpiring, ADR 0021). */
+function expiringEvents(dom: ResourceObject, c: ReturnType<typeof expiringCondition>): EventSpec[] {
+  if (c?.status !== "True" || getCondition(dom.status?.conditions as never, "CertificateExpiring")?.status === "True") return [];
+  return [{ type: "Warning", reason: "CertificateExpiring", message: c.message }];
 }

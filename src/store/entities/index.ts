@@ -10,6 +10,7 @@ import { Domain } from "./domain.js";
 import { EnvVar } from "./env-var.js";
 import { KubeEvent } from "./event.js";
 import { GitSource } from "./git-source.js";
+import { Notification } from "./notification.js";
 import { Project } from "./project.js";
 import { ResourceChange } from "./resource-change.js";
 import { Sync } from "./sync.js";
@@ -30,6 +31,7 @@ export { Domain } from "./domain.js";
 export { EnvVar } from "./env-var.js";
 export { KubeEvent } from "./event.js";
 export { GitSource } from "./git-source.js";
+export { Notification } from "./notification.js";
 export { Project } from "./project.js";
 export { ResourceChange, type WatchEventType } from "./resource-change.js";
 export { ResourceObjectColumns, OBJECT_SHAPE_CHECK, type JsonObject } from "./resource-object.js";
@@ -43,5 +45,5 @@ export { Volume } from "./volume.js";
 export const ENTITIES = [
   ApiToken,
   User, Team, TeamMember, Project, Application, GitSource, Database, Deployment, DeploymentLog,
-  EnvVar, Volume, Domain, Certificate, Backup, AuditLog, ResourceChange, KubeEvent, Sync,
+  EnvVar, Volume, Domain, Certificate, Backup, AuditLog, ResourceChange, KubeEvent, Sync, Notification,
 ];
