@@ -80,10 +80,10 @@ describe("berth serve processes: crashes and leader election", function () {
     servers.push(b);
     const items = [{ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: project }, spec: {} }, app(project, "one")];
     expect((await call(b, "POST", "/berth/v1/apply", { items })).status).to.equal(200);
-    await waitFor("one Ready", async () => (await readyCount(a, project)) === 1, 60_000).catch(async (e) => {
-      console.log("A LOGS\n" + a.logs().slice(-4000) + "\nB LOGS\n" + b.logs().slice(-4000));
-      console.log(JSON.stringify((await call(a, "GET", `${G}/namespaces/${project}/applications/one`)).body.status));
-      throw e;
+    await waitFor("one Ready", async () => (await readyCount(a, project)) === 1, 60_000).catch(async (e: Error) => {
+      // What the two servers said and the status they wrote: the failure's cause, not just its timeout.
+      const status = JSON.stringify((await call(a, "GET", `${G}/namespaces/${project}/applications/one`)).body.status);
+      throw new Error(`${e.message}\nstatus: ${status}\nserver a:\n${a.logs().slice(-3000)}\nserver b:\n${b.logs().slice(-3000)}`);
     });
     const counts = [await reconcileCount(a), await reconcileCount(b)];
     expect(counts.filter((n) => n > 0)).to.have.length(1);
