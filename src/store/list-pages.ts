@@ -35,6 +35,14 @@ interface Cursor {
 
 /** Rows read at a time when a selector filters them (a selective one would otherwise mean many small reads). */
 const SELECTOR_CHUNK = 500;
+/**
+ * Rows read at a time otherwise. The pg client parses whatever a read brought in one go, and
+ * libuv reads up to 2 MB per turn: a 500-object page of 2.5 KB objects was a 20 ms block in
+ * which no other request (a health probe, a small GET) ran. 100 rows is ~250 KB, ~4 ms, and
+ * the round trip between two chunks lets others in (issue 21; docs/benchmarks.md). The chunks
+ * are keyset reads in the page's one REPEATABLE READ transaction: the same snapshot.
+ */
+const READ_CHUNK = Number(process.env.BERTH_LIST_READ_CHUNK ?? 100);
 
 /** Bytewise order in SQL (COLLATE "C") and in JS (names are ASCII DNS labels): the same order. */
 const C = `COLLATE "C"`;
@@ -114,7 +122,7 @@ export async function readPage(qr: QueryRunner, kind: KindInfo, filter: ListFilt
   let after = cursor?.after;
   // Selectors filter after the read: keep reading chunks until the page is full or the list ends.
   for (;;) {
-    const n = filter.matches ? Math.max(limit + 1, SELECTOR_CHUNK) : limit + 1;
+    const n = filter.matches ? Math.max(limit + 1, SELECTOR_CHUNK) : Math.min(limit + 1, READ_CHUNK);
     const chunk = await snapshotChunk(qr, kind, filter, { rv, after, n, history: !!cursor });
     found.push(...chunk.filter((o) => !filter.matches || filter.matches(o)));
     if (found.length > limit || chunk.length < n) break;
