@@ -8,6 +8,7 @@ import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSp
 import type { RuntimeDriver } from "../../runtime/driver.js";
 import { executePlan, StepError } from "../../runtime/executor.js";
 import { LABEL, networkName, ownerLabels, volumeName } from "../../runtime/labels.js";
+import { authFor } from "../../runtime/registry-auth.js";
 import { createsContainers, describeStep, ordered, planApplication, planInfrastructure, retire, withInfrastructure, type InfraObserved, type Plan, type Step } from "../../runtime/plan.js";
 import type { TrafficSwitch } from "../../runtime/traffic.js";
 import type { CredentialStore } from "../../store/credentials.js";
@@ -22,6 +23,7 @@ import type { Outcome, Verdict } from "../shared/status.js";
 import { composeAliases } from "./compose-children.js";
 import { databaseEnvFrom, dependenciesOf } from "./env.js";
 import { buildFailureMessage, type GitSource } from "./git-source.js";
+import { projectLogins } from "./registries.js";
 import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
 
 export interface ApplicationDeps extends ObjectReconcilerDeps {
@@ -81,8 +83,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     return applicationStatusFor(app, observed, outcome);
   }
 
-  protected override secrets(app: ResourceObject): string[] {
-    const git = this.d.git?.secrets(app) ?? [];
+  protected override secrets(app: ResourceObject, obs: Partial<AppObserved>): string[] {
+    const git = [...(this.d.git?.secrets(app) ?? []), ...(obs.pullSecrets ?? [])];
     try {
       return [...Object.values(unsealSecretEnv(this.d.box, app.spec)), ...git];
     } catch {
@@ -214,6 +216,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     ctx.logger.info("executing plan", { hash, steps: plan.steps.map(describeStep) });
     const graceSeconds = stopGraceSeconds(spec.stopGracePeriod);
     const replicas = spec.replicas ?? 1;
+    const logins = plan.steps.some((s) => s.op === "pull-image") ? await projectLogins(this.d.store, this.d.box, app) : [];
+    obs.pullSecrets = logins.map((l) => l.password);
     try {
       await executePlan(plan, {
         driver: this.d.driver,
@@ -221,6 +225,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
         createOptions: (replica) => containerCreateOptions(runtime, replica, hash, { replicas, graceSeconds }),
         ownerLabels: ownerLabels("Project", runtime.project, runtime.project, ""),
         onStep: (step) => this.onStep(step, revision),
+        pullAuth: (image) => authFor(image, logins),
       });
     } catch (e) {
       obs.containers = await this.list(app).catch(() => obs.containers);

@@ -30,6 +30,8 @@ export interface AppObserved {
   git: GitObserved;
   /** The last runs of spec.jobs (ADR 0020). */
   jobs: JobsObserved;
+  /** The registry passwords this reconcile's pulls could send (ADR 0022): scrubbed from messages, never in status. */
+  pullSecrets: string[];
 }
 
 /** Replica counts as a Kubernetes Deployment reports them. */
