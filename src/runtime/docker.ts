@@ -62,11 +62,13 @@ const NOT_FOUND = /manifest unknown|name unknown|not found|no such host|no such 
  */
 function pullFailure(image: string, auth: RegistryAuth | undefined, answer: string): RuntimeError {
   const host = registryHost(image);
-  const text = auth?.password && auth.password.length >= 4 ? answer.split(auth.password).join("<redacted>") : answer;
+  // dockerode's wrapping of the engine's status says nothing of the registry's answer.
+  const said = answer.replace(/^\(HTTP code \d+\) [a-z ]+ - /i, "").trim();
+  const text = auth?.password && auth.password.length >= 4 ? said.split(auth.password).join("<redacted>") : said;
   const as = auth ? `as user "${auth.username}"` : "without credentials";
   const reason: RuntimeReason = AUTH_REFUSAL.test(text) && !/repository does not exist/i.test(text) ? "RegistryAuthFailed" : NOT_FOUND.test(text) ? "ImageNotFound" : "ImagePullFailed";
-  const what = reason === "RegistryAuthFailed" ? "refused the pull" : reason === "ImageNotFound" ? "does not provide the image" : "failed the pull";
-  return new RuntimeError(reason, `registry ${host} ${what} of "${image}" (${as}): ${text}`);
+  const what = reason === "RegistryAuthFailed" ? "refused the pull of" : reason === "ImageNotFound" ? "has no image" : "failed the pull of";
+  return new RuntimeError(reason, `registry ${host} ${what} "${image}" (${as}): ${text}`);
 }
 
 const TAIL_LINES = 20;
