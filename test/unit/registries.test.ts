@@ -4,7 +4,11 @@ import winston from "winston";
 import type { ResourceObject } from "../../src/core/types.js";
 import { isSecretPath } from "../../src/core/secret-fields.js";
 import { ApplicationReconciler } from "../../src/reconcilers/application/reconciler.js";
+import { ImagePolicies } from "../../src/reconcilers/application/image-policy.js";
+import { RuntimeError } from "../../src/runtime/driver.js";
 import { FakeDriver } from "../../src/runtime/fake.js";
+import { newestTag } from "../../src/runtime/image-policy.js";
+import type { RegistryApi } from "../../src/runtime/registry-client.js";
 import { authFor, normalizeServer, registryHost, repositoryPath } from "../../src/runtime/registry-auth.js";
 import type { TrafficSwitch } from "../../src/runtime/traffic.js";
 import { unsealRegistries } from "../../src/store/secrets.js";
@@ -147,5 +151,125 @@ describe("private registries (fake runtime driver)", function () {
     const everything = JSON.stringify([await get("Application", P, "web"), (await u.stores.events.list(P, "involvedObject.name=web")).items, capture.lines]);
     expect(everything).to.contain("bad credentials <redacted>");
     expect(everything).not.to.contain(PASSWORD);
+  });
+});
+
+describe("image automation (fake registry API and runtime driver)", function () {
+  this.timeout(20_000);
+  let u: UnitStore;
+  let fake: FakeDriver;
+  let reconciler: ApplicationReconciler;
+  let clock: number;
+  const REPO = `${HOST}/team/auto`;
+  /** The fake registry's tags → digests, and what it was asked. */
+  const tags = new Map<string, string>();
+  const asked: { op: string; auth?: unknown }[] = [];
+  let down: string | undefined;
+  const api: RegistryApi = {
+    tags: async (_repo, auth) => {
+      asked.push({ op: "tags", auth });
+      if (down) throw new RuntimeError("ImagePullFailed", down);
+      return [...tags.keys()];
+    },
+    digest: async (_repo, tag, auth) => {
+      asked.push({ op: `digest ${tag}`, auth });
+      if (down) throw new RuntimeError("ImagePullFailed", down);
+      return tags.get(tag)!;
+    },
+  };
+  const push = (tag: string, digest: string): void => {
+    tags.set(tag, digest);
+    fake.registry.set(`${REPO}@${digest}`, { cmd: ["sh"] });
+  };
+  const get = async (): Promise<ResourceObject> => (await u.stores.resources.get("Application", P, "auto"))!;
+  const reconcile = () => reconciler.reconcile({ kind: "Application", namespace: P, name: "auto" }, { logger: winston.createLogger({ silent: true }) } as never);
+  const running = (): string[] => [...fake.containers.values()].map((c) => c.image);
+
+  before(async () => {
+    u = await unitStore();
+  });
+
+  beforeEach(async () => {
+    await u.reset();
+    fake = new FakeDriver();
+    tags.clear();
+    asked.length = 0;
+    down = undefined;
+    clock = 1_000_000;
+    const s = u.stores;
+    reconciler = new ApplicationReconciler({ store: s.resources, events: s.events, driver: fake, traffic, box: u.box, credentials: s.credentials, revisions: s.revisions, volumes: s.volumes, metrics: u.metrics, images: new ImagePolicies(api, () => clock) });
+    await s.resources.create({ apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: P }, spec: { registries: { [HOST]: { username: "alice", password: PASSWORD } } } }, ADMIN);
+  });
+
+  const create = (policy: Record<string, unknown>) =>
+    u.stores.resources.create({ apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "auto", namespace: P }, spec: { source: { imagePolicy: { repository: REPO, policy, interval: "30s" } }, replicas: 1, command: ["sleep", "1d"] } }, ADMIN);
+
+  it("newestTag: the highest version inside the range", () => {
+    expect(newestTag(["1.0.0", "v1.2.0", "1.10.1", "2.0.0", "latest", "1.11.0-rc.1"], "^1.0.0")).to.equal("1.10.1");
+    expect(newestTag(["latest"], "*")).to.equal(undefined);
+  });
+
+  it("semver: runs the newest matching tag pinned by digest; a new tag rolls out after the interval, not before", async () => {
+    push("1.0.0", "sha256:" + "a".repeat(64));
+    push("2.0.0", "sha256:" + "f".repeat(64));
+    await create({ semver: { range: "^1.0.0" } });
+    const r = await reconcile();
+    expect(r.requeueAfter).to.be.at.most(30_000);
+    let a = await get();
+    expect(a.status!.image).to.deep.equal({ repository: REPO, tag: "1.0.0", digest: "sha256:" + "a".repeat(64) });
+    expect(running()).to.deep.equal([`${REPO}@sha256:${"a".repeat(64)}`]);
+    expect(asked[0]).to.deep.equal({ op: "tags", auth: { serveraddress: HOST, username: "alice", password: PASSWORD } });
+    push("1.1.0", "sha256:" + "b".repeat(64));
+    clock += 10_000;
+    await reconcile();
+    expect((await get()).status!.image).to.include({ tag: "1.0.0" });
+    clock += 20_000;
+    await reconcile();
+    a = await get();
+    expect(a.status!.image).to.include({ tag: "1.1.0", digest: "sha256:" + "b".repeat(64) });
+    expect(running()).to.include(`${REPO}@sha256:${"b".repeat(64)}`);
+    const events = ((await u.stores.events.list(P, "involvedObject.name=auto")).items as any[]).filter((e) => e.reason === "ImageUpdated");
+    expect(events.map((e) => e.message).join("\n")).to.contain(`${REPO}:1.1.0 is sha256:${"b".repeat(64)} (was 1.0.0`);
+  });
+
+  it("digest: a tag moved to a new digest rolls out", async () => {
+    push("stable", "sha256:" + "1".repeat(64));
+    await create({ digest: { tag: "stable" } });
+    await reconcile();
+    expect((await get()).status!.image).to.include({ tag: "stable", digest: "sha256:" + "1".repeat(64) });
+    push("stable", "sha256:" + "2".repeat(64));
+    clock += 30_000;
+    await reconcile();
+    expect((await get()).status!.image).to.include({ digest: "sha256:" + "2".repeat(64) });
+    expect(running()).to.include(`${REPO}@sha256:${"2".repeat(64)}`);
+  });
+
+  it("a failed poll keeps the chosen image running (Warning ImagePollFailed); with none chosen yet it is the reconcile's failure", async () => {
+    down = "registry 127.0.0.1:5000 did not answer: connect ECONNREFUSED";
+    await create({ semver: { range: "^1.0.0" } });
+    await reconcile();
+    expect(((await get()).status!.conditions as any[]).find((c) => c.type === "Ready")).to.include({ status: "False", reason: "ImagePullFailed" });
+    down = undefined;
+    push("1.0.0", "sha256:" + "a".repeat(64));
+    clock += 30_000;
+    await reconcile();
+    expect(((await get()).status!.conditions as any[]).find((c) => c.type === "Ready")).to.include({ status: "True" });
+    down = "registry 127.0.0.1:5000 did not answer: connect ECONNREFUSED";
+    clock += 30_000;
+    await reconcile();
+    const a = await get();
+    expect(((a.status!.conditions as any[]).find((c) => c.type === "Ready"))).to.include({ status: "True" });
+    expect(a.status!.image).to.include({ tag: "1.0.0" });
+    const warnings = ((await u.stores.events.list(P, "involvedObject.name=auto")).items as any[]).filter((e) => e.reason === "ImagePollFailed");
+    expect(warnings).to.have.length(1);
+  });
+
+  it("no tag in range: ImageNotFound listing the tags", async () => {
+    push("2.0.0", "sha256:" + "f".repeat(64));
+    await create({ semver: { range: "~1.4" } });
+    await reconcile();
+    const ready = ((await get()).status!.conditions as any[]).find((c) => c.type === "Ready");
+    expect(ready).to.include({ status: "False", reason: "ImageNotFound" });
+    expect(ready.message).to.contain('range "~1.4"').and.contain("2.0.0");
   });
 });

@@ -1,7 +1,7 @@
 import { getCondition, conditionsOf } from "../../core/conditions.js";
 import { parseDurationMs } from "../../core/duration.js";
 import { FINALIZER } from "../../core/kinds.js";
-import { pinGitCommit, type ApplicationSpec } from "../../core/specs.js";
+import { pinGitCommit, type ApplicationSpec, type ImagePolicySpec } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
@@ -9,6 +9,7 @@ import type { RuntimeDriver } from "../../runtime/driver.js";
 import { executePlan, StepError } from "../../runtime/executor.js";
 import { LABEL, networkName, ownerLabels, volumeName } from "../../runtime/labels.js";
 import { authFor } from "../../runtime/registry-auth.js";
+import { RegistryClient } from "../../runtime/registry-client.js";
 import { createsContainers, describeStep, ordered, planApplication, planInfrastructure, retire, withInfrastructure, type InfraObserved, type Plan, type Step } from "../../runtime/plan.js";
 import type { TrafficSwitch } from "../../runtime/traffic.js";
 import type { CredentialStore } from "../../store/credentials.js";
@@ -23,6 +24,7 @@ import type { Outcome, Verdict } from "../shared/status.js";
 import { composeAliases } from "./compose-children.js";
 import { databaseEnvFrom, dependenciesOf } from "./env.js";
 import { buildFailureMessage, type GitSource } from "./git-source.js";
+import { ImagePolicies } from "./image-policy.js";
 import { projectLogins } from "./registries.js";
 import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
 
@@ -38,6 +40,8 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   git?: GitSource;
   /** Runs of spec.jobs (ADR 0020): reported in status.jobs and JobsSucceeded. */
   jobRuns?: JobRunStore;
+  /** Image automation's registry polls (ADR 0022); without it, one over the registries' HTTP API. */
+  images?: ImagePolicies;
 }
 
 /** What this reconcile rolls out: the object as read, its spec, and the runtime spec with its hash. */
@@ -71,8 +75,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   readonly kind = "Application" as const;
   readonly finalizer = FINALIZER.runtime;
 
+  private readonly images: ImagePolicies;
+
   constructor(private readonly d: ApplicationDeps) {
     super(d);
+    this.images = d.images ?? new ImagePolicies(new RegistryClient());
   }
 
   protected suspended(app: ResourceObject): boolean {
@@ -146,6 +153,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
    */
   private async imageOf(app: ResourceObject, spec: ApplicationSpec, obs: Partial<AppObserved>): Promise<string> {
     if (spec.source?.image) return spec.source.image;
+    if (spec.source?.imagePolicy) return this.policyImage(app, spec.source.imagePolicy, obs);
     const git = spec.source?.git;
     if (!git || !this.d.git) fail("SourceNotSupported", "this Application's source is not built by this server; use source.image or source.git", { terminal: true });
     obs.git = await this.d.git.observe(app, git, async (image, commit) => {
@@ -154,6 +162,14 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     });
     if (obs.git.holding && !obs.git.running && obs.git.build?.state === "failed") fail("BuildFailed", buildFailureMessage(obs.git.build), { retryAfterMs: 60_000 });
     return obs.git.image;
+  }
+
+  /** The image an imagePolicy chose (a pinned repository@digest), asked with the Project's login for its registry. */
+  private async policyImage(app: ResourceObject, policy: ImagePolicySpec, obs: Partial<AppObserved>): Promise<string> {
+    const logins = await projectLogins(this.d.store, this.d.box, app);
+    obs.pullSecrets = logins.map((l) => l.password);
+    obs.image = await this.images.observe(app, policy, authFor(policy.repository, logins));
+    return obs.image.ref;
   }
 
   private async checkDependencies(app: ResourceObject): Promise<void> {
@@ -324,6 +340,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
       } else await this.d.volumes.detachFromApplication(v.name);
     }
     this.d.git?.forget(app.metadata.uid!);
+    this.images.forget(app.metadata.uid!);
     ctx.logger.info("finalized", { removedContainers: containers.length, volumes: volumes.length });
     return true;
   }
