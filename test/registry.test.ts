@@ -17,6 +17,35 @@ const G = "/apis/berth.dev/v1alpha1";
 const P = `reg-${process.pid}`;
 const BAD = `reg-bad-${process.pid}`;
 const WRONG = "wrong-Passw0rd-7f3a91";
+const INTERVAL_S = 3;
+
+/** A busybox image with /www/version saying `v`: each version a distinct digest. */
+async function variant(v: string): Promise<string> {
+  const tag = `berth-test/registry-variant:${v}`;
+  const c = await docker.createContainer({ Image: BUSYBOX_IMAGE, Cmd: ["sh", "-c", `echo ${v} > /www/version`] });
+  try {
+    await c.start();
+    await c.wait();
+    await c.commit({ repo: tag.split(":")[0], tag: v, changes: 'CMD ["sh"]' } as never);
+  } finally {
+    await c.remove({ force: true });
+  }
+  return tag;
+}
+
+/** What /www/version of a running replica says. */
+async function version(containerId: string): Promise<string> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: ["cat", "/www/version"], AttachStdout: true, AttachStderr: true, Tty: true });
+  const stream = await exec.start({ hijack: true, stdin: false, Tty: true } as never);
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on("data", (b: Buffer) => chunks.push(b));
+    stream.on("end", resolve);
+    stream.on("error", reject);
+  });
+  // With a TTY the output is not multiplexed: just the text.
+  return Buffer.concat(chunks).toString("utf8").trim();
+}
 
 /** Every line the server logs, at debug level, kept to search for secrets. */
 function capturingLogger(): { logger: winston.Logger; lines: string[] } {
@@ -67,6 +96,7 @@ describe("private registries: pulls with the Project's login from a real registr
     await berth?.stop();
     for (const p of [P, BAD]) await cleanupProject(p).catch(() => undefined);
     if (registry) await dropLocal().catch(() => undefined);
+    for (const v of ["1.0.0", "1.1.0", "2.0.0"]) await docker.getImage(`berth-test/registry-variant:${v}`).remove({ force: true }).catch(() => undefined);
     await registry?.stop();
     removeDir(dataDir ?? "");
   });
@@ -124,6 +154,42 @@ describe("private registries: pulls with the Project's login from a real registr
     const d = await reasonOf("down", "ImagePullFailed");
     expect(d.message).to.contain(`registry ${closed} failed the pull`).and.contain("connection refused");
     console.log(`      ${m.message}\n      ${d.message}`);
+  });
+
+  it("image automation: the newest tag in range runs pinned by digest; a new tag pushed rolls out within the poll interval, one outside the range does not", async () => {
+    const repository = `${registry.host}/${P}/auto`;
+    const v1 = await registry.push(await variant("1.0.0"), `${P}/auto:1.0.0`);
+    const spec = app(P).spec as Record<string, unknown>;
+    const auto = { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "auto", namespace: P }, spec: { ...spec, source: { imagePolicy: { repository, policy: { semver: { range: "^1.0.0" } }, interval: `${INTERVAL_S}s` } } } };
+    const r = await call(berth, "POST", `${G}/namespaces/${P}/applications`, auto);
+    expect(r.status, r.text).to.equal(201);
+    const onDigest = (digest: string, timeoutMs: number) =>
+      waitFor(`auto Ready on ${digest.slice(0, 19)}`, async () => {
+        const a = await get(P, "auto");
+        const cs = await appContainers(P, "auto");
+        return ready(a)?.status === "True" && a.status.image?.digest === digest && cs.length === 1 && cs[0].Image === `${repository}@${digest}` ? a : undefined;
+      }, timeoutMs, 100);
+    const first = await onDigest(v1, 60_000);
+    expect(first.status.image).to.deep.equal({ repository, tag: "1.0.0", digest: v1 });
+    const [c1] = await appContainers(P, "auto");
+    expect(await version(c1.Id)).to.equal("1.0.0");
+
+    // Outside the range: pushed, never rolled out.
+    await registry.push(await variant("2.0.0"), `${P}/auto:2.0.0`);
+    const v11 = await registry.push(await variant("1.1.0"), `${P}/auto:1.1.0`);
+    const t0 = Date.now();
+    const second = await onDigest(v11, (INTERVAL_S + 30) * 1000);
+    const ms = Date.now() - t0;
+    console.log(`      1.1.0 pushed → running and Ready in ${ms} ms (poll interval ${INTERVAL_S} s)`);
+    expect(second.status.image).to.deep.equal({ repository, tag: "1.1.0", digest: v11 });
+    const [c2] = await appContainers(P, "auto");
+    expect(await version(c2.Id)).to.equal("1.1.0");
+    // Within one poll interval plus the rollout itself (create, health check, handover).
+    expect(ms).to.be.below(INTERVAL_S * 1000 + 15_000);
+    const events = (await call(berth, "GET", `/api/v1/namespaces/${P}/events`)).body.items.filter((e: any) => e.involvedObject.name === "auto" && e.reason === "ImageUpdated");
+    expect(events.map((e: any) => e.message).join("\n")).to.contain(`${repository}:1.1.0 is ${v11}`);
+    const revs = (await call(berth, "GET", `/berth/v1/namespaces/${P}/applications/auto/deployments`)).body.items;
+    expect(revs.map((x: any) => x.status)).to.deep.equal(["success", "success"]);
   });
 
   it("fixing the Project's login reconciles the failing Application at once", async () => {
