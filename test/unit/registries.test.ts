@@ -103,6 +103,16 @@ describe("private registries (fake runtime driver)", function () {
     expect(unsealRegistries(u.box, await u.stores.resources.getStored("Project", undefined, P))).to.deep.equal([{ server: HOST, username: "alice", password: PASSWORD }]);
   });
 
+  it("a password sealed ahead (berth seal project/shop --field spec.registries.<server>.password) is stored as its plaintext", async () => {
+    const sealed = u.stores.resources.seal({ kind: "Project", namespace: undefined, name: P, field: `spec.registries.${HOST}.password` }, "from-git-1234");
+    await setLogin({ username: "alice", password: sealed });
+    expect(unsealRegistries(u.box, await u.stores.resources.getStored("Project", undefined, P))).to.deep.equal([{ server: HOST, username: "alice", password: "from-git-1234" }]);
+    // Sealed for another server: refused, naming the field.
+    const other = u.stores.resources.seal({ kind: "Project", namespace: undefined, name: P, field: "spec.registries.ghcr.io.password" }, "x");
+    const refused = await setLogin({ username: "alice", password: other }).then(() => undefined, (e: Error) => e.message);
+    expect(refused).to.contain(`spec.registries.${HOST}.password`);
+  });
+
   it("pulls with the login whose server is the image's host, and becomes Ready", async () => {
     await u.stores.resources.create(webApp(), ADMIN);
     await reconcile("web");
