@@ -28,29 +28,27 @@ export function normalizeServer(server: string): string {
   return HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }
 
-/**
- * The registry host of an image reference: the first path component when it looks like a host
- * (has a dot or a port, or is `localhost`), otherwise Docker Hub.
- */
-export function registryHost(image: string): string {
+/** The first path component when it names a registry host (has a dot or a port, or is `localhost`), as Docker's parser decides. */
+function explicitHost(image: string): string | undefined {
   const slash = image.indexOf("/");
-  if (slash < 0) return DOCKER_HUB;
-  const first = image.slice(0, slash);
-  if (!/[.:]/.test(first) && first !== "localhost") return DOCKER_HUB;
-  return normalizeServer(first);
+  const first = slash < 0 ? "" : image.slice(0, slash);
+  return /[.:]/.test(first) || first === "localhost" ? first : undefined;
+}
+
+/** The registry host of an image reference: its explicit host, otherwise Docker Hub. */
+export function registryHost(image: string): string {
+  const host = explicitHost(image);
+  return host ? normalizeServer(host) : DOCKER_HUB;
 }
 
 /** The repository path of a reference without host, tag or digest: `127.0.0.1:5000/team/web:1` → `team/web`. */
 export function repositoryPath(image: string): string {
-  const host = registryHost(image);
-  let rest = image;
-  const slash = image.indexOf("/");
-  if (slash >= 0 && host !== DOCKER_HUB) rest = image.slice(slash + 1);
-  else if (slash >= 0 && normalizeServer(image.slice(0, slash)) === DOCKER_HUB && /[.:]/.test(image.slice(0, slash))) rest = image.slice(slash + 1);
-  rest = rest.replace(/@.*$/, "");
+  const host = explicitHost(image);
+  let rest = (host ? image.slice(host.length + 1) : image).replace(/@.*$/, "");
   const colon = rest.lastIndexOf(":");
   if (colon > rest.lastIndexOf("/")) rest = rest.slice(0, colon);
-  return host === DOCKER_HUB && !rest.includes("/") ? `library/${rest}` : rest;
+  // Docker Hub's official images live under library/.
+  return registryHost(image) === DOCKER_HUB && !rest.includes("/") ? `library/${rest}` : rest;
 }
 
 /** The login whose server is the image's registry host, as Docker's AuthConfig; undefined when none is. */

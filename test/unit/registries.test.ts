@@ -40,6 +40,9 @@ describe("registry references (pure)", () => {
     expect(repositoryPath("127.0.0.1:5000/team/web:1")).to.equal("team/web");
     expect(repositoryPath("127.0.0.1:5000/web@sha256:abc")).to.equal("web");
     expect(repositoryPath("busybox:1")).to.equal("library/busybox");
+    expect(repositoryPath("docker.io/library/busybox:1")).to.equal("library/busybox");
+    expect(repositoryPath("index.docker.io/busybox")).to.equal("library/busybox");
+    expect(repositoryPath("localhost:5000/web")).to.equal("web");
   });
 
   it("matches a login by server as `docker login` writes it", () => {
