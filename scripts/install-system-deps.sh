@@ -13,6 +13,8 @@ command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
 # The web dashboard's browser tests (test/ui.test.ts) drive Debian's chromium with playwright-core.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Private registries (test/registry.test.ts): a real registry (distribution 2.8) with htpasswd auth.
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

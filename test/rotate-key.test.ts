@@ -13,7 +13,7 @@ import type { DataSource } from "typeorm";
 import { writeKubeconfig } from "../src/api/kubeconfig.js";
 import type { RequestContext } from "../src/core/types.js";
 import { generateKey, parseKeyring, type KeyEntry } from "../src/store/keyring.js";
-import { SecretBox, unsealSecretEnv, unsealSyncSecrets } from "../src/store/secrets.js";
+import { SecretBox, unsealRegistries, unsealSecretEnv, unsealSyncSecrets } from "../src/store/secrets.js";
 import { call, removeDir, runBerth, startTestBerth, tempDir } from "./helpers/berth.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -72,6 +72,7 @@ describe("berth rotate-key: every sealed value under a new key, without downtime
     const out: Record<string, string> = {};
     const apps = await berth.store.list("Application", { namespace: P }, true);
     for (const a of apps.items) for (const [k, v] of Object.entries(unsealSecretEnv(box, a.spec))) out[`${a.metadata.name}.${k}`] = v;
+    for (const l of unsealRegistries(box, await berth.store.getStored("Project", undefined, P))) out[`registry.${l.server}`] = l.password;
     const sync = await berth.store.getStored("Sync", undefined, "infra");
     for (const [k, v] of Object.entries(unsealSyncSecrets(box, sync!))) out[`sync.${k}`] = v;
     const rows: { credentials: string; connection_string: string }[] = await berth.dataSource.query(`SELECT credentials, connection_string FROM databases WHERE name = 'main'`);
@@ -86,7 +87,7 @@ describe("berth rotate-key: every sealed value under a new key, without downtime
 
   /** What an admin sees of everything: no plaintext anywhere. */
   async function expectNoPlaintextInApi(): Promise<void> {
-    for (const p of [`${G}/namespaces/${P}/applications`, `${G}/syncs`, `${G}/namespaces/${P}/databases`, "/berth/v1/rotate-key", `/berth/v1/audit`, `/berth/v1/namespaces/${P}/applications/web-0/deployments`]) {
+    for (const p of [`${G}/projects`, `${G}/namespaces/${P}/applications`, `${G}/syncs`, `${G}/namespaces/${P}/databases`, "/berth/v1/rotate-key", `/berth/v1/audit`, `/berth/v1/namespaces/${P}/applications/web-0/deployments`]) {
       const r = await call(berth, "GET", p);
       expect(r.status, `${p}: ${r.text.slice(0, 200)}`).to.equal(200);
       for (const s of PLAIN) expect(r.text, `${p} shows a plaintext`).to.not.contain(s);
@@ -97,7 +98,7 @@ describe("berth rotate-key: every sealed value under a new key, without downtime
   before(async () => {
     berth = await startTestBerth({ dataDir });
     const admin = (method: string, p: string, body?: unknown) => call(berth, method, p, body);
-    expect((await admin("POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: P }, spec: {} })).status).to.equal(201);
+    expect((await admin("POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: P }, spec: { registries: { "registry.example.test": { username: "ci", password: secret("regpw") } } } })).status).to.equal(201);
     for (let i = 0; i < 7; i++) {
       const r = await admin("POST", `${G}/namespaces/${P}/applications`, app(`web-${i}`, { TOKEN: secret(`tok${i}`), OTHER: secret(`oth${i}`) }));
       expect(r.status, r.text).to.equal(201);
@@ -131,7 +132,7 @@ describe("berth rotate-key: every sealed value under a new key, without downtime
 
     const box = new SecretBox(keysOf(dataDir));
     expected = await plaintexts(box);
-    expect(Object.keys(expected)).to.have.length(7 * 2 + 1 + 2 + 3 + 2);
+    expect(Object.keys(expected)).to.have.length(7 * 2 + 1 + 2 + 3 + 2 + 1);
     sealedBefore = (await admin("GET", `${G}/namespaces/${P}/applications/web-1`)).body.spec.secretEnv.TOKEN;
     expect(sealedBefore).to.match(/^sealed:v1:/);
   });
@@ -157,7 +158,7 @@ describe("berth rotate-key: every sealed value under a new key, without downtime
   it("berth rotate-key (an admin) re-encrypts every stored ciphertext; the plaintexts stay, the old key opens none of them, the API shows none", async () => {
     const oldKeys = keysOf(dataDir);
     const before = await ciphertexts(berth.dataSource);
-    expect(new Set(before.map((c) => c.table))).to.include.members(["applications", "syncs", "env_vars", "databases", "berth_retained_credentials", "deployments", "resource_changes"]);
+    expect(new Set(before.map((c) => c.table))).to.include.members(["projects", "applications", "syncs", "env_vars", "databases", "berth_retained_credentials", "deployments", "resource_changes"]);
     const started = Date.now();
     const r = await runBerth(["rotate-key", "--batch-size", "3"], { kubeconfig: opsKubeconfig });
     expect(r.code, r.stderr).to.equal(0);
@@ -168,7 +169,7 @@ describe("berth rotate-key: every sealed value under a new key, without downtime
     expect(newKeys, "the old key is retired from the key file").to.have.length(1);
     expect(newKeys[0].id).to.not.equal(oldKeys[0].id);
     expect(r.stdout).to.contain(`rotated to key ${newKeys[0].id}`).and.contain(`retired ${oldKeys[0].id}`);
-    expect(r.stdout).to.match(/applications\s+8\s+16\s+0/).and.match(/env_vars\s+15\s+15\s+0/).and.match(/databases\s+1\s+2\s+0/).and.match(/syncs\s+1\s+2\s+0/);
+    expect(r.stdout).to.match(/applications\s+8\s+16\s+0/).and.match(/env_vars\s+15\s+15\s+0/).and.match(/databases\s+1\s+2\s+0/).and.match(/syncs\s+1\s+2\s+0/).and.match(/projects\s+1\s+1\s+0/);
     expect(r.stdout).to.match(/re-encrypted in \d+\.\d+s, 2 passes/);
 
     const after = await ciphertexts(berth.dataSource);

@@ -23,7 +23,7 @@ interface SealRequest {
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 function secretFieldsOf(kind: string): string {
-  return (SECRET_FIELDS[kind] ?? []).map((f) => `spec.${f.path.join(".")}${f.map ? ".<KEY>" : ""}`).join(", ") || "none";
+  return (SECRET_FIELDS[kind] ?? []).map((f) => `spec.${f.path.join(".")}${f.map ? ".<KEY>" : ""}${f.entry ? `.${f.entry}` : ""}`).join(", ") || "none";
 }
 
 function parse(body: Buffer | undefined): SealRequest {

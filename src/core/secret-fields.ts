@@ -5,11 +5,14 @@
 
 /**
  * A secret field under `spec`: a map holds one secret per key (`spec.secretEnv.TOKEN`), a
- * string field is one secret (`spec.webhook.secret`). Each value is sealed for its own path.
+ * string field is one secret (`spec.webhook.secret`). With `entry`, the map's values are objects
+ * and the secret is that key of each (`spec.registries.<server>.password`, ADR 0022). Each value
+ * is sealed for its own path.
  */
 export interface SecretField {
   path: readonly string[];
   map: boolean;
+  entry?: string;
 }
 
 /** Every kind's secret fields; a kind not listed has none. */
@@ -19,6 +22,8 @@ export const SECRET_FIELDS: Readonly<Record<string, readonly SecretField[]>> = {
     { path: ["source", "git", "auth", "token"], map: false },
     { path: ["source", "git", "webhook", "secret"], map: false },
   ],
+  // Registry credentials (ADR 0022): keyed by server, which may hold dots (127.0.0.1:5000).
+  Project: [{ path: ["registries"], map: true, entry: "password" }],
   Sync: [
     { path: ["source", "git", "auth", "token"], map: false },
     { path: ["webhook", "secret"], map: false },
@@ -38,7 +43,9 @@ export const SECRET_FIELDS: Readonly<Record<string, readonly SecretField[]>> = {
 export function isSecretPath(kind: string, path: readonly (string | number)[]): boolean {
   return (SECRET_FIELDS[kind] ?? []).some((f) => {
     const full = ["spec", ...f.path];
-    if (path.length !== full.length + (f.map ? 1 : 0)) return false;
-    return full.every((seg, i) => path[i] === seg);
+    if (!full.every((seg, i) => path[i] === seg)) return false;
+    // A server key split at its dots (`berth seal --field spec.registries.127.0.0.1:5000.password`) is still one key.
+    if (f.entry) return path.length >= full.length + 2 && path[path.length - 1] === f.entry;
+    return path.length === full.length + (f.map ? 1 : 0);
   });
 }

@@ -22,7 +22,7 @@ export interface HealthcheckSpec {
 }
 
 export interface ApplicationSpec {
-  source?: { image?: string; git?: GitSourceSpec; compose?: unknown };
+  source?: { image?: string; git?: GitSourceSpec; compose?: unknown; imagePolicy?: ImagePolicySpec };
   replicas?: number;
   command?: string[];
   args?: string[];
@@ -43,6 +43,16 @@ export interface ApplicationSpec {
   deletionPolicy?: "Retain" | "Delete";
   /** Scheduled jobs (docs/jobs.md). */
   jobs?: JobSpec[];
+}
+
+/** spec.source.imagePolicy: the image a registry's tags choose (docs/registries.md, ADR 0022). */
+export interface ImagePolicySpec {
+  /** Without tag or digest: `127.0.0.1:5000/team/web`. */
+  repository: string;
+  /** Exactly one: the highest tag in a semver range, or the digest a tag points at now. */
+  policy: { semver?: { range: string }; digest?: { tag: string } };
+  /** How often the registry is asked (default 1m). */
+  interval?: string;
 }
 
 /** A scheduled job of an Application: a one-off container from its current image. */

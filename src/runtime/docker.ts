@@ -18,6 +18,7 @@ import {
   type VolumeOwner,
 } from "./driver.js";
 import { LABEL, MANAGED_BY } from "./labels.js";
+import { registryHost, type RegistryAuth } from "./registry-auth.js";
 import { DEFAULT_NETWORK_POOL, firstFreeSubnet, poolExhausted, subnetTaken } from "./subnets.js";
 
 function healthOf(status: string): ObservedContainer["health"] {
@@ -47,6 +48,28 @@ function toRuntimeError(operation: string, e: unknown): RuntimeError {
   const reason = reasonOf(operation, err.statusCode, message, err.code);
   const text = reason === "DockerUnavailable" ? `the Docker engine does not answer (${err.code}: ${message})` : message;
   return new RuntimeError(reason, text, err.statusCode);
+}
+
+/** Words with which registries (relayed by the engine) refuse or ask for credentials. */
+const AUTH_REFUSAL = /unauthorized|authentication required|no basic auth credentials|incorrect username or password|\b401\b|\b403\b|forbidden/i;
+/** Words meaning no registry has the image (or the registry's host does not resolve). */
+const NOT_FOUND = /manifest unknown|name unknown|not found|no such host|no such image|repository does not exist/i;
+
+/**
+ * A pull that failed, by what the registry answered: RegistryAuthFailed (credentials refused or
+ * missing), ImageNotFound (no such image or registry), ImagePullFailed (anything else: refused
+ * connection, TLS, a 5xx). The message names the registry and the user, never the password; an
+ * engine that echoed it would be scrubbed by the reconciler too.
+ */
+function pullFailure(image: string, auth: RegistryAuth | undefined, answer: string): RuntimeError {
+  const host = registryHost(image);
+  // dockerode's wrapping of the engine's status says nothing of the registry's answer.
+  const said = answer.replace(/^\(HTTP code \d+\) [a-z ]+ - /i, "").trim();
+  const text = auth?.password && auth.password.length >= 4 ? said.split(auth.password).join("<redacted>") : said;
+  const as = auth ? `as user "${auth.username}"` : "without credentials";
+  const reason: RuntimeReason = AUTH_REFUSAL.test(text) && !/repository does not exist/i.test(text) ? "RegistryAuthFailed" : NOT_FOUND.test(text) ? "ImageNotFound" : "ImagePullFailed";
+  const what = reason === "RegistryAuthFailed" ? "refused the pull of" : reason === "ImageNotFound" ? "has no image" : "failed the pull of";
+  return new RuntimeError(reason, `registry ${host} ${what} "${image}" (${as}): ${text}`);
 }
 
 const TAIL_LINES = 20;
@@ -174,16 +197,19 @@ export class DockerDriver implements RuntimeDriver {
     return this.tolerant("image_inspect", async () => (await this.docker.getImage(image).inspect(), true), false);
   }
 
-  /** Any failure but an unreachable engine means no registry provides the image: ImageNotFound. */
-  async pullImage(image: string): Promise<void> {
+  /**
+   * The engine pulls; the login goes as its X-Registry-Auth header (dockerode's authconfig),
+   * never into a message. A failure names the registry and what it answered (pullFailure).
+   */
+  async pullImage(image: string, auth?: RegistryAuth): Promise<void> {
     try {
       await this.call("image_pull", async () => {
-        const stream = (await this.docker.pull(image)) as NodeJS.ReadableStream;
+        const stream = (await this.docker.pull(image, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
         await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
       });
     } catch (e) {
       if (e instanceof RuntimeError && e.reason === "DockerUnavailable") throw e;
-      throw new RuntimeError("ImageNotFound", `image "${image}" is not present on the Docker engine and could not be pulled: ${(e as Error).message}`);
+      throw pullFailure(image, auth, (e as Error).message);
     }
     if (!(await this.imageExists(image))) throw new RuntimeError("ImageNotFound", `image "${image}" is not present on the Docker engine and pulling it gave nothing`);
   }

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type Docker from "dockerode";
+import type { RegistryAuth } from "./registry-auth.js";
 
 /**
  * The runtime driver: what reconcilers, sources and API handlers may do to the container
@@ -29,8 +30,14 @@ export interface RuntimeDriver {
 
   /** Whether the engine has the image locally. */
   imageExists(image: string): Promise<boolean>;
-  /** Pulls an image; RuntimeError reason ImageNotFound when no registry provides it. */
-  pullImage(image: string): Promise<void>;
+  /**
+   * Pulls an image, with `auth` when given (the login of the image's registry, ADR 0022). A
+   * refusal is a RuntimeError: RegistryAuthFailed when the registry refused the credentials (or
+   * wanted some), ImageNotFound when no registry provides the image, ImagePullFailed for
+   * anything else the registry answered; each message names the registry and its answer, never
+   * the password.
+   */
+  pullImage(image: string, auth?: RegistryAuth): Promise<void>;
   /**
    * Builds an image through the engine's build API from a tar of the context; every line of the
    * build's output goes to `onLine` as it comes. Rejects with a BuildError carrying the output's tail.
@@ -108,10 +115,21 @@ export interface RuntimeEvent {
 /**
  * Why the engine refused something, in words reconcilers report as a condition reason:
  * NameConflict (a container of that name exists), PortConflict (a host port is taken),
- * InvalidSpec (e.g. no command and the image has none), ImageNotFound, VolumeConflict,
- * DockerUnavailable (the engine does not answer); anything else is EngineError.
+ * InvalidSpec (e.g. no command and the image has none), ImageNotFound, RegistryAuthFailed (a
+ * registry refused a pull's credentials), ImagePullFailed (a registry failed a pull otherwise),
+ * VolumeConflict, DockerUnavailable (the engine does not answer); anything else is EngineError.
  */
-export type RuntimeReason = "NameConflict" | "PortConflict" | "InvalidSpec" | "ImageNotFound" | "VolumeConflict" | "DockerUnavailable" | "NotFound" | "EngineError";
+export type RuntimeReason =
+  | "NameConflict"
+  | "PortConflict"
+  | "InvalidSpec"
+  | "ImageNotFound"
+  | "RegistryAuthFailed"
+  | "ImagePullFailed"
+  | "VolumeConflict"
+  | "DockerUnavailable"
+  | "NotFound"
+  | "EngineError";
 
 export class RuntimeError extends Error {
   constructor(

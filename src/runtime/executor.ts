@@ -1,6 +1,7 @@
 import type { ContainerSpec, RuntimeDriver } from "./driver.js";
 import { RuntimeError } from "./driver.js";
 import type { Plan, Step } from "./plan.js";
+import type { RegistryAuth } from "./registry-auth.js";
 import type { TrafficSwitch } from "./traffic.js";
 
 export interface ExecutionContext {
@@ -11,6 +12,8 @@ export interface ExecutionContext {
   /** Labels of the networks and volumes the plan creates. */
   ownerLabels: Record<string, string>;
   onStep?: (step: Step) => void;
+  /** The login a pull of `image` sends (its registry's, from the Project: ADR 0022). */
+  pullAuth?: (image: string) => RegistryAuth | undefined;
 }
 
 /** A step that failed: which one, and the engine's reason. */
@@ -37,7 +40,7 @@ function batches(steps: Step[]): Step[][] {
 async function run(step: Step, x: ExecutionContext): Promise<void> {
   switch (step.op) {
     case "pull-image":
-      return x.driver.pullImage(step.image);
+      return x.driver.pullImage(step.image, x.pullAuth?.(step.image));
     case "create-network":
       return x.driver.ensureNetwork(step.name, x.ownerLabels);
     case "create-volume":

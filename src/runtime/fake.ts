@@ -14,6 +14,7 @@ import {
   type VolumeOwner,
 } from "./driver.js";
 import { LABEL } from "./labels.js";
+import { registryHost, type RegistryAuth } from "./registry-auth.js";
 
 /** A container as the fake engine keeps it. */
 export interface FakeContainer {
@@ -250,8 +251,28 @@ export class FakeDriver implements RuntimeDriver {
     return this.images.has(image);
   }
 
-  async pullImage(image: string): Promise<void> {
+  /**
+   * Registries that want a login, by host (`127.0.0.1:5000`): a pull of an image on that host
+   * without exactly these credentials fails as RegistryAuthFailed, in the registry's words.
+   */
+  readonly registryLogins = new Map<string, { username: string; password: string }>();
+  /** Hosts whose registry fails every pull otherwise (ImagePullFailed), with its answer. */
+  readonly registryFailures = new Map<string, string>();
+  /** Every pull, with the credentials it carried (tests check which login went where). */
+  readonly pulls: { image: string; auth?: RegistryAuth }[] = [];
+
+  async pullImage(image: string, auth?: RegistryAuth): Promise<void> {
     this.enter("image_pull", image);
+    this.pulls.push({ image, ...(auth ? { auth: { ...auth } } : {}) });
+    const host = registryHost(image);
+    const as = auth ? `as user "${auth.username}"` : "without credentials";
+    const failure = this.registryFailures.get(host);
+    if (failure) throw new RuntimeError("ImagePullFailed", `registry ${host} failed the pull of "${image}" (${as}): ${failure}`);
+    const login = this.registryLogins.get(host);
+    if (login && (auth?.username !== login.username || auth.password !== login.password)) {
+      const answer = auth ? "unauthorized: authentication required" : "no basic auth credentials";
+      throw new RuntimeError("RegistryAuthFailed", `registry ${host} refused the pull of "${image}" (${as}): ${answer}`);
+    }
     const found = this.registry.get(image);
     if (!found) throw new RuntimeError("ImageNotFound", `pull access denied for ${image}, repository does not exist or may require 'docker login'`, 404);
     this.images.set(image, found);

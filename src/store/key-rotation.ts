@@ -31,7 +31,7 @@ interface SecretTable {
   columns: { name: string; type: "jsonb" | "text" }[];
 }
 
-/** Everywhere SecretBox ciphertext lives (ADR 0003, 0006, 0013; the credentials of ADR databases). */
+/** Everywhere SecretBox ciphertext lives (ADR 0003, 0006, 0013, 0022; the credentials of ADR databases). */
 export const SECRET_TABLES: readonly SecretTable[] = [
   { table: "applications", key: "id", keyType: "uuid", columns: [{ name: "spec", type: "jsonb" }, { name: "annotations", type: "jsonb" }] },
   { table: "syncs", key: "id", keyType: "uuid", columns: [{ name: "spec", type: "jsonb" }, { name: "annotations", type: "jsonb" }] },
@@ -42,6 +42,8 @@ export const SECRET_TABLES: readonly SecretTable[] = [
   { table: "certificates", key: "id", keyType: "uuid", columns: [{ name: "private_key", type: "text" }] },
   { table: "deployments", key: "id", keyType: "uuid", columns: [{ name: "metadata", type: "jsonb" }] },
   { table: "resource_changes", key: "rv", keyType: "bigint", columns: [{ name: "object", type: "jsonb" }] },
+  // A Project's registry passwords (ADR 0022).
+  { table: "projects", key: "id", keyType: "uuid", columns: [{ name: "spec", type: "jsonb" }, { name: "annotations", type: "jsonb" }] },
 ];
 
 /** One table's progress: where the pass is, and what was re-encrypted so far (all passes). */
@@ -397,7 +399,8 @@ export class KeyRotator {
       const state = await this.store.current();
       if (!state || state.id !== id) throw busy("the key rotation is no longer running");
       for (const table of SECRET_TABLES) {
-        if (state.tables[table.table].done) continue;
+        // A rotation begun before a table was listed has no progress for it yet: that table is still to do.
+        if (state.tables[table.table]?.done) continue;
         if (!(await this.walk(id, table, budget))) return (await this.store.current())!;
       }
       // A pass that re-encrypted nothing (after the first) proves every value is under the new key.

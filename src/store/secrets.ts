@@ -183,6 +183,21 @@ function mapEntries(map: Record<string, unknown>, field: string, fn: Visit): Str
   return out;
 }
 
+/** `fn` over the `entry` key of each object of a map (`spec.registries.<server>.password`); other keys as they are. */
+function mapEntryFields(map: Record<string, unknown>, field: string, entry: string, fn: Visit): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(map)) {
+    const secret = isRecord(value) ? value[entry] : undefined;
+    if (typeof secret !== "string") out[key] = value;
+    else {
+      const next = fn(`${field}.${key}.${entry}`, secret);
+      const { [entry]: _dropped, ...rest } = value as Record<string, unknown>;
+      out[key] = next === undefined ? rest : { ...rest, [entry]: next };
+    }
+  }
+  return out;
+}
+
 /** `spec` with `fn` applied to every secret value `kind` has in it; the same object when there is none. */
 function mapSecrets<T extends Spec | undefined>(kind: string, spec: T, fn: Visit): T {
   if (!isRecord(spec)) return spec;
@@ -190,7 +205,8 @@ function mapSecrets<T extends Spec | undefined>(kind: string, spec: T, fn: Visit
   for (const f of SECRET_FIELDS[kind] ?? []) {
     const value = getAt(out, f.path);
     const field = `spec.${f.path.join(".")}`;
-    if (f.map && isRecord(value)) out = setAt(out, f.path, mapEntries(value, field, fn));
+    if (f.map && f.entry && isRecord(value)) out = setAt(out, f.path, mapEntryFields(value, field, f.entry, fn));
+    else if (f.map && isRecord(value)) out = setAt(out, f.path, mapEntries(value, field, fn));
     else if (!f.map && typeof value === "string") out = setAt(out, f.path, fn(field, value) ?? value);
   }
   return out as T;
@@ -377,6 +393,27 @@ export function unsealSyncSecrets(box: SecretBox, sync: Pick<ResourceObject, "sp
   const token = unsealSecret(box, "Sync", sync.spec, SYNC_TOKEN);
   const webhookSecret = unsealSecret(box, "Sync", sync.spec, SYNC_WEBHOOK_SECRET);
   return { ...(token !== undefined ? { token } : {}), ...(webhookSecret !== undefined ? { webhookSecret } : {}) };
+}
+
+/** One registry's credentials of a Project (ADR 0022), the password in plaintext: for pulls only. */
+export interface RegistryLogin {
+  server: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * For the controllers only: the plaintext logins of a stored Project's spec.registries, by server.
+ * Throws SecretValueError naming the field for a password it must not use.
+ */
+export function unsealRegistries(box: SecretBox, project: Pick<ResourceObject, "spec"> | undefined): RegistryLogin[] {
+  const registries = getAt(project?.spec, ["registries"]);
+  if (!isRecord(registries)) return [];
+  return Object.entries(registries).map(([server, v]) => {
+    const entry = isRecord(v) ? v : {};
+    const password = entry.password === undefined ? "" : unsealValue(box, `spec.registries.${server}.password`, entry.password);
+    return { server, username: String(entry.username ?? ""), password };
+  });
 }
 
 export const GIT_TOKEN = "spec.source.git.auth.token";

@@ -300,9 +300,9 @@ function corpus(): void {
 
     it("says exactly one source must be set", () => {
       const [none] = validateObject("Application", app({ source: {} }));
-      expect(none).to.deep.equal({ field: "spec.source", reason: "FieldValueRequired", message: "Required value: set exactly one of image, git, compose" });
+      expect(none).to.deep.equal({ field: "spec.source", reason: "FieldValueRequired", message: "Required value: set exactly one of image, imagePolicy, git, compose" });
       const [both] = validateObject("Application", app({ source: { image: "x", compose: { content: "services: {}" } } }));
-      expect(both.message).to.equal("Forbidden: set exactly one of image, git, compose (got image and compose)");
+      expect(both.message).to.equal("Forbidden: set exactly one of image, imagePolicy, git, compose (got image and compose)");
     });
 
     it("validates metadata: name, namespace, label keys and values; null counts as absent", () => {

@@ -16,7 +16,7 @@ interface Condition {
 }
 
 /** Reasons after which waiting longer will not help: the user has to change something. */
-const TERMINAL = new Set(["ImageNotFound", "SourceNotSupported", "BuildFailed", "ProgressDeadlineExceeded", "RolloutFailed", "InvalidSpec", "BackupFailed"]);
+const TERMINAL = new Set(["ImageNotFound", "RegistryAuthFailed", "SourceNotSupported", "BuildFailed", "ProgressDeadlineExceeded", "RolloutFailed", "InvalidSpec", "BackupFailed"]);
 
 export interface Verdict {
   outcome: Outcome;

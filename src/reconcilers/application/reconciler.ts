@@ -1,13 +1,15 @@
 import { getCondition, conditionsOf } from "../../core/conditions.js";
 import { parseDurationMs } from "../../core/duration.js";
 import { FINALIZER } from "../../core/kinds.js";
-import { pinGitCommit, type ApplicationSpec } from "../../core/specs.js";
+import { pinGitCommit, type ApplicationSpec, type ImagePolicySpec } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
 import type { RuntimeDriver } from "../../runtime/driver.js";
 import { executePlan, StepError } from "../../runtime/executor.js";
 import { LABEL, networkName, ownerLabels, volumeName } from "../../runtime/labels.js";
+import { authFor } from "../../runtime/registry-auth.js";
+import { RegistryClient } from "../../runtime/registry-client.js";
 import { createsContainers, describeStep, ordered, planApplication, planInfrastructure, retire, withInfrastructure, type InfraObserved, type Plan, type Step } from "../../runtime/plan.js";
 import type { TrafficSwitch } from "../../runtime/traffic.js";
 import type { CredentialStore } from "../../store/credentials.js";
@@ -22,6 +24,8 @@ import type { Outcome, Verdict } from "../shared/status.js";
 import { composeAliases } from "./compose-children.js";
 import { databaseEnvFrom, dependenciesOf } from "./env.js";
 import { buildFailureMessage, type GitSource } from "./git-source.js";
+import { ImagePolicies } from "./image-policy.js";
+import { projectLogins } from "./registries.js";
 import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
 
 export interface ApplicationDeps extends ObjectReconcilerDeps {
@@ -36,6 +40,8 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   git?: GitSource;
   /** Runs of spec.jobs (ADR 0020): reported in status.jobs and JobsSucceeded. */
   jobRuns?: JobRunStore;
+  /** Image automation's registry polls (ADR 0022); without it, one over the registries' HTTP API. */
+  images?: ImagePolicies;
 }
 
 /** What this reconcile rolls out: the object as read, its spec, and the runtime spec with its hash. */
@@ -75,8 +81,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   readonly kind = "Application" as const;
   readonly finalizer = FINALIZER.runtime;
 
+  private readonly images: ImagePolicies;
+
   constructor(private readonly d: ApplicationDeps) {
     super(d);
+    this.images = d.images ?? new ImagePolicies(new RegistryClient());
   }
 
   protected suspended(app: ResourceObject): boolean {
@@ -87,8 +96,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     return applicationStatusFor(app, observed, outcome);
   }
 
-  protected override secrets(app: ResourceObject): string[] {
-    const git = this.d.git?.secrets(app) ?? [];
+  protected override secrets(app: ResourceObject, obs: Partial<AppObserved>): string[] {
+    const git = [...(this.d.git?.secrets(app) ?? []), ...(obs.pullSecrets ?? [])];
     try {
       return [...Object.values(unsealSecretEnv(this.d.box, app.spec)), ...git];
     } catch {
@@ -150,6 +159,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
    */
   private async imageOf(app: ResourceObject, spec: ApplicationSpec, obs: Partial<AppObserved>): Promise<string> {
     if (spec.source?.image) return spec.source.image;
+    if (spec.source?.imagePolicy) return this.policyImage(app, spec.source.imagePolicy, obs);
     const git = spec.source?.git;
     if (!git || !this.d.git) fail("SourceNotSupported", "this Application's source is not built by this server; use source.image or source.git", { terminal: true });
     obs.git = await this.d.git.observe(app, git, async (image, commit) => {
@@ -158,6 +168,14 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     });
     if (obs.git.holding && !obs.git.running && obs.git.build?.state === "failed") fail("BuildFailed", buildFailureMessage(obs.git.build), { retryAfterMs: 60_000 });
     return obs.git.image;
+  }
+
+  /** The image an imagePolicy chose (a pinned repository@digest), asked with the Project's login for its registry. */
+  private async policyImage(app: ResourceObject, policy: ImagePolicySpec, obs: Partial<AppObserved>): Promise<string> {
+    const logins = await projectLogins(this.d.store, this.d.box, app);
+    obs.pullSecrets = logins.map((l) => l.password);
+    obs.image = await this.images.observe(app, policy, authFor(policy.repository, logins));
+    return obs.image.ref;
   }
 
   private async checkDependencies(app: ResourceObject): Promise<void> {
@@ -220,6 +238,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     ctx.logger.info("executing plan", { hash, steps: plan.steps.map(describeStep) });
     const graceSeconds = stopGraceSeconds(spec.stopGracePeriod);
     const replicas = spec.replicas ?? 1;
+    const logins = plan.steps.some((s) => s.op === "pull-image") ? await projectLogins(this.d.store, this.d.box, app) : [];
+    obs.pullSecrets = logins.map((l) => l.password);
     try {
       await executePlan(plan, {
         driver: this.d.driver,
@@ -227,6 +247,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
         createOptions: (replica) => containerCreateOptions(runtime, replica, hash, { replicas, graceSeconds }),
         ownerLabels: ownerLabels("Project", runtime.project, runtime.project, ""),
         onStep: (step) => this.onStep(step, revision),
+        pullAuth: (image) => authFor(image, logins),
       });
       reportDrift(plan, obs);
     } catch (e) {
@@ -326,6 +347,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
       } else await this.d.volumes.detachFromApplication(v.name);
     }
     this.d.git?.forget(app.metadata.uid!);
+    this.images.forget(app.metadata.uid!);
     ctx.logger.info("finalized", { removedContainers: containers.length, volumes: volumes.length });
     return true;
   }

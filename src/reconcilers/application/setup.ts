@@ -5,6 +5,7 @@ import { JobScheduler } from "./job-scheduler.js";
 import { ComposeReconciler } from "./compose-reconciler.js";
 import { ApplicationDispatch } from "./dispatch.js";
 import { ApplicationReconciler, type ApplicationDeps } from "./reconciler.js";
+import { PULL_REASONS } from "./registries.js";
 import { applicationSettled } from "./settled.js";
 
 /**
@@ -24,6 +25,8 @@ export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurr
   const reconciler = new ApplicationDispatch(deps.store, new ApplicationReconciler(deps), compose);
   mgr.addController({ kind: "Application", name: "application", reconciler, concurrency: deps.concurrency ?? APPLICATION_WORKERS, settled: applicationSettled });
   for (const kind of ["Database", "Application"]) mgr.watch(kind, dependentsOf(deps.store));
+  // A Project's registry logins changed: its Applications that failed a pull try again now (ADR 0022).
+  mgr.watch("Project", async (key) => (await deps.store.keysWithReadyReason(["Application"], PULL_REASONS)).filter((k) => k.namespace === key.name));
   // A service's Application changed (its status too): its compose Application summarises it again.
   mgr.watch("Application", (key) => compose.parentOf(key));
   if (!deps.jobRuns || !deps.logger) return undefined;

@@ -7,6 +7,7 @@ import { LABEL } from "../../runtime/labels.js";
 import type { Plan } from "../../runtime/plan.js";
 import { servingEndpoints } from "../../runtime/serving.js";
 import { buildFailureMessage, type GitObserved } from "./git-source.js";
+import type { ImageObserved } from "./image-policy.js";
 import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type EventSpec, type Outcome, type Summary, type Verdict } from "../shared/status.js";
 
 /** How the rollout stands against its progress deadline. */
@@ -30,6 +31,10 @@ export interface AppObserved {
   git: GitObserved;
   /** The last runs of spec.jobs (ADR 0020). */
   jobs: JobsObserved;
+  /** An imagePolicy source's chosen image (ADR 0022). */
+  image: ImageObserved;
+  /** The registry passwords this reconcile's pulls could send (ADR 0022): scrubbed from messages, never in status. */
+  pullSecrets: string[];
 }
 
 /** Replica counts as a Kubernetes Deployment reports them. */
@@ -162,10 +167,26 @@ export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserv
   const summary = withJobs(withGit(summaryFor(obs, outcome, counts, desired), obs.git, outcome), app, obs.jobs);
   const conditions = conditionsFor(app, summary, at);
   const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
-  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...gitFields(obs.git, previous), ...jobFields(app, obs.jobs, previous), conditions };
-  const events = [...(obs.events ?? []), ...gitEvents(obs.git, previous, outcome), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
+  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...gitFields(obs.git, previous), ...imageFields(app, obs.image, previous), ...jobFields(app, obs.jobs, previous), conditions };
+  const events = [...(obs.events ?? []), ...gitEvents(obs.git, previous, outcome), ...imageEvents(obs.image, previous), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
   const requeueAfter = requeueFor(obs, outcome, counts, desired);
-  return { status, events, requeueAfter: buildRequeue(obs.git, requeueAfter), ...(obs.git ? { pollAfter: obs.git.intervalMs } : {}) };
+  const pollAfter = obs.git?.intervalMs ?? obs.image?.intervalMs;
+  return { status, events, requeueAfter: buildRequeue(obs.git, requeueAfter), ...(pollAfter !== undefined ? { pollAfter } : {}) };
+}
+
+/** status.image of an imagePolicy source: the tag and digest chosen (kept from the last status when this reconcile did not get that far). */
+function imageFields(app: ResourceObject, image: ImageObserved | undefined, previous: Record<string, unknown>): Record<string, unknown> {
+  if (image) return { image: { repository: image.repository, tag: image.tag, digest: image.digest } };
+  return ((app.spec ?? {}) as ApplicationSpec).source?.imagePolicy && previous.image ? { image: previous.image } : {};
+}
+
+/** A new tag or digest chosen (Normal), or a poll that failed while the chosen image keeps running (Warning). */
+function imageEvents(image: ImageObserved | undefined, previous: Record<string, unknown>): EventSpec[] {
+  if (!image) return [];
+  if (image.pollError) return [{ type: "Warning", reason: "ImagePollFailed", message: `${image.pollError}; ${image.tag} (${image.digest.slice(0, 19)}) keeps running` }];
+  const before = previous.image as { tag?: string; digest?: string } | undefined;
+  if (before?.digest === image.digest) return [];
+  return [{ type: "Normal", reason: "ImageUpdated", message: `${image.repository}:${image.tag} is ${image.digest}${before?.tag ? ` (was ${before.tag} ${before.digest?.slice(0, 19) ?? ""})` : ""}` }];
 }
 
 /** status.jobs from this reconcile's read of the runs, or the last status's when it could not read them. */

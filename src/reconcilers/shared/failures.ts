@@ -37,6 +37,9 @@ const RUNTIME_POLICY: Record<RuntimeReason, { terminal: boolean; retryAfterMs?: 
   PortConflict: { terminal: false, retryAfterMs: 500 },
   InvalidSpec: { terminal: true },
   ImageNotFound: { terminal: false, retryAfterMs: 30_000 },
+  // A changed login is a Project change, which reconciles the Project's failing Applications at once.
+  RegistryAuthFailed: { terminal: false, retryAfterMs: 60_000 },
+  ImagePullFailed: { terminal: false, retryAfterMs: 30_000 },
   VolumeConflict: { terminal: false, retryAfterMs: 30_000 },
   DockerUnavailable: { terminal: false },
   NotFound: { terminal: false },
