@@ -143,7 +143,7 @@ export function buildManager(w: Wiring): Manager {
   for (const c of routing?.components ?? []) mgr.add(c, 0);
   const base = { store: stores.resources, events: stores.events };
   setupProject(mgr, { ...base, driver });
-  setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir });
+  setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir, box: w.box });
   const git = gitSources(mgr, w);
   setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, logger });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });

@@ -1,6 +1,6 @@
 /** The resource kinds Berth serves, with the names kubectl discovery needs. */
 export interface KindInfo {
-  kind: "Project" | "Application" | "Database" | "Domain" | "Sync";
+  kind: "Project" | "Application" | "Database" | "Domain" | "Sync" | "BackupDestination";
   plural: string;
   singular: string;
   shortNames: string[];
@@ -49,11 +49,13 @@ export const APPLIED_BY_VALUE = "berth-apply";
 
 export const KINDS: readonly KindInfo[] = [
   { kind: "Project", plural: "projects", singular: "project", shortNames: ["proj"], namespaced: false, listKind: "ProjectList", table: "projects", applyRank: 0 },
-  { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 1 },
-  { kind: "Application", plural: "applications", singular: "application", shortNames: ["app"], namespaced: true, listKind: "ApplicationList", table: "applications", applyRank: 2 },
-  { kind: "Domain", plural: "domains", singular: "domain", shortNames: ["dom"], namespaced: true, listKind: "DomainList", table: "domains", applyRank: 3 },
+  // Before Database: a Database applied in the same batch finds the destination it names.
+  { kind: "BackupDestination", plural: "backupdestinations", singular: "backupdestination", shortNames: ["bdest"], namespaced: true, listKind: "BackupDestinationList", table: "backup_destinations", applyRank: 1 },
+  { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 2 },
+  { kind: "Application", plural: "applications", singular: "application", shortNames: ["app"], namespaced: true, listKind: "ApplicationList", table: "applications", applyRank: 3 },
+  { kind: "Domain", plural: "domains", singular: "domain", shortNames: ["dom"], namespaced: true, listKind: "DomainList", table: "domains", applyRank: 4 },
   // Last: a Sync applied in the same batch as what it will own finds those objects stored.
-  { kind: "Sync", plural: "syncs", singular: "sync", shortNames: ["sy"], namespaced: false, listKind: "SyncList", table: "syncs", applyRank: 4 },
+  { kind: "Sync", plural: "syncs", singular: "sync", shortNames: ["sy"], namespaced: false, listKind: "SyncList", table: "syncs", applyRank: 5 },
 ];
 
 /** Marks an object applied by a Sync; the value is the Sync's name (issue 15). */

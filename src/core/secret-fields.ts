@@ -19,6 +19,7 @@ export const SECRET_FIELDS: Readonly<Record<string, readonly SecretField[]>> = {
     { path: ["source", "git", "auth", "token"], map: false },
     { path: ["source", "git", "webhook", "secret"], map: false },
   ],
+  BackupDestination: [{ path: ["secretAccessKey"], map: false }],
   Sync: [
     { path: ["source", "git", "auth", "token"], map: false },
     { path: ["webhook", "secret"], map: false },

@@ -9,8 +9,9 @@ import { Syncs1732560000050 } from "./1732560000050-Syncs.js";
 import { PeopleAndTokens1732560000060 } from "./1732560000060-PeopleAndTokens.js";
 import { KeyRotation1732560000070 } from "./1732560000070-KeyRotation.js";
 import { JobRuns1732560000080 } from "./1732560000080-JobRuns.js";
+import { BackupDestinations1732560000110 } from "./1732560000110-BackupDestinations.js";
 
-export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080 };
+export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080, BackupDestinations1732560000110 };
 
 /** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
-export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080];
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080, BackupDestinations1732560000110];
