@@ -1,4 +1,4 @@
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -70,7 +70,8 @@ function expectedSignature(ctx: Ctx, secrets: Map<string, string>): { provided: 
 export async function startTestS3(opts: { buckets?: string[]; verifySignatures?: boolean } = {}): Promise<TestS3> {
   const directory = mkdtempSync(path.join(os.tmpdir(), "berth-s3rver-"));
   const accessKeyId = "S3RVER";
-  const secretAccessKey = "S3RVER";
+  // s3rver knows the key id only; the secret is the verifier's, distinctive so a test can find any leak.
+  const secretAccessKey = `berth-test-secret-${randomBytes(12).toString("hex")}`;
   const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: (opts.buckets ?? []).map((name) => ({ name })) } as never) as unknown as {
     middleware: ((ctx: Ctx, next: () => Promise<void>) => Promise<void>)[];
     run(): Promise<{ address: string; port: number }>;
