@@ -130,6 +130,13 @@ describe("database backups to an S3-compatible BackupDestination (s3rver on 127.
     expect(cli.code, cli.stderr).to.equal(0);
     expect(cli.stdout).to.include("offsite");
     expect(cli.stdout).to.not.include(s3.secretAccessKey);
+    // Its controller checked the bucket with the keys.
+    const ready = await waitFor("offsite Ready", async () => {
+      const d = await get("backupdestinations", "offsite");
+      return cond(d, "Ready")?.status === "True" ? d : undefined;
+    }, 30_000, 200);
+    expect(cond(ready, "Ready")).to.include({ reason: "BucketReachable" });
+    expect(ready.status.url).to.equal(`s3://${BUCKET}/${PREFIX}`);
   });
 
   it("backs up a Database to the destination (streamed multipart, SHA-256 on the row and beside the object)", async () => {
@@ -193,6 +200,11 @@ describe("database backups to an S3-compatible BackupDestination (s3rver on 127.
   it("a wrong secret key fails the backup: BackupFailed names the destination and SignatureDoesNotMatch, a Warning event, no secret anywhere", async () => {
     const wrong = `wrong-secret-${process.pid}-x`;
     await create("backupdestinations", destination("badkeys", { secretAccessKey: wrong }));
+    const bad = await waitFor("badkeys not Ready", async () => {
+      const d = await get("backupdestinations", "badkeys");
+      return cond(d, "Ready")?.status === "False" ? d : undefined;
+    }, 30_000, 200);
+    expect(cond(bad, "Ready")).to.include({ reason: "SignatureDoesNotMatch" });
     await patch("databases", "orders", { spec: { backup: { destination: "badkeys" } } });
     const b = await backupNow();
     expect(b.status).to.equal("failed");
@@ -213,6 +225,7 @@ describe("database backups to an S3-compatible BackupDestination (s3rver on 127.
       JSON.stringify(await backups()),
       (await call(berth, "GET", `/api/v1/namespaces/${P}/events`)).text,
       (await call(berth, "GET", `${G}/namespaces/${P}/backupdestinations`)).text,
+      JSON.stringify(bad),
       logs.join(""),
     ].join("\n");
     for (const secret of [wrong, s3.secretAccessKey]) expect(everything).to.not.include(secret);
@@ -220,6 +233,7 @@ describe("database backups to an S3-compatible BackupDestination (s3rver on 127.
 
   it("a missing bucket fails the backup with NoSuchBucket; a missing destination says so", async () => {
     await create("backupdestinations", destination("nobucket", { bucket: "no-such-bucket" }));
+    await waitFor("nobucket NoSuchBucket", async () => cond(await get("backupdestinations", "nobucket"), "Ready")?.reason === "NoSuchBucket", 30_000, 200);
     await patch("databases", "orders", { spec: { backup: { destination: "nobucket" } } });
     const b = await backupNow();
     expect(b.status).to.equal("failed");

@@ -26,6 +26,8 @@ export const FINALIZER = {
   sync: "berth.dev/sync",
   /** A compose Application: its services' Applications are deleted first (docs/compose.md). */
   compose: "berth.dev/compose",
+  /** BackupDestination: nothing to clean up (the bucket and its backups stay); marks it as seen by its controller. */
+  destination: "berth.dev/backup-destination",
 } as const;
 
 /**
