@@ -98,7 +98,15 @@ async function main(): Promise<void> {
       if (i > 900) throw new Error("database big not Ready in 180 s");
       await sleep(200);
     }
-    const backup = async (): Promise<Obj> => ok("POST", `/berth/v1/namespaces/${P}/databases/big/backups?timeoutSeconds=1800`);
+    // Queued with ?wait=false and polled: a large backup outlasts one HTTPS request's timeout.
+    const backup = async (): Promise<Obj> => {
+      const queued = await ok("POST", `/berth/v1/namespaces/${P}/databases/big/backups?wait=false`);
+      for (;;) {
+        const row = (await ok("GET", `/berth/v1/namespaces/${P}/databases/big/backups`)).items.find((b: Obj) => b.id === queued.id);
+        if (row && (row.status === "success" || row.status === "failed")) return row;
+        await sleep(100);
+      }
+    };
     // Warm-up: the worker loads the S3 client on its first backup; idle is measured after it.
     if ((await backup()).status !== "success") throw new Error("warm-up backup failed");
     const rows = Math.ceil((MB * 1024 * 1024) / ROW_BYTES);

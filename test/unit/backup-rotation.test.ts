@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { backupsToKeep, isoWeek, type RotatedBackup } from "../../src/core/backup-rotation.js";
+import { backupDestinationStatusFor } from "../../src/reconcilers/backup-destination/reconciler.js";
 import { s3ErrorCode, parseS3Url, s3Url } from "../../src/runtime/s3-destination.js";
 
 /** One backup a day at 03:00 UTC for `days` days ending 2026-12-03, newest first ids d0, d1 … */
@@ -58,5 +59,25 @@ describe("S3 helpers (pure)", () => {
   it("s3:// paths round-trip", () => {
     expect(parseS3Url(s3Url("b", "p/x/y.dump"))).to.deep.equal({ bucket: "b", key: "p/x/y.dump" });
     expect(parseS3Url("/var/backups/x.dump")).to.equal(undefined);
+  });
+});
+
+describe("BackupDestination status (pure)", () => {
+  const obj = (status?: Record<string, unknown>) => ({ apiVersion: "berth.dev/v1alpha1", kind: "BackupDestination", metadata: { name: "offsite", namespace: "shop", generation: 2 }, spec: { endpoint: "http://127.0.0.1:9000", bucket: "b", prefix: "p/", region: "us-east-1", accessKeyId: "k", secretAccessKey: "enc:v1:x" }, ...(status ? { status } : {}) });
+
+  it("Ready=True BucketReachable with the url and the check time; rechecked on a period", () => {
+    const v = backupDestinationStatusFor(obj(), { checkedAt: "2026-12-03T12:00:00Z" }, {});
+    const ready = (v.status.conditions as any[]).find((c) => c.type === "Ready");
+    expect(ready).to.include({ status: "True", reason: "BucketReachable", observedGeneration: 2 });
+    expect(v.status).to.include({ url: "s3://b/p/", lastCheckedAt: "2026-12-03T12:00:00Z", observedGeneration: 2 });
+    expect(v.pollAfter).to.equal(600_000);
+  });
+
+  it("a failure is Ready=False with the S3 code as the reason and a Warning event; the last check time is kept", () => {
+    const v = backupDestinationStatusFor(obj({ lastCheckedAt: "2026-12-03T11:00:00Z" }), {}, { failure: { reason: "SignatureDoesNotMatch", message: "BackupDestination offsite: listing s3://b/p/ failed: SignatureDoesNotMatch", terminal: false } });
+    const ready = (v.status.conditions as any[]).find((c) => c.type === "Ready");
+    expect(ready).to.include({ status: "False", reason: "SignatureDoesNotMatch" });
+    expect(v.status.lastCheckedAt).to.equal("2026-12-03T11:00:00Z");
+    expect(v.events.some((e) => e.type === "Warning" && e.reason === "SignatureDoesNotMatch")).to.equal(true);
   });
 });
