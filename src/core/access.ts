@@ -46,7 +46,7 @@ export interface Decision {
 }
 
 /** Resources in a Project that developers write and viewers read (by Project scope). */
-const PROJECT_CONTENT = new Set(["applications", "databases", "domains", "events", "deployments", "logs", "backups", "restores", "rollback"]);
+const PROJECT_CONTENT = new Set(["applications", "databases", "domains", "backupdestinations", "events", "deployments", "logs", "backups", "restores", "rollback"]);
 /** Reading these reveals secrets: only who may write the Project may read them. */
 const SECRET_READS = new Set(["credentials"]);
 /**
