@@ -155,6 +155,9 @@ describe("database backups to an S3-compatible BackupDestination (s3rver on 127.
     expect(createHash("sha256").update(body).digest("hex")).to.equal(row.sha256);
     expect((await objectBytes(`${keyOf(row)}.sha256`)).toString()).to.equal(`${row.sha256}  ${path.basename(keyOf(row))}\n`);
     expect(await objectKeys()).to.deep.equal([keyOf(row), `${keyOf(row)}.sha256`]);
+    const listed = await runBerth(["db", "backups", "-n", P, "orders"], { kubeconfig: berth.kubeconfigPath });
+    expect(listed.stdout).to.match(/ID\s+STATUS\s+SOURCE\s+SIZE\s+DESTINATION/);
+    expect(listed.stdout).to.match(new RegExp(`${row.id}\\s+success\\s+manual\\s+\\S+\\s+offsite`));
     const db = await waitFor("LastBackupSucceeded", async () => {
       const d = await get("databases", "orders");
       return cond(d, "LastBackupSucceeded")?.status === "True" ? d : undefined;

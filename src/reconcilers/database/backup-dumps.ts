@@ -128,7 +128,9 @@ export class BackupDumps {
       const problem = r instanceof Error ? r.message : dumpProblem(db.spec.engine, r, sink.bytes, at.timeoutMs);
       if (problem) {
         body.destroy(new Error(problem));
-        throw (await uploaded) ?? new Error(problem);
+        const uploadFailure = await uploaded;
+        // An exec that broke off because the upload failed reports the upload's error; a dump that failed, its own.
+        throw r instanceof Error && uploadFailure ? uploadFailure : new Error(problem);
       }
       const sha256 = sink.seal();
       const failed = await uploaded;
