@@ -230,6 +230,9 @@ describe("database backups to an S3-compatible BackupDestination (s3rver on 127.
       (await call(berth, "GET", `${G}/namespaces/${P}/backupdestinations`)).text,
       JSON.stringify(bad),
       logs.join(""),
+      // Stored history: audit entries and the change feed hold placeholders or ciphertext only.
+      JSON.stringify(await berth.dataSource.query(`SELECT details FROM audit_logs`)),
+      JSON.stringify(await berth.dataSource.query(`SELECT object FROM resource_changes`)),
     ].join("\n");
     for (const secret of [wrong, s3.secretAccessKey]) expect(everything).to.not.include(secret);
   });
