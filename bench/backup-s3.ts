@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     for (let i = 0; ; i++) {
       const db = await ok("GET", `${G}/namespaces/${P}/databases/big`);
       if (db.status?.conditions?.some((c: Obj) => c.type === "Ready" && c.status === "True")) break;
-      if (i > 900) throw new Error("database big not Ready in 180 s");
+      if (i > 900) throw new Error(`database big not Ready in 180 s: ${JSON.stringify(db.status?.conditions)}\n${serve.logs().slice(-3000)}`);
       await sleep(200);
     }
     // Queued with ?wait=false and polled: a large backup outlasts one HTTPS request's timeout.
