@@ -15,6 +15,7 @@ import { setupApplication } from "./reconcilers/application/setup.js";
 import { GitSource } from "./reconcilers/application/git-source.js";
 import { BuildQueue, buildConcurrency } from "./controller/build-queue.js";
 import { CommitStatusReporter } from "./controller/commit-status-reporter.js";
+import { setupBackupDestination } from "./reconcilers/backup-destination/setup.js";
 import { setupDatabase } from "./reconcilers/database/setup.js";
 import { setupSync } from "./reconcilers/sync/setup.js";
 import { setupNotification } from "./reconcilers/notification/setup.js";
@@ -144,7 +145,8 @@ export function buildManager(w: Wiring): Manager {
   for (const c of routing?.components ?? []) mgr.add(c, 0);
   const base = { store: stores.resources, events: stores.events };
   setupProject(mgr, { ...base, driver });
-  setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir });
+  setupBackupDestination(mgr, { ...base, box: w.box });
+  setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir, box: w.box });
   const git = gitSources(mgr, w);
   setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, logger });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });

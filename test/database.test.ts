@@ -333,7 +333,7 @@ describe("databases on a real Docker engine (engine images built from Debian pac
     const fire = new Date(Date.UTC(created.getUTCFullYear(), created.getUTCMonth(), created.getUTCDate() + (created.getUTCHours() >= 3 ? 1 : 0), 3, 0, 0));
     const clock = new Date(fire.getTime() + 5000);
     const noop = (): void => undefined;
-    const scheduler = new BackupWorker({ store: berth.store, backups: berth.stores.backups, credentials: undefined as never, driver: undefined as never, events: undefined as never, metrics: undefined as never, logger: winston.createLogger({ silent: true }), maintenance: undefined as never, enqueue: noop, backupDir, timeZone: "UTC", now: () => clock });
+    const scheduler = new BackupWorker({ store: berth.store, backups: berth.stores.backups, credentials: undefined as never, driver: undefined as never, events: undefined as never, metrics: undefined as never, logger: winston.createLogger({ silent: true }), maintenance: undefined as never, box: undefined as never, enqueue: noop, backupDir, timeZone: "UTC", now: () => clock });
     expect(await scheduler.schedulePass()).to.equal(1);
     expect(await scheduler.schedulePass()).to.equal(0);
     const row = await waitFor("the scheduled backup to finish", async () => {

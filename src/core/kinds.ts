@@ -1,6 +1,6 @@
 /** The resource kinds Berth serves, with the names kubectl discovery needs. */
 export interface KindInfo {
-  kind: "Project" | "Application" | "Database" | "Domain" | "Sync" | "Notification";
+  kind: "Project" | "Application" | "Database" | "Domain" | "Sync" | "Notification" | "BackupDestination";
   plural: string;
   singular: string;
   shortNames: string[];
@@ -28,6 +28,8 @@ export const FINALIZER = {
   compose: "berth.dev/compose",
   /** Notification: its undelivered outbox rows are dropped (docs/notifications.md). */
   notification: "berth.dev/notification",
+  /** BackupDestination: nothing to clean up (the bucket and its backups stay); marks it as seen by its controller. */
+  destination: "berth.dev/backup-destination",
 } as const;
 
 /**
@@ -51,12 +53,14 @@ export const APPLIED_BY_VALUE = "berth-apply";
 
 export const KINDS: readonly KindInfo[] = [
   { kind: "Project", plural: "projects", singular: "project", shortNames: ["proj"], namespaced: false, listKind: "ProjectList", table: "projects", applyRank: 0 },
-  { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 1 },
-  { kind: "Application", plural: "applications", singular: "application", shortNames: ["app"], namespaced: true, listKind: "ApplicationList", table: "applications", applyRank: 2 },
-  { kind: "Domain", plural: "domains", singular: "domain", shortNames: ["dom"], namespaced: true, listKind: "DomainList", table: "domains", applyRank: 3 },
-  { kind: "Notification", plural: "notifications", singular: "notification", shortNames: ["notif"], namespaced: true, listKind: "NotificationList", table: "notifications", applyRank: 3 },
+  // Before Database: a Database applied in the same batch finds the destination it names.
+  { kind: "BackupDestination", plural: "backupdestinations", singular: "backupdestination", shortNames: ["bdest"], namespaced: true, listKind: "BackupDestinationList", table: "backup_destinations", applyRank: 1 },
+  { kind: "Database", plural: "databases", singular: "database", shortNames: ["db"], namespaced: true, listKind: "DatabaseList", table: "databases", applyRank: 2 },
+  { kind: "Application", plural: "applications", singular: "application", shortNames: ["app"], namespaced: true, listKind: "ApplicationList", table: "applications", applyRank: 3 },
+  { kind: "Domain", plural: "domains", singular: "domain", shortNames: ["dom"], namespaced: true, listKind: "DomainList", table: "domains", applyRank: 4 },
+  { kind: "Notification", plural: "notifications", singular: "notification", shortNames: ["notif"], namespaced: true, listKind: "NotificationList", table: "notifications", applyRank: 4 },
   // Last: a Sync applied in the same batch as what it will own finds those objects stored.
-  { kind: "Sync", plural: "syncs", singular: "sync", shortNames: ["sy"], namespaced: false, listKind: "SyncList", table: "syncs", applyRank: 4 },
+  { kind: "Sync", plural: "syncs", singular: "sync", shortNames: ["sy"], namespaced: false, listKind: "SyncList", table: "syncs", applyRank: 5 },
 ];
 
 /** Marks an object applied by a Sync; the value is the Sync's name (issue 15). */

@@ -12,6 +12,10 @@ export interface BackupInfo {
   error: string | null;
   createdAt: string;
   completedAt: string | null;
+  /** The BackupDestination it was written to; null for the local backup directory. */
+  destination: string | null;
+  /** SHA-256 of the dump (hex), checked on restore; null for backups taken before it was recorded. */
+  sha256: string | null;
 }
 
 export interface RestoreInfo {

@@ -24,6 +24,7 @@ export const SECRET_FIELDS: Readonly<Record<string, readonly SecretField[]>> = {
   ],
   // Registry credentials (ADR 0022): keyed by server, which may hold dots (127.0.0.1:5000).
   Project: [{ path: ["registries"], map: true, entry: "password" }],
+  BackupDestination: [{ path: ["secretAccessKey"], map: false }],
   Sync: [
     { path: ["source", "git", "auth", "token"], map: false },
     { path: ["webhook", "secret"], map: false },

@@ -74,9 +74,35 @@ export interface DatabaseSpec {
   image?: string;
   storage?: { size?: string };
   config?: Record<string, string>;
-  backup?: { schedule?: string; retention?: number };
+  backup?: DatabaseBackupSpec;
   deletionPolicy?: "Retain" | "Delete";
   suspend?: boolean;
+}
+
+/** How many backups of a Database are kept: the newest `retention`, plus one per day/week/month (ADR 0023). */
+export interface BackupRotation {
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+}
+
+export interface DatabaseBackupSpec {
+  schedule?: string;
+  retention?: number;
+  rotation?: BackupRotation;
+  /** A BackupDestination of the same Project; the local backup directory when absent. */
+  destination?: string;
+}
+
+/** An S3-compatible bucket (issue 20). `secretAccessKey` is a secret field: ciphertext in a stored spec. */
+export interface BackupDestinationSpec {
+  endpoint: string;
+  bucket: string;
+  prefix?: string;
+  region: string;
+  forcePathStyle?: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
 }
 
 export interface DomainSpec {

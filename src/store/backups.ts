@@ -1,13 +1,33 @@
 import type { DataSource } from "typeorm";
+import { backupsToKeep, type KeepPolicy } from "../core/backup-rotation.js";
 import type { BackupInfo, RestoreInfo } from "../core/records.js";
 import { iso, returned, type Sql } from "./sql.js";
 
 export type { BackupInfo, RestoreInfo };
 
-/** How many successful backups to keep, and how their files go. */
+/** A successful backup retention is about to remove: where its dump is. */
+export interface ExpiredBackup {
+  id: string;
+  path: string | null;
+  destination: string | null;
+}
+
+/**
+ * Which successful backups to keep, and how the dumps of the others go. `remove` returns the ids
+ * whose dumps are gone (or were never there); only their rows are deleted, so a dump that could
+ * not be deleted (a destination that is down) keeps its row and the next pass tries again.
+ */
 export interface Retention {
-  keep: number | undefined;
-  removeFile: (path: string) => void;
+  policy: KeepPolicy;
+  remove: (expired: ExpiredBackup[]) => Promise<Set<string>>;
+}
+
+/** Where a finished dump is. */
+export interface StoredDump {
+  path: string;
+  bytes: number;
+  sha256: string;
+  destination: string | null;
 }
 
 export interface PendingOperation {
@@ -29,6 +49,8 @@ function toBackup(r: Row): BackupInfo {
     error: r.error,
     createdAt: iso(r.created_at),
     completedAt: r.completed_at ? iso(r.completed_at) : null,
+    destination: r.destination ?? null,
+    sha256: r.sha256 ? String(r.sha256).trim() : null,
   };
 }
 
@@ -122,34 +144,35 @@ export class BackupQueue {
 
   /**
    * Marks a backup successful and applies retention in one transaction, so no reader sees it
-   * succeeded while retention is still owed. `removeFile` runs before the commit; if the commit
-   * fails, rows of backups due to go anyway point at no file and the next retention removes them.
+   * succeeded while retention is still owed. Dumps are removed before the commit; if the commit
+   * fails, rows of backups due to go anyway point at no dump and the next retention removes them.
    */
-  async succeedBackup(id: string, file: { path: string; bytes: number }, retention: Retention): Promise<number> {
+  async succeedBackup(id: string, dump: StoredDump, retention: Retention): Promise<number> {
     return await this.ds.transaction(async (m) => {
-      await m.query(`UPDATE backups SET status = 'success', storage_path = $2, size_bytes = $3, completed_at = now(), error = NULL WHERE id = $1`, [id, file.path, file.bytes]);
+      await m.query(`UPDATE backups SET status = 'success', storage_path = $2, size_bytes = $3, sha256 = $4, destination = $5, completed_at = now(), error = NULL WHERE id = $1`, [id, dump.path, dump.bytes, dump.sha256, dump.destination]);
       const rows: Row[] = await m.query(`SELECT database_id FROM backups WHERE id = $1`, [id]);
       return this.applyRetention(m, rows[0].database_id, retention);
     });
   }
 
-  /** Keeps the newest `keep` successful backups (files and rows); older failed rows go with them. */
-  async applyRetention(sql: Sql, dbUid: string, { keep, removeFile }: Retention): Promise<number> {
-    if (!keep) return 0;
-    const successes: { id: string; storage_path: string | null; created_at: Date }[] = await sql.query(
-      `SELECT id, storage_path, created_at FROM backups WHERE database_id = $1 AND status = 'success' ORDER BY created_at DESC, id DESC`,
+  /** Keeps the successful backups the policy keeps (dumps and rows); failed rows older than all of them go too. */
+  async applyRetention(sql: Sql, dbUid: string, { policy, remove }: Retention): Promise<number> {
+    if (!policy.last && !policy.rotation) return 0;
+    const successes: { id: string; storage_path: string | null; destination: string | null; created_at: Date }[] = await sql.query(
+      `SELECT id, storage_path, destination, created_at FROM backups WHERE database_id = $1 AND status = 'success' ORDER BY created_at DESC, id DESC`,
       [dbUid],
     );
-    const old = successes.slice(keep);
-    for (const b of old) {
-      if (b.storage_path) removeFile(b.storage_path);
-      await sql.query(`DELETE FROM backups WHERE id = $1`, [b.id]);
-    }
-    const oldestKept = successes[Math.min(keep, successes.length) - 1];
-    if (oldestKept && successes.length >= keep) {
+    const keep = backupsToKeep(successes.map((b) => ({ id: b.id, createdAt: b.created_at })), policy);
+    const expired = successes.filter((b) => !keep.has(b.id));
+    const gone = expired.length ? await remove(expired.map((b) => ({ id: b.id, path: b.storage_path, destination: b.destination }))) : new Set<string>();
+    if (gone.size) await sql.query(`DELETE FROM backups WHERE id = ANY($1::uuid[])`, [[...gone]]);
+    const kept = successes.filter((b) => keep.has(b.id));
+    const oldestKept = kept[kept.length - 1];
+    // As before rotation: once the policy holds a full set, failed attempts older than it are history.
+    if (oldestKept && (expired.length || (policy.last && successes.length >= policy.last))) {
       await sql.query(`DELETE FROM backups WHERE database_id = $1 AND status = 'failed' AND created_at < $2`, [dbUid, oldestKept.created_at]);
     }
-    return old.length;
+    return gone.size;
   }
 
   async failBackup(id: string, error: string): Promise<void> {

@@ -36,6 +36,7 @@ export const SECRET_TABLES: readonly SecretTable[] = [
   { table: "applications", key: "id", keyType: "uuid", columns: [{ name: "spec", type: "jsonb" }, { name: "annotations", type: "jsonb" }] },
   { table: "syncs", key: "id", keyType: "uuid", columns: [{ name: "spec", type: "jsonb" }, { name: "annotations", type: "jsonb" }] },
   { table: "notifications", key: "id", keyType: "uuid", columns: [{ name: "spec", type: "jsonb" }, { name: "annotations", type: "jsonb" }] },
+  { table: "backup_destinations", key: "id", keyType: "uuid", columns: [{ name: "spec", type: "jsonb" }, { name: "annotations", type: "jsonb" }] },
   { table: "env_vars", key: "id", keyType: "uuid", columns: [{ name: "value", type: "text" }] },
   { table: "databases", key: "id", keyType: "uuid", columns: [{ name: "credentials", type: "text" }, { name: "connection_string", type: "text" }] },
   { table: "berth_retained_credentials", key: "volume_name", keyType: "text", columns: [{ name: "credentials", type: "text" }] },

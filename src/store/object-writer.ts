@@ -127,7 +127,7 @@ export class ObjectWriter {
     const rv = await nextRv(this.qr);
     // A Project's owner is set once, at creation: an update names no owner.
     const cols: Record<string, unknown> = { resource_version: rv, generation, ...objectColumns(next), ...seedColumns(kind.kind, next, undefined) };
-    if (["projects", "applications", "syncs", "notifications"].includes(kind.table)) cols.updated_at = new Date();
+    if (["projects", "applications", "syncs", "notifications", "backup_destinations"].includes(kind.table)) cols.updated_at = new Date();
     const updated = await this.versionChecked(kind, stored, cols);
     await this.afterWrite({ kind, obj: updated, rv, type: "MODIFIED", action, before: stored });
     return { object: updated, changed: true };
@@ -162,7 +162,7 @@ export class ObjectWriter {
   private async isNonEmptyProject(kind: KindInfo, stored: ResourceObject): Promise<boolean> {
     if (kind.kind !== "Project") return false;
     const children = await this.qr.query(
-      `SELECT (SELECT count(*) FROM applications WHERE project_id = $1) + (SELECT count(*) FROM databases WHERE project_id = $1) + (SELECT count(*) FROM domains WHERE project_id = $1) AS n`,
+      `SELECT (SELECT count(*) FROM applications WHERE project_id = $1) + (SELECT count(*) FROM databases WHERE project_id = $1) + (SELECT count(*) FROM domains WHERE project_id = $1) + (SELECT count(*) FROM backup_destinations WHERE project_id = $1) AS n`,
       [stored.metadata.uid],
     );
     return Number(children[0].n) > 0;

@@ -25,7 +25,8 @@ export async function backupsCommand(client: BerthClient, args: DbArgs & { outpu
     io.out(`database/${args.name}: no backups yet`);
     return;
   }
-  const rows = [["ID", "STATUS", "SOURCE", "SIZE", "CREATED", "COMPLETED", "ERROR"]];
-  for (const b of list.items) rows.push([b.id, b.status, b.source, humanSize(b.sizeBytes), b.createdAt, b.completedAt ?? "-", b.error ?? ""]);
+  const rows = [["ID", "STATUS", "SOURCE", "SIZE", "DESTINATION", "CREATED", "COMPLETED", "ERROR"]];
+  // DESTINATION: the BackupDestination a backup went to, "local" for the backup directory.
+  for (const b of list.items) rows.push([b.id, b.status, b.source, humanSize(b.sizeBytes), b.destination ?? "local", b.createdAt, b.completedAt ?? "-", b.error ?? ""]);
   io.out(columns(rows));
 }

@@ -78,6 +78,7 @@ function secretSlots(kind: KindInfo, spec: Obj): { path: string; holder: Obj; ke
     add(spec.source?.git?.auth, "token", "spec.source.git.auth.token");
     add(spec.webhook, "secret", "spec.webhook.secret");
   }
+  if (kind.kind === "BackupDestination") add(spec, "secretAccessKey", "spec.secretAccessKey");
   return slots;
 }
 

@@ -1,4 +1,3 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { CronExpressionParser } from "cron-parser";
 import type { Logger } from "winston";
@@ -8,8 +7,8 @@ import type { BackupInfo } from "../../core/records.js";
 import type { Credentials, DatabaseSpec, Engine } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ObjectKey } from "../../controller/controller.js";
-import { backupCommand, ENGINE_INFO, readinessProbe, restoreCommand } from "../../runtime/database-engines.js";
-import { execCapture, execToFile, putFile } from "../../runtime/database-exec.js";
+import { ENGINE_INFO, readinessProbe, restoreCommand } from "../../runtime/database-engines.js";
+import { execCapture, putFile } from "../../runtime/database-exec.js";
 import { DATABASE_STOP_GRACE_SECONDS } from "../../runtime/database-spec.js";
 import type { ObservedContainer, RuntimeDriver } from "../../runtime/driver.js";
 import { LABEL } from "../../runtime/labels.js";
@@ -17,8 +16,10 @@ import type { BackupQueue, PendingOperation } from "../../store/backups.js";
 import type { CredentialStore } from "../../store/credentials.js";
 import type { EventStore } from "../../store/events.js";
 import type { ResourceStore } from "../../store/resources.js";
+import type { SecretBox } from "../../store/secrets.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { scrub } from "../shared/failures.js";
+import { BackupDumps } from "./backup-dumps.js";
 import type { DatabaseMaintenance } from "./maintenance.js";
 
 /**
@@ -47,6 +48,8 @@ export interface BackupWorkerDeps {
   events: EventStore;
   metrics: Metrics;
   logger: Logger;
+  /** Opens the secret keys of BackupDestinations. */
+  box: SecretBox;
   maintenance: DatabaseMaintenance;
   /** Wakes the Database reconciler so status shows the outcome at once. */
   enqueue: (key: ObjectKey) => void;
@@ -88,8 +91,11 @@ export class BackupWorker {
   private readonly inFlight = new Map<string, Promise<void>>();
   private ticking: Promise<void> | undefined;
   private lastSchedulePass = 0;
+  private readonly dumps: BackupDumps;
 
-  constructor(private readonly d: BackupWorkerDeps) {}
+  constructor(private readonly d: BackupWorkerDeps) {
+    this.dumps = new BackupDumps(d);
+  }
 
   private get now(): Date {
     return this.d.now?.() ?? new Date();
@@ -214,23 +220,15 @@ export class BackupWorker {
     }
   }
 
-  /** The dump, written to `<dir>.partial` and renamed once complete; success and retention in one transaction. */
+  /** The dump (to the directory or the destination); success and retention in one transaction. */
   private async dump(db: Target, id: string): Promise<number> {
     const container = await this.runningContainer(db.uid);
-    const dir = path.join(this.d.backupDir, db.project, db.name);
-    const file = path.join(dir, `${iso(this.now).replace(/[-:]/g, "")}-${id.slice(0, 8)}.${ENGINE_INFO[db.spec.engine].dumpExtension}`);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const partial = `${file}.partial`;
-    const r = await execToFile(this.d.driver, container.id, backupCommand(db.spec.engine), { file: partial, timeoutMs: this.timeoutMs });
-    if (r.timedOut || r.exitCode !== 0 || r.bytes === 0) {
-      rmSync(partial, { force: true });
-      const why = r.timedOut ? `timed out after ${Math.round(this.timeoutMs / 1000)} s` : r.exitCode !== 0 ? `exited with ${r.exitCode}` : "produced an empty dump";
-      throw new Error(`${db.spec.engine} dump ${why}${tail(r.stderr)}`);
-    }
-    renameSync(partial, file);
-    const removed = await this.d.backups.succeedBackup(id, { path: file, bytes: r.bytes }, { keep: db.spec.backup?.retention, removeFile: (f) => rmSync(f, { force: true }) });
-    if (removed) this.d.logger.info("backup retention removed old backups", { namespace: db.project, name: db.name, removed, kept: db.spec.backup?.retention });
-    return r.bytes;
+    const dump = await this.dumps.dump(db, id, { containerId: container.id, now: this.now, timeoutMs: this.timeoutMs });
+    const backup = db.spec.backup;
+    const policy = { last: backup?.retention, rotation: backup?.rotation };
+    const removed = await this.d.backups.succeedBackup(id, dump, { policy, remove: (expired) => this.dumps.remove(db.project, expired) });
+    if (removed) this.d.logger.info("backup retention removed old backups", { namespace: db.project, name: db.name, removed, kept: policy });
+    return dump.bytes;
   }
 
   private async backupFailed(db: Target, row: BackupInfo, e: unknown, creds: Credentials | undefined): Promise<void> {
@@ -251,8 +249,13 @@ export class BackupWorker {
       creds = await this.d.credentials.load(db.uid);
       const backup = await this.restorableBackup(db, row.backupId);
       const container = await this.runningContainer(db.uid);
-      if (engine === "redis") await this.restoreRedis(db, container, backup.path!);
-      else await this.restoreWithTool(engine, container, backup.path!, id);
+      const fetched = await this.dumps.fetch(db.project, backup, id);
+      try {
+        if (engine === "redis") await this.restoreRedis(db, container, fetched.file);
+        else await this.restoreWithTool(engine, container, fetched.file, id);
+      } finally {
+        fetched.cleanup();
+      }
       await this.d.backups.succeedRestore(id);
       this.d.metrics.restoresTotal.inc({ engine, result: "success" });
       this.d.logger.info("restore completed", { namespace: db.project, name: db.name, restore: id, backup: backup.id });
@@ -272,7 +275,6 @@ export class BackupWorker {
     const backup = backupId ? await this.d.backups.backup(backupId) : undefined;
     if (!backup || backup.databaseId !== db.uid) throw new Error("the backup does not exist (any more) for this database");
     if (backup.status !== "success" || !backup.path) throw new Error(`backup ${backup.id} is ${backup.status}, not a successful backup`);
-    if (!existsSync(backup.path)) throw new Error(`the backup file ${backup.path} is missing`);
     return backup;
   }
 

@@ -15,7 +15,7 @@ export interface ProjectObserved {
 }
 
 /** Kinds a Project contains, deleted with it (as a namespace's content is). */
-const CONTENT = ["Notification", "Domain", "Application", "Database"] as const;
+const CONTENT = ["Notification", "Domain", "Application", "Database", "BackupDestination"] as const;
 
 /** The Project's status: its network, Ready once it exists. Pure. */
 export function projectStatusFor(project: ResourceObject, obs: Partial<ProjectObserved>, outcome: Outcome, at?: string): Verdict {

@@ -3,7 +3,7 @@ import { User } from "./user.js";
 
 export const AUDIT_RESOURCE_TYPES = [
   "user", "team", "project", "application", "database", "deployment", "domain",
-  "volume", "backup", "certificate", "event", "sync", "installation", "notification",
+  "volume", "backup", "certificate", "event", "sync", "installation", "notification", "backupdestination",
 ] as const;
 export type AuditResourceType = (typeof AUDIT_RESOURCE_TYPES)[number];
 

@@ -9,6 +9,7 @@ import { Database } from "./database.js";
 @Index("idx_backups_status", ["status"])
 @Check("check_backup_source", "source IN ('manual', 'schedule')")
 @Index("idx_backups_database_source_created", { synchronize: false })
+@Check("check_backup_sha256", "sha256 ~ '^[0-9a-f]{64}$'")
 export class Backup {
   @PrimaryGeneratedColumn("uuid", { primaryKeyConstraintName: "pk_backups" })
   id!: string;
@@ -42,6 +43,14 @@ export class Backup {
   /** What started it: `berth db backup` (manual) or spec.backup.schedule. */
   @Column({ type: "varchar", length: 20, default: "manual" })
   source!: "manual" | "schedule";
+
+  /** The BackupDestination it was written to; null for the local backup directory. */
+  @Column({ type: "varchar", length: 63, nullable: true })
+  destination!: string | null;
+
+  /** SHA-256 of the dump (hex), checked before a restore loads it. */
+  @Column({ type: "char", length: 64, nullable: true })
+  sha256!: string | null;
 
   /** Why a failed backup failed (secrets scrubbed). */
   @Column({ type: "text", nullable: true })
