@@ -399,7 +399,7 @@ describe("databases on a real Docker engine (engine images built from Debian pac
     }, 60_000);
     expect(db.status.phase).to.equal("failed");
     expect(cond(db, "Ready")!.status).to.equal("False");
-    expect(cond(db, "Ready")!.message).to.include('image "berth-test/postgresql:99" is not present');
+    expect(cond(db, "Ready")!.message).to.include('image "berth-test/postgresql:99" is not present on the Docker engine, and registry docker.io has no image');
     expect(await docker.listContainers({ all: true, filters: { name: [dbContainer("future")] } })).to.have.length(0);
     const events = (await call(berth, "GET", `/api/v1/namespaces/${P}/events`)).body.items;
     expect(events.some((e: Obj) => e.reason === "ImageNotFound" && e.involvedObject.name === "future")).to.equal(true);

@@ -69,7 +69,9 @@ function pullFailure(image: string, auth: RegistryAuth | undefined, answer: stri
   const as = auth ? `as user "${auth.username}"` : "without credentials";
   const reason: RuntimeReason = AUTH_REFUSAL.test(text) && !/repository does not exist/i.test(text) ? "RegistryAuthFailed" : NOT_FOUND.test(text) ? "ImageNotFound" : "ImagePullFailed";
   const what = reason === "RegistryAuthFailed" ? "refused the pull of" : reason === "ImageNotFound" ? "has no image" : "failed the pull of";
-  return new RuntimeError(reason, `registry ${host} ${what} "${image}" (${as}): ${text}`);
+  // Absent here and not to be had there: both halves, as the engine-only wording said before.
+  const here = reason === "ImageNotFound" ? `image "${image}" is not present on the Docker engine, and ` : "";
+  return new RuntimeError(reason, `${here}registry ${host} ${what} "${image}" (${as}): ${text}`);
 }
 
 const TAIL_LINES = 20;
