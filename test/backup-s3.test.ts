@@ -8,7 +8,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import winston from "winston";
 import { startBerth, type Berth } from "../src/main.js";
 import { call, runBerth, tempDir } from "./helpers/berth.js";
-import { cleanupProject, docker, requireDocker, waitFor } from "./helpers/docker.js";
+import { cleanupProject, execIn, requireDocker, waitFor } from "./helpers/docker.js";
 import { ENGINE_IMAGE_ENV, ensureEngineImages } from "./helpers/engine-images.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
 import { startTestS3, type TestS3 } from "./helpers/s3.js";
@@ -22,20 +22,7 @@ type Obj = Record<string, any>;
 
 const cond = (o: Obj | undefined, type: string): Obj | undefined => o?.status?.conditions?.find((c: Obj) => c.type === type);
 
-async function exec(container: string, script: string): Promise<string> {
-  const c = docker.getContainer(container);
-  const e = await c.exec({ Cmd: ["sh", "-c", script], AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: false });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const sink = (arr: Buffer[]): Writable => new Writable({ write: (chunk, _e, cb) => (arr.push(chunk as Buffer), cb()) });
-  docker.modem.demuxStream(stream, sink(out), sink(err));
-  await new Promise((r) => stream.on("end", r));
-  let info = await e.inspect();
-  for (let i = 0; i < 50 && info.Running; i++) info = await new Promise((r) => setTimeout(() => void e.inspect().then(r), 20));
-  if (info.ExitCode !== 0) throw new Error(`exec in ${container} exited with ${info.ExitCode}: ${Buffer.concat(err).toString()}`);
-  return Buffer.concat(out).toString().trim();
-}
+const exec = execIn;
 
 /** psql inside the database container itself (local connections are trusted there). */
 const psql = (q: string): string => `psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -X -v ON_ERROR_STOP=1 -tAc "${q}"`;

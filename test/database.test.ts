@@ -9,7 +9,7 @@ import winston from "winston";
 import { startBerth, type Berth } from "../src/main.js";
 import { BackupWorker } from "../src/reconcilers/database/backup-worker.js";
 import { call, runBerth, tempDir } from "./helpers/berth.js";
-import { cleanupProject, docker, requireDocker, waitFor } from "./helpers/docker.js";
+import { cleanupProject, docker, execIn, requireDocker, waitFor } from "./helpers/docker.js";
 import { ENGINE_IMAGE_ENV, ENGINE_IMAGES, ensureEngineImages } from "./helpers/engine-images.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
 
@@ -30,20 +30,7 @@ function cond(o: Obj | undefined, type: string): Obj | undefined {
 /** The database container's name on the project network, which is also DATABASE_URL's host. */
 const dbContainer = (name: string): string => `${P}-${name}-0`;
 
-async function exec(container: string, script: string): Promise<string> {
-  const c = docker.getContainer(container);
-  const e = await c.exec({ Cmd: ["sh", "-c", script], AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: false });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const sink = (arr: Buffer[]): Writable => new Writable({ write: (chunk, _e, cb) => (arr.push(chunk as Buffer), cb()) });
-  docker.modem.demuxStream(stream, sink(out), sink(err));
-  await new Promise((r) => stream.on("end", r));
-  let info = await e.inspect();
-  for (let i = 0; i < 50 && info.Running; i++) info = await new Promise((r) => setTimeout(() => void e.inspect().then(r), 20));
-  if (info.ExitCode !== 0) throw new Error(`exec in ${container} exited with ${info.ExitCode}: ${Buffer.concat(err).toString()}`);
-  return Buffer.concat(out).toString().trim();
-}
+const exec = execIn;
 
 describe("databases on a real Docker engine (engine images built from Debian packages)", function () {
   this.timeout(600_000);

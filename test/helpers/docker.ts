@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs";
 import os from "node:os";
@@ -117,4 +118,20 @@ export async function ensureSlowHttpImage(): Promise<string> {
     await c.remove({ force: true });
   }
   return SLOW_HTTP_IMAGE;
+}
+
+/** Runs `sh -c script` in a running container; its stdout, trimmed (throws with stderr on a non-zero exit). */
+export async function execIn(container: string, script: string): Promise<string> {
+  const c = docker.getContainer(container);
+  const e = await c.exec({ Cmd: ["sh", "-c", script], AttachStdout: true, AttachStderr: true });
+  const stream = await e.start({ hijack: true, stdin: false });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const sink = (arr: Buffer[]): Writable => new Writable({ write: (chunk, _e, cb) => (arr.push(chunk as Buffer), cb()) });
+  docker.modem.demuxStream(stream, sink(out), sink(err));
+  await new Promise((r) => stream.on("end", r));
+  let info = await e.inspect();
+  for (let i = 0; i < 50 && info.Running; i++) info = await new Promise((r) => setTimeout(() => void e.inspect().then(r), 20));
+  if (info.ExitCode !== 0) throw new Error(`exec in ${container} exited with ${info.ExitCode}: ${Buffer.concat(err).toString()}`);
+  return Buffer.concat(out).toString().trim();
 }
