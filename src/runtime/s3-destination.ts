@@ -4,6 +4,7 @@ import { PassThrough, Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import type { BackupDestinationSpec } from "../core/specs.js";
 
 /**
  * An S3-compatible bucket as a place for backups (issue 20, ADR 0023): streamed multipart
@@ -12,16 +13,9 @@ import { Upload } from "@aws-sdk/lib-storage";
  */
 
 /** What a BackupDestination's spec resolves to, the secret key in plaintext (from the store's unseal). */
-export interface S3Settings {
+export interface S3Settings extends BackupDestinationSpec {
   /** The BackupDestination's name, for messages. */
   name: string;
-  endpoint: string;
-  bucket: string;
-  prefix?: string;
-  region: string;
-  forcePathStyle?: boolean;
-  accessKeyId: string;
-  secretAccessKey: string;
 }
 
 /**
