@@ -157,7 +157,7 @@ describe("git sources: built from a repository, rolled out through a Domain", fu
     await runningCommit(sha);
     await waitFor("the Domain answering version 2", async () => ((await page()) === "200 version 2\n" ? true : undefined), 60_000);
     const r = await load.stop();
-    console.log(`      rollout ${before.slice(0, 8)} → ${sha.slice(0, 8)}: ${r.sent} requests, ${r.failed} failed, p99 ${r.p99} ms`);
+    console.log(`      rollout ${before.slice(0, 8)} → ${sha.slice(0, 8)}: ${r.sent} requests, ${r.failed} failed, p99 ${r.p99} ms${r.stalls.length ? `; ${r.stalls.join("; ")}` : ""}`);
     expect(r.failed, r.failures.join("\n")).to.equal(0);
     expect(r.sent).to.be.greaterThan(50);
   });

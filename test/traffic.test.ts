@@ -61,7 +61,7 @@ describe("zero-downtime hand-over through a real Caddy", function () {
   }
 
   function report(what: string, r: LoadResult): void {
-    console.log(`      ${what}: ${r.sent} requests at ${r.rate.toFixed(0)}/s, ${r.failed} failed, ${r.retried} retried after a keep-alive close, p50 ${r.p50} ms, p99 ${r.p99} ms`);
+    console.log(`      ${what}: ${r.sent} requests at ${r.rate.toFixed(0)}/s, ${r.failed} failed, ${r.retried} retried after a keep-alive close, p50 ${r.p50} ms, p99 ${r.p99} ms${r.stalls.length ? `; ${r.stalls.join("; ")}` : ""}`);
   }
 
   /** GETs on keep-alive connections (100/s) and slow POSTs, never retried by anyone (20/s, 300 ms each). */

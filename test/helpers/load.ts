@@ -22,6 +22,8 @@ export interface LoadResult {
   rate: number;
   /** Requests retried on a fresh connection after a reused one closed under them (see startLoad). */
   retried: number;
+  /** Times the generator's own process stalled (see startLoad): when, how long, slots not sent. */
+  stalls: string[];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -29,7 +31,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-export function summarize(samples: Sample[], seconds: number): LoadResult {
+export function summarize(samples: Sample[], seconds: number, stalls: string[] = []): LoadResult {
   const bad = samples.filter((s) => s.status !== 200);
   const ms = samples.filter((s) => s.status === 200).map((s) => s.ms).sort((a, b) => a - b);
   return {
@@ -42,6 +44,7 @@ export function summarize(samples: Sample[], seconds: number): LoadResult {
     p99: percentile(ms, 99),
     rate: samples.length / Math.max(seconds, 0.001),
     retried: samples.filter((s) => s.retried).length,
+    stalls,
   };
 }
 
@@ -62,6 +65,9 @@ export interface LoadOptions {
   maxInFlight?: number;
   maxMs?: number;
 }
+
+/** A tick this late (ms) is the generator's own process stalling, not the server. */
+const STALL_MS = 250;
 
 export function startLoad(opts: LoadOptions): { stop: () => Promise<LoadResult> } {
   const keepAlive = opts.keepAlive ?? true;
@@ -99,9 +105,11 @@ export function startLoad(opts: LoadOptions): { stop: () => Promise<LoadResult> 
   };
   const one = (): Promise<void> => new Promise((resolve) => attempt(Date.now(), false, (s) => (samples.push(s), resolve())));
   const interval = 1000 / opts.rate;
+  const stalls: string[] = [];
   let next = Date.now();
   const tick = (): void => {
     if (!running || Date.now() - t0 > (opts.maxMs ?? 300_000)) return;
+    skipStall();
     while (next <= Date.now()) {
       next += interval;
       // A stalled server fills the in-flight limit: the request that cannot be sent is a failure too.
@@ -114,13 +122,26 @@ export function startLoad(opts: LoadOptions): { stop: () => Promise<LoadResult> 
     }
     setTimeout(tick, Math.max(1, next - Date.now()));
   };
+  /**
+   * A tick far behind its slot means this process did not run (GC, CPU starvation, or the
+   * in-process server's own work): the slots it missed were never sent, so sending them all at
+   * once would be a burst the server never saw at that rate, and the burst beyond the in-flight
+   * limit would be counted as "not sent" failures of the server. They are skipped and the
+   * stall is reported. A stalled server still shows: on-time ticks find the in-flight limit full.
+   */
+  const skipStall = (): void => {
+    const late = Date.now() - next;
+    if (late < STALL_MS) return;
+    stalls.push(`${new Date(next).toISOString()} generator stalled ${late} ms, ${Math.floor(late / interval)} slots not sent`);
+    next = Date.now();
+  };
   tick();
   return {
     stop: async () => {
       running = false;
       await Promise.all(pending);
       agent.destroy();
-      return summarize(samples, (Date.now() - t0) / 1000);
+      return summarize(samples, (Date.now() - t0) / 1000, stalls);
     },
   };
 }
