@@ -238,8 +238,12 @@ describe("web dashboard (/ui/) in a real browser", function () {
   it("a lost watch shows a banner and resumes from its resourceVersion", async () => {
     const { context, page } = await newPage();
     await loginWithPassword(page, "dora");
+    // The cut below must find the watch's connection: a watch still connecting while it runs
+    // survives it, and the page then never needs to watch again (a CI flake of ef62453).
+    const watching = page.waitForResponse((r) => r.url().includes("/namespaces/shop/applications?") && r.url().includes("watch=true"));
     await page.goto(`${berth.url}/ui/#/p/shop`);
     await page.getByTestId("row-applications-web").waitFor();
+    await watching;
     const after: string[] = [];
     page.on("request", (r) => void (r.url().includes("/namespaces/shop/applications") && after.push(r.url())));
     await context.setOffline(true);
