@@ -109,7 +109,9 @@ export function startLoad(opts: LoadOptions): { stop: () => Promise<LoadResult> 
   let next = Date.now();
   const tick = (): void => {
     if (!running || Date.now() - t0 > (opts.maxMs ?? 300_000)) return;
-    skipStall();
+    // After a stall, this turn's timers run before its poll phase reads the answers that came
+    // in meanwhile: sending now would find them still "in flight". Next tick, then.
+    if (skipStall()) return void setTimeout(tick, interval);
     while (next <= Date.now()) {
       next += interval;
       // A stalled server fills the in-flight limit: the request that cannot be sent is a failure too.
@@ -129,11 +131,12 @@ export function startLoad(opts: LoadOptions): { stop: () => Promise<LoadResult> 
    * limit would be counted as "not sent" failures of the server. They are skipped and the
    * stall is reported. A stalled server still shows: on-time ticks find the in-flight limit full.
    */
-  const skipStall = (): void => {
+  const skipStall = (): boolean => {
     const late = Date.now() - next;
-    if (late < STALL_MS) return;
+    if (late < STALL_MS) return false;
     stalls.push(`${new Date(next).toISOString()} generator stalled ${late} ms, ${Math.floor(late / interval)} slots not sent`);
-    next = Date.now();
+    next = Date.now() + interval;
+    return true;
   };
   tick();
   return {
