@@ -2,7 +2,7 @@ import type { QueryRunner } from "typeorm";
 import { ApiError, badRequest } from "../core/errors.js";
 import type { KindInfo } from "../core/kinds.js";
 import type { ResourceObject } from "../core/types.js";
-import { currentRv, selectSql, toObject, type Row } from "./object-rows.js";
+import { currentRv, objectSelectSql, toObject, type Row } from "./object-rows.js";
 
 /** What a list selects; `matches` (label and field selectors) is applied to each stored object. */
 export interface ListFilter {
@@ -101,7 +101,7 @@ class Where {
 export async function readAll(qr: QueryRunner, kind: KindInfo, filter: ListFilter): Promise<ListPage> {
   const rv = await currentRv(qr);
   const w = tableWhere(kind, filter, undefined, undefined);
-  const rows: Row[] = await qr.query(`${selectSql(kind)} ${w.sql} ORDER BY ${tableKey(kind)}`, w.params);
+  const rows: Row[] = await qr.query(`${objectSelectSql(kind)} ${w.sql} ORDER BY ${tableKey(kind)}`, w.params);
   const items = rows.map((r) => toObject(kind, r)).filter((o) => !filter.matches || filter.matches(o));
   return { items, resourceVersion: rv };
 }
@@ -185,7 +185,7 @@ function historySql(kind: KindInfo, filter: ListFilter, rv: number, after: Key |
 /** The next `n` objects after `after` at version `rv`, in key order. */
 async function snapshotChunk(qr: QueryRunner, kind: KindInfo, filter: ListFilter, at: { rv: number; after: Key | undefined; n: number; history: boolean }): Promise<ResourceObject[]> {
   const w = tableWhere(kind, filter, at.rv, at.after);
-  const rows: Row[] = await qr.query(`${selectSql(kind)} ${w.sql} ORDER BY ${tableKey(kind)} LIMIT ${at.n}`, w.params);
+  const rows: Row[] = await qr.query(`${objectSelectSql(kind)} ${w.sql} ORDER BY ${tableKey(kind)} LIMIT ${at.n}`, w.params);
   const current = rows.map((row) => toObject(kind, row));
   // A first page is read in the transaction that read `rv`: nothing in it changed after `rv`.
   if (!at.history) return current;

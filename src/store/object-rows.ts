@@ -17,8 +17,8 @@ export interface Row {
   annotations: Record<string, string>;
   finalizers: string[];
   managed_fields: unknown[];
-  deletion_timestamp: Date | null;
-  created_at: Date;
+  deletion_timestamp: Date | string | null;
+  created_at: Date | string;
   spec: Record<string, unknown>;
   object_status: Record<string, unknown>;
 }
@@ -37,14 +37,19 @@ export interface ChangeRow {
 
 const nonEmpty = (o: Record<string, unknown> | undefined): boolean => Object.keys(o ?? {}).length > 0;
 
+/** A row's timestamp: already printed by objectSelectSql, or a Date from `SELECT *`. */
+function asIso(t: Date | string): string {
+  return typeof t === "string" ? t : iso(t);
+}
+
 function metadataOf(kind: KindInfo, row: Row): ResourceObject["metadata"] {
   const m: ResourceObject["metadata"] = { name: row.name };
   if (kind.namespaced && row.ns) m.namespace = row.ns;
   m.uid = row.id;
   m.resourceVersion = String(row.resource_version);
   m.generation = Number(row.generation);
-  m.creationTimestamp = iso(row.created_at);
-  if (row.deletion_timestamp) m.deletionTimestamp = iso(row.deletion_timestamp);
+  m.creationTimestamp = asIso(row.created_at);
+  if (row.deletion_timestamp) m.deletionTimestamp = asIso(row.deletion_timestamp);
   if (nonEmpty(row.labels)) m.labels = row.labels;
   if (nonEmpty(row.annotations)) m.annotations = row.annotations;
   if (row.finalizers?.length) m.finalizers = row.finalizers;
@@ -54,6 +59,20 @@ function metadataOf(kind: KindInfo, row: Row): ResourceObject["metadata"] {
 
 export function toObject(kind: KindInfo, row: Row): ResourceObject {
   return { apiVersion: API_VERSION, kind: kind.kind, metadata: metadataOf(kind, row), spec: row.spec ?? {}, status: row.object_status ?? {} };
+}
+
+/** Timestamps as Kubernetes prints them, made by Postgres: no Date built and printed per row. */
+const isoSql = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+
+/**
+ * Only what an object is made of, for reads of many rows (lists, watches' initial lists): the
+ * seed's own columns (source_config, docker_config, env_vars, updated_at …) were parsed for
+ * every row and thrown away — the pg client's row parsing was the largest share of the event
+ * loop's long stretches in the soak (issue 21).
+ */
+export function objectSelectSql(kind: KindInfo): string {
+  const cols = `t.id, t.name, t.resource_version, t.generation, t.labels, t.annotations, t.finalizers, t.managed_fields, ${isoSql("t.deletion_timestamp")} AS deletion_timestamp, ${isoSql("t.created_at")} AS created_at, t.spec, t.object_status`;
+  return kind.namespaced ? `SELECT ${cols}, p.name AS ns FROM ${kind.table} t JOIN projects p ON p.id = t.project_id` : `SELECT ${cols}, NULL AS ns FROM ${kind.table} t`;
 }
 
 export function selectSql(kind: KindInfo): string {
