@@ -210,7 +210,7 @@ export class VolumeBackupWorker implements Component {
     // Opened before anything is paused: a missing destination fails without touching the app.
     const dest = destination ? await openDestination(this.d, t.project, destination) : undefined;
     try {
-      return await withVolumeHelper(this.d.driver, helper, (helperId) => this.whilePaused(t, !!volume.backup?.pause, () => (dest ? this.toDestination(dest, helperId, { rel, id, metadata: { "berth-backup": id, "berth-application": `${t.project}/${t.name}`, "berth-volume": volume.name } }) : this.toDirectory(helperId, rel))));
+      return await withVolumeHelper(this.d.driver, helper, (helperId) => this.whilePaused(t, !!volume.backup?.pause, () => (dest ? this.toDestination(dest, helperId, { rel, metadata: { "berth-backup": id, "berth-application": `${t.project}/${t.name}`, "berth-volume": volume.name } }) : this.toDirectory(helperId, rel))));
     } finally {
       dest?.destroy();
     }
@@ -252,7 +252,7 @@ export class VolumeBackupWorker implements Component {
   }
 
   /** Streamed into a multipart upload; a failed read destroys the body, so lib-storage aborts and no partial object is left. */
-  private async toDestination(dest: S3Destination, helperId: string, at: { rel: string; id: string; metadata: Record<string, string> }): Promise<StoredArchive> {
+  private async toDestination(dest: S3Destination, helperId: string, at: { rel: string; metadata: Record<string, string> }): Promise<StoredArchive> {
     const key = dest.key(at.rel);
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     const uploaded = dest.upload(key, body, at.metadata).then(
