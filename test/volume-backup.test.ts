@@ -8,8 +8,10 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { expect } from "chai";
 import { call, runBerth, startTestBerth } from "./helpers/berth.js";
+import { startTestS3, type TestS3 } from "./helpers/s3.js";
 import { appContainers, BUSYBOX_IMAGE, cleanupProject, docker, ensureBusyboxImage, execIn, requireDocker, waitFor } from "./helpers/docker.js";
 
 type TestBerth = Awaited<ReturnType<typeof startTestBerth>>;
@@ -31,7 +33,8 @@ const WRITE_DATA = [
   "printf '\\000\\001\\377\\376binary\\000' > /data/a/b/small.bin",
 ].join("; ");
 
-function app(name: string, backup: Obj): Obj {
+/** Volumes are named per Project (berth-<project>-<volume>), so each app here takes its own volume name. */
+function app(name: string, backup: Obj, volume = "data"): Obj {
   return {
     apiVersion: "berth.dev/v1alpha1",
     kind: "Application",
@@ -40,7 +43,7 @@ function app(name: string, backup: Obj): Obj {
       source: { image: BUSYBOX_IMAGE },
       replicas: 1,
       command: ["sh", "-c", "exec sleep 100000"],
-      volumes: [{ name: "data", mountPath: "/data", backup }],
+      volumes: [{ name: volume, mountPath: "/data", backup }],
     },
   };
 }
@@ -61,6 +64,8 @@ async function listVolume(volume: string): Promise<string> {
 describe("volume backups on a real Docker engine", function () {
   this.timeout(300_000);
   let berth: TestBerth;
+  let s3: TestS3 | undefined;
+  let s3c: S3Client | undefined;
 
   const get = async (name: string): Promise<Obj> => (await call(berth, "GET", `${G}/namespaces/${P}/applications/${name}`)).body;
   const backups = async (name: string): Promise<Obj[]> => {
@@ -83,6 +88,8 @@ describe("volume backups on a real Docker engine", function () {
   });
 
   after(async () => {
+    s3c?.destroy();
+    await s3?.stop().catch(() => undefined);
     await berth?.cleanup();
     await cleanupProject(P).catch(() => undefined);
   });
@@ -160,10 +167,10 @@ describe("volume backups on a real Docker engine", function () {
   });
 
   it("a missing destination: `berth volume backup` exits 1; VolumeBackupsSucceeded=False (VolumeBackupFailed) and a Warning event", async () => {
-    const created = await call(berth, "POST", `${G}/namespaces/${P}/applications`, app("lost", { destination: "gone" }));
+    const created = await call(berth, "POST", `${G}/namespaces/${P}/applications`, app("lost", { destination: "gone" }, "lostdata"));
     expect(created.status, created.text).to.equal(201);
     await ready("lost");
-    const b = await cli(["volume", "backup", "app/lost", "data"]);
+    const b = await cli(["volume", "backup", "app/lost", "lostdata"]);
     expect(b.code).to.equal(1);
     expect(b.stderr).to.contain(`BackupDestination gone does not exist in project ${P}`);
     const a = await waitFor("VolumeBackupsSucceeded=False", async () => {
@@ -172,13 +179,42 @@ describe("volume backups on a real Docker engine", function () {
     }, 30_000);
     const c = a.status.conditions.find((k: Obj) => k.type === "VolumeBackupsSucceeded");
     expect(c.reason).to.equal("VolumeBackupFailed");
-    expect(c.message).to.contain("volume data").and.to.contain("BackupDestination gone does not exist");
+    expect(c.message).to.contain("volume lostdata").and.to.contain("BackupDestination gone does not exist");
     expect(c.observedGeneration).to.equal(a.metadata.generation);
     const ev = await call(berth, "GET", `/api/v1/namespaces/${P}/events`);
     expect(ev.body.items.some((e: Obj) => e.type === "Warning" && e.reason === "VolumeBackupFailed" && e.involvedObject.name === "lost" && /gone/.test(e.message))).to.equal(true);
     const unknown = await cli(["volume", "backup", "app/lost", "nope"]);
     expect(unknown.code).to.not.equal(0);
     expect(unknown.stderr).to.contain('declares no volume "nope"');
+    expect(await helpers()).to.deep.equal([]);
+  });
+
+  it("to a BackupDestination: the archive streams into the bucket with a .sha256 beside it, and restores from there", async () => {
+    s3 = await startTestS3({ buckets: ["vol-backups"] });
+    s3c = new S3Client({ endpoint: s3.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+    const dest = { apiVersion: "berth.dev/v1alpha1", kind: "BackupDestination", metadata: { name: "offsite", namespace: P }, spec: { endpoint: s3.endpoint, bucket: "vol-backups", prefix: "berth/", region: "us-east-1", forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+    const d = await call(berth, "POST", `${G}/namespaces/${P}/backupdestinations`, dest);
+    expect(d.status, d.text).to.equal(201);
+    const created = await call(berth, "POST", `${G}/namespaces/${P}/applications`, app("remote", { destination: "offsite" }, "files"));
+    expect(created.status, created.text).to.equal(201);
+    await ready("remote");
+    await execIn(await replica("remote"), WRITE_DATA);
+    const before = await execIn(await replica("remote"), LISTING("/data"));
+    const b = await cli(["volume", "backup", "app/remote", "files"]);
+    expect(b.code, b.stderr + b.stdout).to.equal(0);
+    const [row] = await backups("remote");
+    expect(row).to.include({ status: "success", destination: "offsite" });
+    const key = row.path.slice("s3://vol-backups/".length);
+    expect(key).to.match(new RegExp(`^berth/volumes/${P}/remote/files/\\d{8}T\\d{6}Z-[0-9a-f]{8}\\.tar\\.gz$`));
+    const keys = ((await s3c.send(new ListObjectsV2Command({ Bucket: "vol-backups", Prefix: "berth/" }))).Contents ?? []).map((o) => o.Key);
+    expect(keys).to.include.members([key, `${key}.sha256`]);
+    const body = Buffer.from(await (await s3c.send(new GetObjectCommand({ Bucket: "vol-backups", Key: key }))).Body!.transformToByteArray());
+    expect(createHash("sha256").update(body).digest("hex")).to.equal(row.sha256);
+    const sum = await (await s3c.send(new GetObjectCommand({ Bucket: "vol-backups", Key: `${key}.sha256` }))).Body!.transformToString();
+    expect(sum.split(/\s+/)[0]).to.equal(row.sha256);
+    const r = await cli(["volume", "restore", "app/remote", row.id, "--to", "remote-restored"]);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(await listVolume(`berth-${P}-remote-restored`)).to.equal(before);
     expect(await helpers()).to.deep.equal([]);
   });
 });
