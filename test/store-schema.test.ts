@@ -8,9 +8,9 @@ import { POSTGRES_SERVERS, type TestPostgres } from "./helpers/postgres.js";
 const BERTH_TABLES = [
   "api_tokens", "applications", "audit_logs", "backup_destinations", "backups", "berth_installation", "berth_key_rotations", "berth_retained_credentials", "certificates", "databases", "deployment_logs", "deployments",
   "domains", "env_vars", "events", "git_sources", "job_runs", "notification_outbox", "notifications", "projects", "resource_changes", "restores", "syncs", "team_members", "teams",
-  "users", "volumes",
+  "users", "volume_backups", "volume_restores", "volumes",
 ];
-const MIGRATION_NAMES = ["SeedSchema1732560000000", "ResourceObjects1732560000001", "Installation1732560000002", "DatabaseRuntime1732560000010", "DomainCertificates1732560000020", "StatusOnlyChanges1732560000030", "ChangePrevLabels1732560000040", "Syncs1732560000050", "PeopleAndTokens1732560000060", "KeyRotation1732560000070", "JobRuns1732560000080", "AccessNotify1732560000085", "Notifications1732560000090", "BackupDestinations1732560000110"];
+const MIGRATION_NAMES = ["SeedSchema1732560000000", "ResourceObjects1732560000001", "Installation1732560000002", "DatabaseRuntime1732560000010", "DomainCertificates1732560000020", "StatusOnlyChanges1732560000030", "ChangePrevLabels1732560000040", "Syncs1732560000050", "PeopleAndTokens1732560000060", "KeyRotation1732560000070", "JobRuns1732560000080", "AccessNotify1732560000085", "Notifications1732560000090", "BackupDestinations1732560000110", "VolumeBackups1732560000120"];
 
 const UNIQUE = "23505";
 const CHECK = "23514";

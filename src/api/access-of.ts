@@ -49,6 +49,7 @@ function verbOf(method: string, named: boolean, query: URLSearchParams): Verb {
 const BERTH_ROUTES: { pattern: RegExp; access: (method: string, m: string[], q: URLSearchParams) => Access }[] = [
   { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(deployments|rollback|logs)$/, access: (method, [ns, name, what]) => ({ verb: method === "GET" ? "get" : "create", resource: what, namespace: ns, name }) },
   { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/jobruns(?:\/([^/]+))?$/, access: (method, [ns, name, run]) => ({ verb: method === "GET" ? (run ? "get" : "list") : "create", resource: "jobruns", namespace: ns, name }) },
+  { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(volumebackups|volumerestores)$/, access: (method, [ns, name, what]) => ({ verb: method === "GET" ? "list" : "create", resource: what, namespace: ns, name }) },
   { pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/, access: (method, [ns, name, what]) => ({ verb: method === "GET" ? (what === "credentials" ? "get" : "list") : "create", resource: what, namespace: ns, name }) },
   { pattern: /^\/berth\/v1\/syncs\/([^/]+)\/diff$/, access: (_m, [name]) => ({ verb: "get", resource: "syncs", subresource: "diff", name }) },
   // Decided per item inside the batch (the store asks the same decision for every write).
@@ -101,7 +102,7 @@ export interface ResourceAttributes {
 export const REVIEW_GROUPS = { authorization: "authorization.k8s.io", authentication: "authentication.k8s.io" } as const;
 
 /** Berth's own endpoints (under /berth/v1), named as can-i names them: `can-i get credentials.berth.dev -n P`. */
-const BERTH_ENDPOINTS = new Set(["deployments", "logs", "rollback", "credentials", "backups", "restores", "users", "teams", "teammembers", "tokens"]);
+const BERTH_ENDPOINTS = new Set(["deployments", "logs", "rollback", "credentials", "backups", "restores", "volumebackups", "volumerestores", "users", "teams", "teammembers", "tokens"]);
 
 type Attrs = ResourceAttributes & { name?: string; namespace?: string; subresource?: string };
 type At = (resource: string, namespace: string | undefined, subresource?: string) => Access;

@@ -53,6 +53,8 @@ const SERVED: readonly Served[] = [
   { group: GROUP, resource: "credentials", namespaced: true, verbs: ["get"] },
   { group: GROUP, resource: "backups", namespaced: true, verbs: ["list", "create"] },
   { group: GROUP, resource: "restores", namespaced: true, verbs: ["list", "create"] },
+  { group: GROUP, resource: "volumebackups", namespaced: true, verbs: ["list", "create"] },
+  { group: GROUP, resource: "volumerestores", namespaced: true, verbs: ["list", "create"] },
   { group: GROUP, resource: "users", namespaced: false, verbs: ["list", "create"] },
   { group: GROUP, resource: "teams", namespaced: false, verbs: ["list", "create"] },
   { group: GROUP, resource: "teammembers", namespaced: false, verbs: ["create", "delete"] },

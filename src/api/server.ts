@@ -16,6 +16,7 @@ import { openApiIndex, openApiGroupVersion } from "../schema/openapi.js";
 import { openApiCore } from "../schema/openapi-core.js";
 import { RolloutEndpoints } from "./rollouts.js";
 import { DatabaseEndpoints } from "./databases.js";
+import { VolumeBackupEndpoints } from "./volume-backups.js";
 import { JobEndpoints } from "./jobs.js";
 import type { RuntimeDriver } from "../runtime/driver.js";
 import { CoreApi, isWatch } from "./core-api.js";
@@ -46,7 +47,7 @@ export interface ApiServerOptions {
   port: number;
   tls: { certPem: string; keyPem: string };
   token: string;
-  stores: Pick<Stores, "resources" | "events" | "revisions" | "credentials" | "backups" | "jobRuns" | "audit" | "people" | "adminUserId">;
+  stores: Pick<Stores, "resources" | "events" | "revisions" | "credentials" | "backups" | "jobRuns" | "volumeBackups" | "audit" | "people" | "adminUserId">;
   feed: ChangeFeed;
   logger: Logger;
   metrics?: () => Promise<{ contentType: string; body: string }>;
@@ -111,6 +112,7 @@ export class ApiServer {
   private readonly handlers: ResourceHandlers;
   private readonly rollouts: RolloutEndpoints;
   private readonly databases: DatabaseEndpoints;
+  private readonly volumeBackups: VolumeBackupEndpoints;
   private readonly jobs: JobEndpoints;
   private readonly unfollow: (() => void)[];
   private readonly coreApi: CoreApi;
@@ -139,6 +141,7 @@ export class ApiServer {
     this.rollouts = new RolloutEndpoints(st.resources, st.revisions, opts.driver);
     this.databases = new DatabaseEndpoints({ store: st.resources, credentials: st.credentials, backups: st.backups, audit: st.audit });
     this.jobs = new JobEndpoints({ store: st.resources, runs: st.jobRuns, audit: st.audit });
+    this.volumeBackups = new VolumeBackupEndpoints({ store: st.resources, volumeBackups: st.volumeBackups, audit: st.audit });
     this.hooks = new SyncWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
     this.gitHooks = new GitWebhooks({ store: st.resources, unauthorized: (address) => this.authFailures.failed(address) });
     this.syncDiffs = new SyncDiffs({ store: st.resources, dataDir: opts.dataDir, box: opts.box });
@@ -380,6 +383,10 @@ export class ApiServer {
     {
       pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/jobruns(?:\/([^/]+))?$/,
       handle: (c, [ns, name, run]) => this.jobs.handle({ method: c.method, namespace: ns!, name: name!, run, query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req, 64 * 1024) }),
+    },
+    {
+      pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/applications\/([^/]+)\/(volumebackups|volumerestores)$/,
+      handle: (c, [ns, name, what]) => this.volumeBackups.handle({ method: c.method, namespace: ns!, name: name!, what: what as "volumebackups", query: c.url.searchParams, ctx: c.ctx, body: () => readBody(c.req, 64 * 1024) }),
     },
     {
       pattern: /^\/berth\/v1\/namespaces\/([^/]+)\/databases\/([^/]+)\/(credentials|backups|restores)$/,

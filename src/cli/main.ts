@@ -3,6 +3,7 @@ import { defaultDataDir } from "../core/config.js";
 import { registerAuditCommand } from "./audit/index.js";
 import { registerDbCommands } from "./db/index.js";
 import { registerJobCommands } from "./job/index.js";
+import { registerVolumeCommands } from "./volume/index.js";
 import { registerKeyCommands } from "./keys/index.js";
 import { registerObjectCommands } from "./objects/index.js";
 import { registerPeopleCommands } from "./people/index.js";
@@ -26,6 +27,7 @@ function buildProgram(): Command {
   registerRolloutCommands(program);
   registerDbCommands(program);
   registerJobCommands(program);
+  registerVolumeCommands(program);
   registerSyncCommands(program);
   registerPeopleCommands(program);
   registerAuditCommand(program);

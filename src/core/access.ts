@@ -46,7 +46,7 @@ export interface Decision {
 }
 
 /** Resources in a Project that developers write and viewers read (by Project scope). */
-const PROJECT_CONTENT = new Set(["applications", "databases", "domains", "notifications", "backupdestinations", "events", "deployments", "logs", "backups", "restores", "rollback", "jobruns"]);
+const PROJECT_CONTENT = new Set(["applications", "databases", "domains", "notifications", "backupdestinations", "events", "deployments", "logs", "backups", "restores", "rollback", "jobruns", "volumebackups", "volumerestores"]);
 /** Reading these reveals secrets: only who may write the Project may read them. */
 const SECRET_READS = new Set(["credentials"]);
 /**

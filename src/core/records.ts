@@ -28,6 +28,36 @@ export interface RestoreInfo {
   completedAt: string | null;
 }
 
+/** One archive of an Application's named volume (ADR 0024). */
+export interface VolumeBackupInfo {
+  id: string;
+  applicationUid: string;
+  volume: string;
+  status: OperationStatus;
+  source: "manual" | "schedule";
+  sizeBytes: number | null;
+  path: string | null;
+  destination: string | null;
+  sha256: string | null;
+  error: string | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+/** A restore of a volume backup into a new named volume (ADR 0024). */
+export interface VolumeRestoreInfo {
+  id: string;
+  applicationUid: string;
+  backupId: string;
+  /** The Docker volume written: a new one unless `overwrite` was asked. */
+  targetVolume: string;
+  overwrite: boolean;
+  status: OperationStatus;
+  error: string | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
 /** One rollout revision, as `berth rollout history` shows it. */
 export interface RevisionInfo {
   revision: number;

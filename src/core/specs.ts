@@ -21,6 +21,24 @@ export interface HealthcheckSpec {
   startPeriod?: string;
 }
 
+/** Scheduled archives of one named volume (docs/backups.md "Volume backups", ADR 0024). */
+export interface VolumeBackupSpec {
+  schedule?: string;
+  retention?: number;
+  /** A BackupDestination of the Project; absent: the local backup directory. */
+  destination?: string;
+  /** Pause the Application's containers that mount the volume while it is read. */
+  pause?: boolean;
+}
+
+export interface AppVolumeSpec {
+  name: string;
+  mountPath: string;
+  sizeGb?: number;
+  type?: string;
+  backup?: VolumeBackupSpec;
+}
+
 export interface ApplicationSpec {
   source?: { image?: string; git?: GitSourceSpec; compose?: unknown; imagePolicy?: ImagePolicySpec };
   replicas?: number;
@@ -32,7 +50,7 @@ export interface ApplicationSpec {
   ports?: PortSpec[];
   healthcheck?: HealthcheckSpec;
   resources?: { limits?: { memory?: string; cpus?: string } };
-  volumes?: { name: string; mountPath: string; sizeGb?: number; type?: string }[];
+  volumes?: AppVolumeSpec[];
   restartPolicy?: string;
   strategy?: { type?: "RollingUpdate" | "Recreate"; maxSurge?: number; maxUnavailable?: number };
   stopGracePeriod?: string;

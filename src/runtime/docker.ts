@@ -365,6 +365,19 @@ export class DockerDriver implements RuntimeDriver {
     await this.call("container_put_archive", () => this.docker.getContainer(containerId).putArchive(tar, { path: dir }));
   }
 
+  async getArchive(containerId: string, path: string): Promise<Readable> {
+    return (await this.call("container_get_archive", () => this.docker.getContainer(containerId).getArchive({ path }))) as Readable;
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    await this.call("container_pause", () => this.docker.getContainer(id).pause());
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    // 404: gone meanwhile; 409: not paused (any more). Neither leaves anything frozen.
+    await this.tolerant("container_unpause", () => this.docker.getContainer(id).unpause(), undefined, [404, 409]);
+  }
+
   async logs(containerId: string, opts: LogOptions): Promise<Readable> {
     const raw = (await this.call("container_logs", () =>
       this.docker.getContainer(containerId).logs({ follow: opts.follow as true, stdout: true, stderr: true, since: opts.since, tail: opts.tail ?? "all", timestamps: false } as never) as unknown as Promise<unknown>,

@@ -59,6 +59,11 @@ export interface RuntimeDriver {
   exec(containerId: string, cmd: string[], opts?: { sink?: Writable; timeoutMs?: number }): Promise<ExecResult>;
   /** Copies a tar stream into a container (running or stopped) at `dir`. */
   putArchive(containerId: string, tar: Readable, dir: string): Promise<void>;
+  /** A tar stream of `path` in a container (running or only created; its volumes included). */
+  getArchive(containerId: string, path: string): Promise<Readable>;
+  /** Freezes a running container's processes (docker pause); `unpauseContainer` thaws them. */
+  pauseContainer(id: string): Promise<void>;
+  unpauseContainer(id: string): Promise<void>;
   /** A container's log lines (stdout and stderr), demultiplexed. */
   logs(containerId: string, opts: LogOptions): Promise<Readable>;
 

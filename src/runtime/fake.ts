@@ -359,6 +359,20 @@ export class FakeDriver implements RuntimeDriver {
     }
   }
 
+  async getArchive(containerId: string, path: string): Promise<Readable> {
+    this.enter("container_get_archive", `${this.get(containerId).name} ${path}`);
+    // Two zero blocks: an empty tar (the fake keeps no files).
+    return Readable.from([Buffer.alloc(1024)]);
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    this.enter("container_pause", this.get(id).name);
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    this.enter("container_unpause", this.containers.get(id)?.name ?? id);
+  }
+
   async logs(containerId: string, _opts: LogOptions): Promise<Readable> {
     this.enter("container_logs", this.get(containerId).name);
     const out = new PassThrough();

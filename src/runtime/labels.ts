@@ -12,6 +12,9 @@ export const LABEL = {
   job: "berth.dev/job",
   jobOwnerUid: "berth.dev/job-owner-uid",
   jobRun: "berth.dev/job-run",
+  /** A volume backup's or restore's helper container (ADR 0024): the volume and the operation. No owner-uid, so never a replica. */
+  volume: "berth.dev/volume",
+  volumeOperation: "berth.dev/volume-operation",
 } as const;
 
 export const MANAGED_BY = "berth";

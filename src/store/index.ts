@@ -11,6 +11,7 @@ import { NotificationOutbox } from "./notifications.js";
 import { ResourceStore } from "./resources.js";
 import { RevisionStore } from "./revisions.js";
 import type { SecretBox } from "./secrets.js";
+import { VolumeBackupStore } from "./volume-backups.js";
 import { VolumeStore } from "./volumes.js";
 
 /**
@@ -37,6 +38,8 @@ export interface Stores {
   jobRuns: JobRunStore;
   /** Notifications' durable outbox (ADR 0021). */
   outbox: NotificationOutbox;
+  /** Archives of Applications' named volumes and their restores (ADR 0024). */
+  volumeBackups: VolumeBackupStore;
   /** The super_admin the first start made (the installation token's user). */
   adminUserId: () => string | undefined;
 }
@@ -56,6 +59,7 @@ export function openStores(ds: DataSource, box: SecretBox, adminUserId: () => st
     keyRotations: new KeyRotationStore(ds, audit),
     jobRuns: new JobRunStore(ds),
     outbox: new NotificationOutbox(ds),
+    volumeBackups: new VolumeBackupStore(ds),
     adminUserId,
   };
 }

@@ -28,6 +28,16 @@ describe("authorization: the one decision (core/access.ts) and the classifier ev
     expect(decide(who("viewer"), { verb: "patch", resource: "applications", namespace: "pa", name: "web" }, scope).reason).to.match(/user "viewer" \(viewer\) cannot patch applications "web" in Project "pa"/);
   });
 
+  it("volume backups and restores are Project content: viewers list them, only writers of the Project take or restore one", () => {
+    const q = new URLSearchParams();
+    const list = accessOf("GET", "/berth/v1/namespaces/pv/applications/web/volumebackups", q);
+    expect(list).to.deep.equal({ verb: "list", resource: "volumebackups", namespace: "pv", name: "web" });
+    const take = accessOf("POST", "/berth/v1/namespaces/pv/applications/web/volumebackups", q);
+    const restore = accessOf("POST", "/berth/v1/namespaces/pa/applications/web/volumerestores", q);
+    expect(restore).to.deep.equal({ verb: "create", resource: "volumerestores", namespace: "pa", name: "web" });
+    expect([can("viewer", list), can("viewer", take), can("developer", take), can("developer", restore), can("viewer", restore)]).to.deep.equal([true, false, false, true, false]);
+  });
+
   it("rotating the installation key (berth rotate-key) is the admins' alone", () => {
     const q = new URLSearchParams();
     const post = accessOf("POST", "/berth/v1/rotate-key", q);

@@ -14,6 +14,7 @@ import { createsContainers, describeStep, ordered, planApplication, planInfrastr
 import type { TrafficSwitch } from "../../runtime/traffic.js";
 import type { CredentialStore } from "../../store/credentials.js";
 import type { JobRunStore } from "../../store/job-runs.js";
+import type { VolumeBackupStore } from "../../store/volume-backups.js";
 import type { RevisionStore } from "../../store/revisions.js";
 import { SecretEnvError, unsealSecretEnv, type SecretBox } from "../../store/secrets.js";
 import type { VolumeStore } from "../../store/volumes.js";
@@ -40,6 +41,8 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   git?: GitSource;
   /** Runs of spec.jobs (ADR 0020): reported in status.jobs and JobsSucceeded. */
   jobRuns?: JobRunStore;
+  /** Volume backups (ADR 0024): reported in VolumeBackupsSucceeded. */
+  volumeBackups?: VolumeBackupStore;
   /** Image automation's registry polls (ADR 0022); without it, one over the registries' HTTP API. */
   images?: ImagePolicies;
 }
@@ -127,6 +130,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     obs.events = [];
     // First: a later step's failure still reports the jobs.
     obs.jobs = await this.observeJobs(app, spec);
+    obs.volumeBackups = await this.observeVolumeBackups(app, spec);
     await this.checkDependencies(app);
     const image = await this.imageOf(app, spec, obs);
     // The first build of a git source is under way: nothing to run yet (status says where it stands).
@@ -146,6 +150,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     const counts = countReplicas(obs.containers, hash, obs.desired, obs.withdrawn);
     if (converged(counts, obs.desired)) await this.recordSuccess(app, hash, obs.desired, obs);
     else obs.rollout = await this.checkDeadline(app, spec, hash, obs);
+  }
+
+  private async observeVolumeBackups(app: ResourceObject, spec: ApplicationSpec): Promise<AppObserved["volumeBackups"] | undefined> {
+    if (!this.d.volumeBackups || !spec.volumes?.some((v) => v.backup)) return undefined;
+    return await this.d.volumeBackups.lastFinishedPerVolume(app.metadata.uid!);
   }
 
   private async observeJobs(app: ResourceObject, spec: ApplicationSpec): Promise<AppObserved["jobs"] | undefined> {

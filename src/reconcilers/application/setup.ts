@@ -1,7 +1,9 @@
 import type { Manager } from "../../controller/manager.js";
 import type { Logger } from "winston";
 import type { ResourceStore } from "../../store/resources.js";
+import { backupRoot } from "../shared/backup-destinations.js";
 import { JobScheduler } from "./job-scheduler.js";
+import { VolumeBackupWorker } from "./volume-backup-worker.js";
 import { ComposeReconciler } from "./compose-reconciler.js";
 import { ApplicationDispatch } from "./dispatch.js";
 import { ApplicationReconciler, type ApplicationDeps } from "./reconciler.js";
@@ -20,7 +22,7 @@ import { applicationSettled } from "./settled.js";
  */
 export const APPLICATION_WORKERS = 32;
 
-export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurrency?: number; logger?: Logger; jobPollMs?: number }): JobScheduler | undefined {
+export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurrency?: number; logger?: Logger; jobPollMs?: number; dataDir?: string }): JobScheduler | undefined {
   const compose = new ComposeReconciler(deps);
   const reconciler = new ApplicationDispatch(deps.store, new ApplicationReconciler(deps), compose);
   mgr.addController({ kind: "Application", name: "application", reconciler, concurrency: deps.concurrency ?? APPLICATION_WORKERS, settled: applicationSettled });
@@ -29,6 +31,10 @@ export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurr
   mgr.watch("Project", async (key) => (await deps.store.keysWithReadyReason(["Application"], PULL_REASONS)).filter((k) => k.namespace === key.name));
   // A service's Application changed (its status too): its compose Application summarises it again.
   mgr.watch("Application", (key) => compose.parentOf(key));
+  if (deps.volumeBackups && deps.logger) {
+    // Volume backups (ADR 0024): on the leader too.
+    mgr.add(new VolumeBackupWorker({ ...deps, volumeBackups: deps.volumeBackups, logger: deps.logger, enqueue: (k) => mgr.enqueue(k), backupDir: backupRoot(deps.dataDir) }));
+  }
   if (!deps.jobRuns || !deps.logger) return undefined;
   // Scheduled jobs (ADR 0020): runs on the leader, with the controllers.
   const scheduler = new JobScheduler({ ...deps, jobRuns: deps.jobRuns, logger: deps.logger, enqueue: (k) => mgr.enqueue(k), pollMs: deps.jobPollMs });

@@ -1,3 +1,5 @@
+import { withVolumeBackups } from "./volume-backup-plan.js";
+import type { VolumeBackupInfo } from "../../core/records.js";
 import { jobsStatus, withJobs, type JobsObserved } from "./job-status.js";
 import type { ConditionInput } from "../../core/conditions.js";
 import type { ApplicationSpec } from "../../core/specs.js";
@@ -31,6 +33,8 @@ export interface AppObserved {
   git: GitObserved;
   /** The last runs of spec.jobs (ADR 0020). */
   jobs: JobsObserved;
+  /** Each volume's newest finished backup (ADR 0024). */
+  volumeBackups: VolumeBackupInfo[];
   /** An imagePolicy source's chosen image (ADR 0022). */
   image: ImageObserved;
   /** The registry passwords this reconcile's pulls could send (ADR 0022): scrubbed from messages, never in status. */
@@ -164,7 +168,7 @@ function inputsOf(app: ResourceObject, obs: Partial<AppObserved>): { desired: nu
 
 export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserved>, outcome: Outcome, at?: string): Verdict {
   const { desired, previous, hash, counts } = inputsOf(app, obs);
-  const summary = withJobs(withGit(summaryFor(obs, outcome, counts, desired), obs.git, outcome), app, obs.jobs);
+  const summary = withVolumeBackups(withJobs(withGit(summaryFor(obs, outcome, counts, desired), obs.git, outcome), app, obs.jobs), (app.spec ?? {}) as ApplicationSpec, obs.volumeBackups);
   const conditions = conditionsFor(app, summary, at);
   const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
   const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...gitFields(obs.git, previous), ...imageFields(app, obs.image, previous), ...jobFields(app, obs.jobs, previous), conditions };

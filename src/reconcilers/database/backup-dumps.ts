@@ -4,14 +4,15 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import type { Logger } from "winston";
 import type { BackupInfo } from "../../core/records.js";
-import type { BackupDestinationSpec, DatabaseSpec } from "../../core/specs.js";
+import type { DatabaseSpec } from "../../core/specs.js";
 import { backupCommand, ENGINE_INFO } from "../../runtime/database-engines.js";
 import { execToFile } from "../../runtime/database-exec.js";
 import type { ExecResult, RuntimeDriver } from "../../runtime/driver.js";
-import { HashingSink, parseS3Url, S3Destination, s3Url } from "../../runtime/s3-destination.js";
+import { HashingSink, parseS3Url, s3Url, type S3Destination } from "../../runtime/s3-destination.js";
 import type { ExpiredBackup, StoredDump } from "../../store/backups.js";
 import type { ResourceStore } from "../../store/resources.js";
-import { unsealSecret, type SecretBox } from "../../store/secrets.js";
+import type { SecretBox } from "../../store/secrets.js";
+import { openDestination } from "../shared/backup-destinations.js";
 
 /** The Database a dump is of. */
 export interface DumpTarget {
@@ -72,17 +73,7 @@ export class BackupDumps {
 
   /** The named BackupDestination of the Database's Project, with its secret key unsealed. */
   async destination(project: string, name: string): Promise<S3Destination> {
-    const obj = await this.d.store.getStored("BackupDestination", project, name);
-    if (!obj || obj.metadata.deletionTimestamp) throw new Error(`BackupDestination ${name} does not exist in project ${project}`);
-    const spec = obj.spec as unknown as BackupDestinationSpec;
-    let secretAccessKey: string | undefined;
-    try {
-      secretAccessKey = unsealSecret(this.d.box, "BackupDestination", obj.spec, "spec.secretAccessKey");
-    } catch (e) {
-      throw new Error(`BackupDestination ${name}: ${(e as Error).message}`, { cause: e });
-    }
-    if (!secretAccessKey) throw new Error(`BackupDestination ${name} has no spec.secretAccessKey`);
-    return new S3Destination({ ...spec, name, secretAccessKey });
+    return openDestination(this.d, project, name);
   }
 
   /** Dumps the database running in `containerId` to where its spec says; throws with the reason. */

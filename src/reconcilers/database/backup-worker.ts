@@ -1,7 +1,5 @@
-import path from "node:path";
 import { CronExpressionParser } from "cron-parser";
 import type { Logger } from "winston";
-import { defaultDataDir } from "../../core/config.js";
 import { getCondition, conditionsOf } from "../../core/conditions.js";
 import type { BackupInfo } from "../../core/records.js";
 import type { Credentials, DatabaseSpec, Engine } from "../../core/specs.js";
@@ -18,6 +16,7 @@ import type { EventStore } from "../../store/events.js";
 import type { ResourceStore } from "../../store/resources.js";
 import type { SecretBox } from "../../store/secrets.js";
 import type { Metrics } from "../../telemetry/metrics.js";
+import { backupRoot } from "../shared/backup-destinations.js";
 import { scrub } from "../shared/failures.js";
 import { BackupDumps } from "./backup-dumps.js";
 import type { DatabaseMaintenance } from "./maintenance.js";
@@ -34,11 +33,8 @@ export function dueScheduledBackup(schedule: string, now: Date, history: { creat
   return prev;
 }
 
-/** Where backup files go: $BERTH_BACKUP_DIR, else `<data-dir>/backups`. */
-export function backupRoot(dataDir: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.BERTH_BACKUP_DIR) return env.BERTH_BACKUP_DIR;
-  return path.join(dataDir ?? defaultDataDir(env), "backups");
-}
+/** Where backup files go (shared with volume backups). */
+export { backupRoot };
 
 export interface BackupWorkerDeps {
   store: ResourceStore;

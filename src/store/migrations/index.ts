@@ -12,8 +12,9 @@ import { JobRuns1732560000080 } from "./1732560000080-JobRuns.js";
 import { AccessNotify1732560000085 } from "./1732560000085-AccessNotify.js";
 import { Notifications1732560000090 } from "./1732560000090-Notifications.js";
 import { BackupDestinations1732560000110 } from "./1732560000110-BackupDestinations.js";
+import { VolumeBackups1732560000120 } from "./1732560000120-VolumeBackups.js";
 
-export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080, AccessNotify1732560000085, Notifications1732560000090, BackupDestinations1732560000110 };
+export { SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080, AccessNotify1732560000085, Notifications1732560000090, BackupDestinations1732560000110, VolumeBackups1732560000120 };
 
 /** Every migration, oldest first; TypeORM orders them by the timestamp in the class name. */
-export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080, AccessNotify1732560000085, Notifications1732560000090, BackupDestinations1732560000110];
+export const MIGRATIONS = [SeedSchema1732560000000, ResourceObjects1732560000001, Installation1732560000002, DatabaseRuntime1732560000010, DomainCertificates1732560000020, StatusOnlyChanges1732560000030, ChangePrevLabels1732560000040, Syncs1732560000050, PeopleAndTokens1732560000060, KeyRotation1732560000070, JobRuns1732560000080, AccessNotify1732560000085, Notifications1732560000090, BackupDestinations1732560000110, VolumeBackups1732560000120];
