@@ -6,6 +6,7 @@ import type { ApplicationSpec, JobSpec } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ObjectKey } from "../../controller/controller.js";
 import type { Component } from "../../controller/manager.js";
+import { PollLoop } from "../../controller/poll-loop.js";
 import type { RuntimeDriver } from "../../runtime/driver.js";
 import { jobContainerOptions } from "../../runtime/job-spec.js";
 import type { CredentialStore } from "../../store/credentials.js";
@@ -78,38 +79,27 @@ function eventFor(job: JobSpec, ok: boolean, killed: ActiveRun["killed"], messag
 export class JobScheduler implements Component {
   private readonly next = new Map<string, { schedule: string; timeZone?: string; at: Date }>();
   private readonly active = new Map<string, ActiveRun>();
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private stopped = false;
 
-  constructor(private readonly d: JobSchedulerDeps) {}
+  private readonly loop: PollLoop;
+
+  constructor(private readonly d: JobSchedulerDeps) {
+    this.loop = new PollLoop(() => this.tick(), { everyMs: d.pollMs ?? 1000, onError: (e) => void d.logger.warn("job scheduler pass failed", { error: e.message }) });
+  }
 
   private now(): Date {
     return this.d.now?.() ?? new Date();
   }
 
   async start(_signal: AbortSignal): Promise<void> {
-    if (this.stopped) return;
-    this.schedule(0);
+    if (this.loop.isStopped) return;
+    this.loop.start(0);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking?.catch(() => undefined);
+    await this.loop.stop();
     // Running containers go on; the next leader adopts their rows.
     for (const a of this.active.values()) if (a.timer) clearTimeout(a.timer);
     this.active.clear();
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick()
-        .catch((e) => void this.d.logger.warn("job scheduler pass failed", { error: (e as Error).message }))
-        .finally(() => this.schedule(this.d.pollMs ?? 1000));
-    }, ms);
-    this.timer.unref();
   }
 
   /** One pass: due slots of every job, then pending rows (manual runs) and runs to adopt. */
@@ -117,7 +107,7 @@ export class JobScheduler implements Component {
     const { items } = await this.d.store.list("Application", {}, true);
     const apps = new Map<string, ResourceObject>();
     for (const app of items) {
-      if (this.stopped) return;
+      if (this.loop.isStopped) return;
       if (app.metadata.deletionTimestamp) continue;
       apps.set(app.metadata.uid!, app);
       await this.dueSlots(app);
@@ -172,7 +162,7 @@ export class JobScheduler implements Component {
   /** Pending rows (manual runs, a claim a crash interrupted) start; running ones of an earlier process are adopted. */
   private async openRuns(apps: Map<string, ResourceObject>): Promise<void> {
     for (const run of await this.d.jobRuns.open()) {
-      if (this.stopped || this.active.has(run.id)) continue;
+      if (this.loop.isStopped || this.active.has(run.id)) continue;
       const app = apps.get(run.applicationUid);
       const job = ((app?.spec ?? {}) as ApplicationSpec).jobs?.find((j) => j.name === run.job);
       if (!app || !job) {
@@ -228,7 +218,7 @@ export class JobScheduler implements Component {
       () => null,
     );
     clearTimeout(a.timer);
-    if (this.stopped) return;
+    if (this.loop.isStopped) return;
     const logs = scrub(await this.logsOf(id), this.secretsOf(a.app));
     await this.d.driver.removeContainer(id).catch(() => undefined);
     const ok = exit === 0 && !a.killed;

@@ -8,6 +8,7 @@ import type { AppVolumeSpec, ApplicationSpec } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ObjectKey } from "../../controller/controller.js";
 import type { Component } from "../../controller/manager.js";
+import { PollLoop } from "../../controller/poll-loop.js";
 import type { RuntimeDriver } from "../../runtime/driver.js";
 import { LABEL, MANAGED_BY, volumeName } from "../../runtime/labels.js";
 import { parseS3Url, s3Url, type S3Destination } from "../../runtime/s3-destination.js";
@@ -16,7 +17,7 @@ import type { EventStore, NewEvent } from "../../store/events.js";
 import type { ResourceStore } from "../../store/resources.js";
 import type { SecretBox } from "../../store/secrets.js";
 import type { ExpiredArchive, PendingVolumeOperation, StoredArchive, VolumeBackupStore } from "../../store/volume-backups.js";
-import { openDestination } from "../shared/backup-destinations.js";
+import { openDestination, removeExpired } from "../shared/backup-destinations.js";
 import { archiveName, archiveRelPath, backedUpVolumes, dueVolumeBackup } from "./volume-backup-plan.js";
 
 export interface VolumeBackupWorkerDeps {
@@ -61,22 +62,23 @@ async function sha256OfFile(file: string): Promise<string> {
  * wakes the Application, whose VolumeBackupsSucceeded condition reports the outcome.
  */
 export class VolumeBackupWorker implements Component {
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private ticking: Promise<void> | undefined;
   private readonly inFlight = new Map<string, Promise<void>>();
 
-  constructor(private readonly d: VolumeBackupWorkerDeps) {}
+  private readonly loop: PollLoop;
+
+  constructor(private readonly d: VolumeBackupWorkerDeps) {
+    this.loop = new PollLoop(() => this.tick(), { everyMs: d.pollMs ?? 1000, onError: (e) => void d.logger.warn("volume backup pass failed", { error: e.message }) });
+  }
 
   private get now(): Date {
     return this.d.now?.() ?? new Date();
   }
 
   async start(_signal: AbortSignal): Promise<void> {
-    if (this.stopped) return;
+    if (this.loop.isStopped) return;
     await this.d.volumeBackups.failInterrupted();
     await this.removeLeftoverHelpers();
-    this.schedule();
+    this.loop.start();
   }
 
   /** Helpers of operations a previous process was running when it died (their rows just failed). */
@@ -84,23 +86,8 @@ export class VolumeBackupWorker implements Component {
     for (const c of await this.d.driver.listContainers({ [LABEL.managedBy]: MANAGED_BY, [LABEL.kind]: HELPER_KIND })) await this.d.driver.removeContainer(c.id);
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick()
-        .catch((e) => void this.d.logger.warn("volume backup pass failed", { error: (e as Error).message }))
-        .finally(() => {
-          this.ticking = undefined;
-          this.schedule();
-        });
-    }, this.d.pollMs ?? 1000);
-    this.timer.unref();
-  }
-
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking;
+    await this.loop.stop();
     // Running copies finish for a while; a row still running after that fails at the next start.
     await Promise.race([Promise.all(this.inFlight.values()), new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
@@ -149,7 +136,7 @@ export class VolumeBackupWorker implements Component {
 
   private async claimPending(): Promise<void> {
     for (const p of await this.d.volumeBackups.pending()) {
-      if (this.stopped || this.inFlight.has(p.applicationUid)) continue;
+      if (this.loop.isStopped || this.inFlight.has(p.applicationUid)) continue;
       if (!(await this.d.volumeBackups.claim(p))) continue;
       const run = this.run(p)
         .catch((e) => void this.d.logger.error(`volume ${p.kind} failed unexpectedly`, { id: p.id, error: (e as Error).message }))
@@ -272,33 +259,11 @@ export class VolumeBackupWorker implements Component {
     return { path: s3Url(dest.bucket, key), bytes: read.bytes, sha256: read.sha256, destination: dest.s.name };
   }
 
-  /** Retention's remover: local files, and objects (archive and `.sha256`) in their destinations. */
-  private async removeArchives(project: string, expired: ExpiredArchive[]): Promise<Set<string>> {
-    const gone = new Set<string>();
-    for (const b of expired) {
-      if (!b.destination) {
-        if (b.path) rmSync(b.path, { force: true });
-        gone.add(b.id);
-      } else if (await this.removeRemote(project, b)) gone.add(b.id);
-    }
-    return gone;
-  }
-
-  private async removeRemote(project: string, b: ExpiredArchive): Promise<boolean> {
-    const where = parseS3Url(b.path ?? "");
-    if (!where) return true;
-    try {
-      const dest = await openDestination(this.d, project, b.destination!);
-      try {
-        return (await dest.remove([where.key, `${where.key}.sha256`], where.bucket)).has(where.key);
-      } finally {
-        dest.destroy();
-      }
-    } catch (e) {
-      // The row stays, so the next retention pass tries again.
-      this.d.logger.warn("volume backup retention could not delete an old archive", { namespace: project, backup: b.id, path: b.path, error: (e as Error).message });
-      return false;
-    }
+  /** Retention's remover; a failed delete keeps the row for the next pass. */
+  private removeArchives(project: string, expired: ExpiredArchive[]): Promise<Set<string>> {
+    return removeExpired((name) => openDestination(this.d, project, name), expired, (x, e) =>
+      this.d.logger.warn("volume backup retention could not delete an old archive", { namespace: project, backup: x.id, path: x.path, error: e.message }),
+    );
   }
 
   async runRestore(id: string): Promise<void> {

@@ -12,7 +12,7 @@ import { HashingSink, parseS3Url, s3Url, type S3Destination } from "../../runtim
 import type { ExpiredBackup, StoredDump } from "../../store/backups.js";
 import type { ResourceStore } from "../../store/resources.js";
 import type { SecretBox } from "../../store/secrets.js";
-import { openDestination } from "../shared/backup-destinations.js";
+import { openDestination, removeExpired } from "../shared/backup-destinations.js";
 
 /** The Database a dump is of. */
 export interface DumpTarget {
@@ -159,33 +159,10 @@ export class BackupDumps {
     }
   }
 
-  /** Retention's remover: local files, and objects (dump and `.sha256`) in their destinations. */
-  async remove(project: string, expired: ExpiredBackup[]): Promise<Set<string>> {
-    const gone = new Set<string>();
-    for (const b of expired) {
-      if (!b.destination) {
-        if (b.path) rmSync(b.path, { force: true });
-        gone.add(b.id);
-      } else if (await this.removeRemote(project, b)) gone.add(b.id);
-    }
-    return gone;
-  }
-
-  private async removeRemote(project: string, b: ExpiredBackup): Promise<boolean> {
-    const where = parseS3Url(b.path ?? "");
-    if (!where) return true;
-    try {
-      const dest = await this.destination(project, b.destination!);
-      try {
-        const gone = await dest.remove([where.key, `${where.key}.sha256`], where.bucket);
-        return gone.has(where.key);
-      } finally {
-        dest.destroy();
-      }
-    } catch (e) {
-      // The row stays, so the next retention pass tries again.
-      this.d.logger.warn("backup retention could not delete an old backup", { namespace: project, backup: b.id, path: b.path, error: (e as Error).message });
-      return false;
-    }
+  /** Retention's remover; a failed delete keeps the row for the next pass. */
+  remove(project: string, expired: ExpiredBackup[]): Promise<Set<string>> {
+    return removeExpired((name) => this.destination(project, name), expired, (x, e) =>
+      this.d.logger.warn("backup retention could not delete an old backup", { namespace: project, backup: x.id, path: x.path, error: e.message }),
+    );
   }
 }

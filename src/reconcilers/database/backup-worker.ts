@@ -5,6 +5,7 @@ import type { BackupInfo } from "../../core/records.js";
 import type { Credentials, DatabaseSpec, Engine } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ObjectKey } from "../../controller/controller.js";
+import { PollLoop } from "../../controller/poll-loop.js";
 import { ENGINE_INFO, readinessProbe, restoreCommand } from "../../runtime/database-engines.js";
 import { execCapture, putFile } from "../../runtime/database-exec.js";
 import { DATABASE_STOP_GRACE_SECONDS } from "../../runtime/database-spec.js";
@@ -82,15 +83,15 @@ function tail(stderr: string): string {
  * A stopped worker stays stopped.
  */
 export class BackupWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
   private readonly inFlight = new Map<string, Promise<void>>();
-  private ticking: Promise<void> | undefined;
   private lastSchedulePass = 0;
   private readonly dumps: BackupDumps;
 
+  private readonly loop: PollLoop;
+
   constructor(private readonly d: BackupWorkerDeps) {
     this.dumps = new BackupDumps(d);
+    this.loop = new PollLoop(() => this.tick(), { everyMs: d.pollMs ?? 1000, onError: (e) => void d.logger.warn("backup worker pass failed", { error: String(e) }) });
   }
 
   private get now(): Date {
@@ -102,28 +103,13 @@ export class BackupWorker {
   }
 
   async start(_signal: AbortSignal): Promise<void> {
-    if (this.stopped) return;
+    if (this.loop.isStopped) return;
     await this.d.backups.failInterrupted();
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick()
-        .catch((e) => void this.d.logger.warn("backup worker pass failed", { error: String(e) }))
-        .finally(() => {
-          this.ticking = undefined;
-          this.schedule();
-        });
-    }, this.d.pollMs ?? 1000);
-    this.timer.unref();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking;
+    await this.loop.stop();
     // Let running dumps finish for a while; a row still running after that is failed at the next start.
     await Promise.race([Promise.all(this.inFlight.values()), new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
@@ -166,7 +152,7 @@ export class BackupWorker {
 
   private async claimPending(): Promise<void> {
     for (const p of await this.d.backups.pending()) {
-      if (this.stopped || this.inFlight.has(p.databaseId)) continue;
+      if (this.loop.isStopped || this.inFlight.has(p.databaseId)) continue;
       if (!(await this.d.backups.claim(p))) continue;
       const run = this.run(p)
         .catch((e) => void this.d.logger.error(`${p.kind} failed unexpectedly`, { id: p.id, error: String(e) }))

@@ -1,7 +1,8 @@
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { defaultDataDir } from "../../core/config.js";
 import type { BackupDestinationSpec } from "../../core/specs.js";
-import { S3Destination } from "../../runtime/s3-destination.js";
+import { parseS3Url, S3Destination } from "../../runtime/s3-destination.js";
 import type { ResourceStore } from "../../store/resources.js";
 import { unsealSecret, type SecretBox } from "../../store/secrets.js";
 
@@ -24,4 +25,43 @@ export async function openDestination(d: { store: ResourceStore; box: SecretBox 
   }
   if (!secretAccessKey) throw new Error(`BackupDestination ${name} has no spec.secretAccessKey`);
   return new S3Destination({ ...spec, name, secretAccessKey });
+}
+
+/** A backup retention removes: a local file (`path`), or an object in a destination (`path` an s3:// URL). */
+export interface ExpiredFile {
+  id: string;
+  path: string | null;
+  destination: string | null;
+}
+
+/**
+ * Retention's remover for Database and volume backups alike: local files, and objects (the
+ * archive and its `.sha256`) in their destinations. Returns the ids whose file is gone; an
+ * object that could not be deleted keeps its row, so the next pass tries again.
+ */
+export async function removeExpired(open: (destination: string) => Promise<S3Destination>, expired: readonly ExpiredFile[], warn: (b: ExpiredFile, e: Error) => void): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (const b of expired) {
+    if (!b.destination) {
+      if (b.path) rmSync(b.path, { force: true });
+      gone.add(b.id);
+    } else if (await removeRemote(open, b, warn)) gone.add(b.id);
+  }
+  return gone;
+}
+
+async function removeRemote(open: (destination: string) => Promise<S3Destination>, b: ExpiredFile, warn: (b: ExpiredFile, e: Error) => void): Promise<boolean> {
+  const where = parseS3Url(b.path ?? "");
+  if (!where) return true;
+  try {
+    const dest = await open(b.destination!);
+    try {
+      return (await dest.remove([where.key, `${where.key}.sha256`], where.bucket)).has(where.key);
+    } finally {
+      dest.destroy();
+    }
+  } catch (e) {
+    warn(b, e as Error);
+    return false;
+  }
 }
