@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type { Logger } from "winston";
@@ -11,13 +10,13 @@ import type { Component } from "../../controller/manager.js";
 import { PollLoop } from "../../controller/poll-loop.js";
 import type { RuntimeDriver } from "../../runtime/driver.js";
 import { LABEL, MANAGED_BY, volumeName } from "../../runtime/labels.js";
-import { parseS3Url, s3Url, type S3Destination } from "../../runtime/s3-destination.js";
+import { s3Url, type S3Destination } from "../../runtime/s3-destination.js";
 import { HELPER_KIND, readVolumeArchive, withVolumeHelper, writeVolumeArchive, type VolumeHelper } from "../../runtime/volume-archive.js";
 import type { EventStore, NewEvent } from "../../store/events.js";
 import type { ResourceStore } from "../../store/resources.js";
 import type { SecretBox } from "../../store/secrets.js";
 import type { ExpiredArchive, PendingVolumeOperation, StoredArchive, VolumeBackupStore } from "../../store/volume-backups.js";
-import { openDestination, removeExpired } from "../shared/backup-destinations.js";
+import { fetchVerified, openDestination, removeExpired, type FetchedFile } from "../shared/backup-destinations.js";
 import { archiveName, archiveRelPath, backedUpVolumes, dueVolumeBackup } from "./volume-backup-plan.js";
 
 export interface VolumeBackupWorkerDeps {
@@ -48,12 +47,6 @@ interface Target {
 }
 
 /** SHA-256 of a local file, read as a stream. */
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /**
  * Backups of Applications' named volumes and their restores into new volumes (ADR 0024), on the
  * leader. Requests are rows (the API and the schedule insert `pending` ones); this worker claims
@@ -322,31 +315,8 @@ export class VolumeBackupWorker implements Component {
   }
 
   /** A local file holding the archive, its SHA-256 verified; a remote one is downloaded (0600) first. */
-  private async fetchArchive(project: string, backup: VolumeBackupInfo, restoreId: string): Promise<{ file: string; cleanup: () => void }> {
-    const check = (actual: string): void => {
-      if (backup.sha256 && actual !== backup.sha256) throw new Error(`backup ${backup.id} is corrupt: its SHA-256 is ${actual}, the backup recorded ${backup.sha256}; nothing was restored`);
-    };
-    if (!backup.destination) {
-      if (!existsSync(backup.path!)) throw new Error(`the archive ${backup.path} is missing`);
-      check(await sha256OfFile(backup.path!));
-      return { file: backup.path!, cleanup: () => undefined };
-    }
-    const where = parseS3Url(backup.path ?? "");
-    if (!where) throw new Error(`backup ${backup.id} has no object path`);
-    const dir = path.join(this.d.backupDir, ".restores");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `${restoreId}.tar.gz`);
-    const cleanup = (): void => rmSync(file, { force: true });
-    const dest = await openDestination(this.d, project, backup.destination);
-    try {
-      check((await dest.download(where.key, file, where.bucket)).sha256);
-      return { file, cleanup };
-    } catch (e) {
-      cleanup();
-      throw e;
-    } finally {
-      dest.destroy();
-    }
+  private fetchArchive(project: string, backup: VolumeBackupInfo, restoreId: string): Promise<FetchedFile> {
+    return fetchVerified((name) => openDestination(this.d, project, name), backup, { backupDir: this.d.backupDir, name: `${restoreId}.tar.gz` });
   }
 
   private async event(app: ResourceObject, e: NewEvent): Promise<void> {

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import type { Logger } from "winston";
@@ -8,11 +7,11 @@ import type { DatabaseSpec } from "../../core/specs.js";
 import { backupCommand, ENGINE_INFO } from "../../runtime/database-engines.js";
 import { execToFile } from "../../runtime/database-exec.js";
 import type { ExecResult, RuntimeDriver } from "../../runtime/driver.js";
-import { HashingSink, parseS3Url, s3Url, type S3Destination } from "../../runtime/s3-destination.js";
+import { HashingSink, s3Url, type S3Destination } from "../../runtime/s3-destination.js";
 import type { ExpiredBackup, StoredDump } from "../../store/backups.js";
 import type { ResourceStore } from "../../store/resources.js";
 import type { SecretBox } from "../../store/secrets.js";
-import { openDestination, removeExpired } from "../shared/backup-destinations.js";
+import { fetchVerified, openDestination, removeExpired, sha256OfFile, type FetchedFile } from "../shared/backup-destinations.js";
 
 /** The Database a dump is of. */
 export interface DumpTarget {
@@ -30,10 +29,7 @@ export interface DumpDeps {
 }
 
 /** A dump fetched for a restore: a local file, and what to remove once the restore is done. */
-export interface FetchedDump {
-  file: string;
-  cleanup: () => void;
-}
+export type FetchedDump = FetchedFile;
 
 function tail(stderr: string): string {
   return stderr.trim() ? `: ${stderr.trim().split("\n").slice(-3).join(" / ")}` : "";
@@ -48,16 +44,6 @@ function dumpProblem(engine: string, r: Pick<ExecResult, "timedOut" | "exitCode"
 }
 
 /** SHA-256 of a local file, read as a stream. */
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-function checkSum(backup: BackupInfo, actual: string): void {
-  if (backup.sha256 && backup.sha256 !== actual) throw new Error(`backup ${backup.id} is corrupt: its SHA-256 is ${actual}, the backup recorded ${backup.sha256}; nothing was restored`);
-}
-
 /**
  * Where dumps go and come from: the local backup directory, or the bucket of the
  * BackupDestination a Database names (issue 20, ADR 0023). Either way the dump streams from the
@@ -134,29 +120,8 @@ export class BackupDumps {
   }
 
   /** A local file holding the backup's dump, its checksum verified; a remote one is downloaded first. */
-  async fetch(project: string, backup: BackupInfo, restoreId: string): Promise<FetchedDump> {
-    if (!backup.destination) {
-      if (!existsSync(backup.path!)) throw new Error(`the backup file ${backup.path} is missing`);
-      if (backup.sha256) checkSum(backup, await sha256OfFile(backup.path!));
-      return { file: backup.path!, cleanup: () => undefined };
-    }
-    const where = parseS3Url(backup.path ?? "");
-    if (!where) throw new Error(`backup ${backup.id} has no object path`);
-    const dir = path.join(this.d.backupDir, ".restores");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, `${restoreId}.dump`);
-    const cleanup = (): void => rmSync(file, { force: true });
-    const dest = await this.destination(project, backup.destination);
-    try {
-      const got = await dest.download(where.key, file, where.bucket);
-      checkSum(backup, got.sha256);
-      return { file, cleanup };
-    } catch (e) {
-      cleanup();
-      throw e;
-    } finally {
-      dest.destroy();
-    }
+  fetch(project: string, backup: BackupInfo, restoreId: string): Promise<FetchedDump> {
+    return fetchVerified((name) => this.destination(project, name), backup, { backupDir: this.d.backupDir, name: `${restoreId}.dump` });
   }
 
   /** Retention's remover; a failed delete keeps the row for the next pass. */

@@ -1,4 +1,5 @@
-import { rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { defaultDataDir } from "../../core/config.js";
 import type { BackupDestinationSpec } from "../../core/specs.js";
@@ -63,5 +64,57 @@ async function removeRemote(open: (destination: string) => Promise<S3Destination
   } catch (e) {
     warn(b, e as Error);
     return false;
+  }
+}
+
+/** A backup to restore from: where its file is, and the SHA-256 recorded when it was taken. */
+export interface StoredFile {
+  id: string;
+  path: string | null;
+  destination: string | null;
+  sha256: string | null;
+}
+
+export interface FetchedFile {
+  file: string;
+  cleanup: () => void;
+}
+
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+function checkSum(backup: StoredFile, actual: string): void {
+  if (backup.sha256 && backup.sha256 !== actual) throw new Error(`backup ${backup.id} is corrupt: its SHA-256 is ${actual}, the backup recorded ${backup.sha256}; nothing was restored`);
+}
+
+/**
+ * A local file holding the backup (a Database dump or a volume archive), its SHA-256 checked
+ * before anything is restored; a remote one is downloaded (0600, under `<backupDir>/.restores`)
+ * first and removed by `cleanup`, or at once when the download or the check fails.
+ */
+export async function fetchVerified(open: (destination: string) => Promise<S3Destination>, backup: StoredFile, to: { backupDir: string; name: string }): Promise<FetchedFile> {
+  if (!backup.destination) {
+    if (!backup.path || !existsSync(backup.path)) throw new Error(`the backup file ${backup.path} is missing`);
+    checkSum(backup, await sha256OfFile(backup.path));
+    return { file: backup.path, cleanup: () => undefined };
+  }
+  const where = parseS3Url(backup.path ?? "");
+  if (!where) throw new Error(`backup ${backup.id} has no object path`);
+  const dir = path.join(to.backupDir, ".restores");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, to.name);
+  const cleanup = (): void => rmSync(file, { force: true });
+  const dest = await open(backup.destination);
+  try {
+    checkSum(backup, (await dest.download(where.key, file, where.bucket)).sha256);
+    return { file, cleanup };
+  } catch (e) {
+    cleanup();
+    throw e;
+  } finally {
+    dest.destroy();
   }
 }
