@@ -3,8 +3,8 @@ import { createWriteStream } from "node:fs";
 import { PassThrough, Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { BackupDestinationSpec } from "../core/specs.js";
+import { uploadStream } from "./s3-multipart.js";
 
 /**
  * An S3-compatible bucket as a place for backups (issue 20, ADR 0023): streamed multipart
@@ -17,16 +17,6 @@ export interface S3Settings extends BackupDestinationSpec {
   /** The BackupDestination's name, for messages. */
   name: string;
 }
-
-/**
- * Part size and parallel parts of an upload. Memory held by one upload is a few parts whatever
- * the dump's size: the parts in flight, the one being filled and the remainder lib-storage keeps
- * of the last one. 8 MiB × 2 in flight stays inside the 50 MB budget (docs/benchmarks.md §11);
- * 4 in flight measured 91 MB above idle for a 1 GiB dump. 8 MiB parts bound an object at
- * 10,000 parts ≈ 78 GiB.
- */
-export const PART_BYTES = 8 * 1024 * 1024;
-export const QUEUE_SIZE = 2;
 
 /** An S3 request that failed, with the service's error code (NoSuchBucket, SignatureDoesNotMatch …). */
 export class S3DestinationError extends Error {
@@ -141,15 +131,8 @@ export class S3Destination {
    * object is complete; rejects with an S3DestinationError, after aborting the multipart upload.
    */
   async upload(key: string, body: Readable, metadata: Record<string, string> = {}): Promise<void> {
-    const up = new Upload({
-      client: this.client,
-      params: { Bucket: this.s.bucket, Key: key, Body: body, ContentType: "application/octet-stream", Metadata: metadata },
-      partSize: PART_BYTES,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-    });
     try {
-      await up.done();
+      await uploadStream({ client: this.client, bucket: this.s.bucket, key, metadata }, body);
     } catch (e) {
       throw this.failure("uploading to", e);
     }

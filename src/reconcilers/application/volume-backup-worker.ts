@@ -231,7 +231,7 @@ export class VolumeBackupWorker implements Component {
     }
   }
 
-  /** Streamed into a multipart upload; a failed read destroys the body, so lib-storage aborts and no partial object is left. */
+  /** Streamed into a multipart upload; a failed read destroys the body, so the upload is aborted and no object is stored. */
   private async toDestination(dest: S3Destination, helperId: string, at: { rel: string; metadata: Record<string, string> }): Promise<StoredArchive> {
     const key = dest.key(at.rel);
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
