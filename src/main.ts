@@ -7,7 +7,7 @@ import { writeKubeconfig } from "./api/kubeconfig.js";
 import { ApiServer } from "./api/server.js";
 import { ensureServingCerts, type ServingCerts } from "./api/tls.js";
 import { GarbageCollector } from "./controller/garbage-collector.js";
-import { LeaderElector } from "./controller/leader.js";
+import { LeaderElector, leaderTimingFromEnv, type LeaderTiming } from "./controller/leader.js";
 import { Manager } from "./controller/manager.js";
 import { RetentionJob, retentionFromEnv } from "./controller/retention.js";
 import { BlockedObjectsSource, ChangeFeedSource, ResyncSource, RuntimeEventSource } from "./controller/sources.js";
@@ -209,7 +209,7 @@ async function openStore(opts: ServeOptions, parts: Parts, box: SecretBox): Prom
 }
 
 /** Leader election, and a new manager of every controller for each term this process leads. */
-async function startControllers(wiring: Wiring, url: string, parts: Parts): Promise<{ leader: LeaderElector; manager: () => Manager | undefined }> {
+async function startControllers(wiring: Wiring, url: string, timing: LeaderTiming, parts: Parts): Promise<{ leader: LeaderElector; manager: () => Manager | undefined }> {
   await wiring.driver.ping().catch((e) => wiring.logger.warn("Docker engine not reachable; controllers will keep retrying", { error: String(e) }));
   const abort = new AbortController();
   let manager: Manager | undefined;
@@ -222,7 +222,8 @@ async function startControllers(wiring: Wiring, url: string, parts: Parts): Prom
       await manager?.stop();
       manager = undefined;
     },
-  }, wiring.logger);
+    onStatus: (leading) => wiring.metrics.leaderStatus.set({ name: "berth" }, leading ? 1 : 0),
+  }, wiring.logger, { timing });
   await leader.start(abort.signal);
   parts.add(() => leader.stop());
   return { leader, manager: () => manager };
@@ -249,7 +250,7 @@ function startKeyRotation(stores: Stores, box: SecretBox, logger: Logger, parts:
 
 /** Wires the parts of `berth serve`; each part owns its own start/stop. */
 export async function startBerth(options: ServeOptions): Promise<Berth> {
-  const opts = { ...options, logger: options.logger ?? createLogger() };
+  const opts = { ...options, logger: options.logger ?? createLogger(), leaderTiming: leaderTimingFromEnv(process.env) };
   const logger = opts.logger;
   const parts = new Parts(logger);
   try {
@@ -270,7 +271,7 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
       resyncMs: opts.resyncMs ?? envMs("BERTH_RESYNC_SECONDS", 30),
       fullResyncMs: opts.fullResyncMs ?? envMs("BERTH_FULL_RESYNC_SECONDS", 600),
     };
-    const controllers = opts.controllers !== false ? await startControllers(wiring, url, parts) : undefined;
+    const controllers = opts.controllers !== false ? await startControllers(wiring, url, opts.leaderTiming, parts) : undefined;
     const serverUrl = serverUrlOf(host, api.address.port);
     const kubeconfigPath = path.join(opts.dataDir, "kubeconfig.yaml");
     writeKubeconfig(kubeconfigPath, serverUrl, certs.caPem, token);

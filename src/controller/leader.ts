@@ -7,55 +7,133 @@ export const LEADER_LOCK_KEY = "108187851450370";
 export interface LeaderCallbacks {
   onStartedLeading: () => Promise<void>;
   onStoppedLeading: () => Promise<void>;
+  /** Told every time leadership changes, for the `leader_election_master_status` gauge. */
+  onStatus?: (leading: boolean) => void;
+}
+
+/** The part of SessionLock the elector uses; a fake in unit tests. */
+export interface LeaderLock {
+  tryAcquire(): Promise<boolean>;
+  holds(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * The timing of an election, after client-go's leaderelection: the lease is how long a holder
+ * that went silent keeps the lock (the server ends its session after that long idle); the leader
+ * renews every poll and steps down by itself when it could not renew for `renewDeadlineMs`
+ * (⅔ of the lease), so it has stopped before anyone else can start; candidates retry every poll.
+ */
+export interface LeaderTiming {
+  leaseMs: number;
+  pollMs: number;
+}
+
+export const DEFAULT_LEADER_TIMING: LeaderTiming = { leaseMs: 10_000, pollMs: 1_000 };
+
+/** Reads BERTH_LEADER_LEASE_SECONDS and BERTH_LEADER_POLL_MS; refuses timings that cannot work. */
+export function leaderTimingFromEnv(env: NodeJS.ProcessEnv): LeaderTiming {
+  const leaseMs = env.BERTH_LEADER_LEASE_SECONDS ? Number(env.BERTH_LEADER_LEASE_SECONDS) * 1000 : DEFAULT_LEADER_TIMING.leaseMs;
+  const pollMs = env.BERTH_LEADER_POLL_MS ? Number(env.BERTH_LEADER_POLL_MS) : DEFAULT_LEADER_TIMING.pollMs;
+  return validLeaderTiming({ leaseMs, pollMs });
+}
+
+export function validLeaderTiming(t: LeaderTiming): LeaderTiming {
+  if (!Number.isFinite(t.pollMs) || t.pollMs < 10) throw new Error(`BERTH_LEADER_POLL_MS must be a number of milliseconds ≥ 10, got ${t.pollMs}`);
+  if (!Number.isFinite(t.leaseMs) || t.leaseMs < 3 * t.pollMs) {
+    throw new Error(`BERTH_LEADER_LEASE_SECONDS (${t.leaseMs / 1000}) must be at least 3 polls (3 × BERTH_LEADER_POLL_MS = ${(3 * t.pollMs) / 1000} s), so a leader can renew before its deadline`);
+  }
+  return t;
+}
+
+export function renewDeadlineMs(t: LeaderTiming): number {
+  return Math.floor((t.leaseMs * 2) / 3);
+}
+
+/** What one round trip may take: a third of the renew deadline, so two tries fit before it. */
+export function roundTripMs(t: LeaderTiming): number {
+  return Math.max(100, Math.floor(renewDeadlineMs(t) / 3));
 }
 
 /**
  * Leader election on a Postgres session advisory lock: the holder's connection owns the lock,
- * so when that process dies its session ends and another candidate takes over within one poll.
- * A stopped elector stays stopped: it never polls or leads again.
+ * so when that process dies its session ends and another candidate takes over within one poll;
+ * a holder that hangs or loses the network loses the lock after the lease (SessionLock) and
+ * has stepped down by itself before that (renew deadline). A stopped elector stays stopped: it
+ * never polls or leads again.
  */
 export class LeaderElector {
-  private readonly lock: SessionLock;
+  private readonly lock: LeaderLock;
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
+  private renewedAt = 0;
   private stopped = false;
+  private readonly timing: LeaderTiming;
 
+  private readonly now: () => number;
+
+  /** `url` is the Postgres to elect on, or a lock of the caller's; `clock` is for unit tests. */
   constructor(
-    url: string,
+    url: string | LeaderLock,
     private readonly callbacks: LeaderCallbacks,
     private readonly logger: Logger,
-    private readonly pollMs = 1000,
+    options: { timing?: LeaderTiming; clock?: () => number } = {},
   ) {
-    this.lock = new SessionLock(url, LEADER_LOCK_KEY, () => void this.lost("leader connection failed"));
+    const timing = validLeaderTiming(options.timing ?? DEFAULT_LEADER_TIMING);
+    this.timing = timing;
+    this.now = options.clock ?? ((): number => performance.now());
+    this.lock = typeof url === "string"
+      ? new SessionLock(url, LEADER_LOCK_KEY, () => void this.lost("leader connection failed"), { leaseMs: timing.leaseMs, roundTripMs: roundTripMs(timing) })
+      : url;
   }
 
+  /** True only while the lock was proven held within the renew deadline. */
   get isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.now() - this.renewedAt < renewDeadlineMs(this.timing);
   }
 
   async start(_signal: AbortSignal): Promise<void> {
-    await this.tryAcquire();
+    this.callbacks.onStatus?.(false);
+    await this.tick();
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tryAcquire(), this.pollMs);
+    this.timer = setTimeout(() => void this.tick(), this.timing.pollMs);
     this.timer.unref();
   }
 
-  private async tryAcquire(): Promise<void> {
+  private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      if (this.leading) await this.lock.check();
-      else if (await this.lock.tryAcquire()) {
-        this.leading = true;
-        this.logger.info("acquired leadership; starting controllers");
-        await this.callbacks.onStartedLeading();
-      }
+      if (this.leading) await this.renew();
+      else await this.campaign();
     } catch (e) {
-      await this.lost(`leader election check failed: ${(e as Error).message}`);
+      await this.lost(`leader election round trip failed: ${(e as Error).message}`);
     }
+    if (this.leading && !this.isLeader) await this.lost(`could not renew the lease within ${renewDeadlineMs(this.timing)} ms`);
     this.schedule();
+  }
+
+  private async campaign(): Promise<void> {
+    if (!(await this.lock.tryAcquire()) || this.stopped) return;
+    this.leading = true;
+    this.renewedAt = this.now();
+    this.logger.info("acquired leadership; starting controllers", { leaseSeconds: this.timing.leaseMs / 1000 });
+    this.callbacks.onStatus?.(true);
+    await this.callbacks.onStartedLeading();
+  }
+
+  /** A renewal that has not answered by the renew deadline counts as failed, however it ends. */
+  private async renew(): Promise<void> {
+    const asked = this.now();
+    const left = Math.max(0, this.renewedAt + renewDeadlineMs(this.timing) - asked);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), left)));
+    const held = await Promise.race([this.lock.holds(), late]).finally(() => clearTimeout(timer));
+    if (held === "late") await this.lost(`the lease was not renewed within ${renewDeadlineMs(this.timing)} ms`);
+    else if (held) this.renewedAt = asked;
+    else await this.lost("the lock is no longer this session's");
   }
 
   private async lost(why: string): Promise<void> {
@@ -63,6 +141,7 @@ export class LeaderElector {
     if (this.leading) {
       this.leading = false;
       this.logger.error("lost leadership; stopping controllers", { reason: why });
+      this.callbacks.onStatus?.(false);
       await this.callbacks.onStoppedLeading();
     }
   }
@@ -72,6 +151,7 @@ export class LeaderElector {
     if (this.timer) clearTimeout(this.timer);
     if (this.leading) {
       this.leading = false;
+      this.callbacks.onStatus?.(false);
       await this.callbacks.onStoppedLeading();
     }
     await this.lock.close();

@@ -19,6 +19,8 @@ export class Metrics {
   readonly dockerCalls = new Counter({ name: "berth_docker_api_calls_total", help: "Docker API calls", labelNames: ["operation", "result"], registers: [this.registry] });
   readonly dockerLatency = new Histogram({ name: "berth_docker_api_duration_seconds", help: "Docker API call latency", labelNames: ["operation"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
   readonly backupsTotal = new Counter({ name: "berth_backups_total", help: "Database backups finished, by engine and result (success | failed)", labelNames: ["engine", "result"], registers: [this.registry] });
+  /** client-go's leader-election gauge: 1 while this process leads. */
+  readonly leaderStatus = new Gauge({ name: "leader_election_master_status", help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease.", labelNames: ["name"], registers: [this.registry] });
   readonly restoresTotal = new Counter({ name: "berth_restores_total", help: "Database restores finished, by engine and result (success | failed)", labelNames: ["engine", "result"], registers: [this.registry] });
 
   constructor() {

@@ -65,9 +65,13 @@ export class LiveList {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      // One signal per round, for the list as well: a list stopped half-way must not go on to open
+      // a watch nobody can abort (a leaked stream holds one of the browser's six connections).
+      const round = (this.abort = new AbortController());
       try {
-        if (!this.rv) await this.list();
-        await this.watch();
+        if (!this.rv) await this.list(round.signal);
+        if (this.stopped) return;
+        await this.watch(round.signal);
       } catch (e) {
         if (this.stopped) return;
         if ((e as { gone?: boolean }).gone) {
@@ -92,8 +96,8 @@ export class LiveList {
     }
   }
 
-  private async list(): Promise<void> {
-    const res = await fetch(this.path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  private async list(signal: AbortSignal): Promise<void> {
+    const res = await fetch(this.path, { headers: { Accept: "application/json" }, credentials: "same-origin", signal });
     if (!res.ok) throw Object.assign(new Error(((await res.json().catch(() => ({}))) as { message?: string }).message ?? res.statusText), { status: res.status });
     const body = (await res.json()) as { metadata?: { resourceVersion?: string }; items: Obj[] };
     this.items.clear();
@@ -104,10 +108,9 @@ export class LiveList {
     this.changed();
   }
 
-  private async watch(): Promise<void> {
-    this.abort = new AbortController();
+  private async watch(signal: AbortSignal): Promise<void> {
     const sep = this.path.includes("?") ? "&" : "?";
-    const res = await fetch(`${this.path}${sep}watch=true&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(this.rv)}`, { headers: { Accept: "application/json" }, credentials: "same-origin", signal: this.abort.signal });
+    const res = await fetch(`${this.path}${sep}watch=true&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(this.rv)}`, { headers: { Accept: "application/json" }, credentials: "same-origin", signal });
     if (res.status === 410) throw Object.assign(new Error("gone"), { gone: true });
     if (!res.ok || !res.body) throw Object.assign(new Error(res.statusText), { status: res.status });
     setOffline(this, false);
