@@ -36,6 +36,7 @@ import { SecretBox } from "./store/secrets.js";
 import { KeyRotator } from "./store/key-rotation.js";
 import type { ResourceStore } from "./store/resources.js";
 import { createLogger } from "./telemetry/logger.js";
+import { IdleGc } from "./telemetry/idle-gc.js";
 import { Metrics } from "./telemetry/metrics.js";
 
 export interface ServeOptions {
@@ -248,6 +249,14 @@ function startKeyRotation(stores: Stores, box: SecretBox, logger: Logger, parts:
   return rotator;
 }
 
+/** Metrics, and the full collection that hands heap pages back after a burst of work (idle-gc.ts). */
+function startTelemetry(parts: Parts): Metrics {
+  const idleGc = new IdleGc();
+  idleGc.start();
+  parts.add(async () => idleGc.stop());
+  return new Metrics();
+}
+
 /** Wires the parts of `berth serve`; each part owns its own start/stop. */
 export async function startBerth(options: ServeOptions): Promise<Berth> {
   const opts = { ...options, logger: options.logger ?? createLogger(), leaderTiming: leaderTimingFromEnv(process.env) };
@@ -259,7 +268,7 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
     const box = SecretBox.fromEnvOrDataDir(opts.dataDir);
     const [{ url, ds, stores, feed }, certs] = await Promise.all([openStore(opts, parts, box), startCerts(opts.dataDir, host)]);
     const token = ensureToken(opts.dataDir);
-    const metrics = new Metrics();
+    const metrics = startTelemetry(parts);
     metrics.observeFeedSubscribers(() => feed.subscriberCount());
     const driver = opts.driver ?? new DockerDriver(await installationId(ds), metrics);
     const keyRotation = startKeyRotation(stores, box, logger, parts);

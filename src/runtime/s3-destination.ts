@@ -2,9 +2,10 @@ import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { PassThrough, Transform, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { BackupDestinationSpec } from "../core/specs.js";
 import { uploadStream } from "./s3-multipart.js";
+import { s3Sdk, type S3Sdk } from "./s3-sdk.js";
 
 /**
  * An S3-compatible bucket as a place for backups (issue 20, ADR 0023): streamed multipart
@@ -82,14 +83,19 @@ export class HashingSink extends Writable {
 
 /** A bucket named by a BackupDestination. */
 export class S3Destination {
-  private readonly client: S3Client;
+  private client: S3Client | undefined;
+  private sdkLoaded: S3Sdk | undefined;
 
-  constructor(readonly s: S3Settings) {
-    this.client = new S3Client({
-      endpoint: s.endpoint,
-      region: s.region,
-      forcePathStyle: !!s.forcePathStyle,
-      credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+  constructor(readonly s: S3Settings) {}
+
+  /** The SDK and this destination's client, both made on first use. */
+  private async sdk(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    const sdk = (this.sdkLoaded ??= await s3Sdk());
+    this.client ??= new sdk.S3Client({
+      endpoint: this.s.endpoint,
+      region: this.s.region,
+      forcePathStyle: !!this.s.forcePathStyle,
+      credentials: { accessKeyId: this.s.accessKeyId, secretAccessKey: this.s.secretAccessKey },
       // Retries of a streamed body are impossible; the SDK retries the small requests only.
       maxAttempts: 3,
       // Checksums only where S3 requires one: the default (a CRC32 trailer on every streamed
@@ -98,6 +104,7 @@ export class S3Destination {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
     });
+    return { sdk, client: this.client };
   }
 
   get bucket(): string {
@@ -120,7 +127,8 @@ export class S3Destination {
   /** One request that proves the bucket exists and the keys may list it (what a backup needs first). */
   async check(): Promise<void> {
     try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.s.bucket, Prefix: this.s.prefix, MaxKeys: 1 }));
+      const { sdk, client } = await this.sdk();
+      await client.send(new sdk.ListObjectsV2Command({ Bucket: this.s.bucket, Prefix: this.s.prefix, MaxKeys: 1 }));
     } catch (e) {
       throw this.failure("listing", e);
     }
@@ -132,7 +140,7 @@ export class S3Destination {
    */
   async upload(key: string, body: Readable, metadata: Record<string, string> = {}): Promise<void> {
     try {
-      await uploadStream({ client: this.client, bucket: this.s.bucket, key, metadata }, body);
+      await uploadStream({ client: (await this.sdk()).client, bucket: this.s.bucket, key, metadata }, body);
     } catch (e) {
       throw this.failure("uploading to", e);
     }
@@ -141,7 +149,8 @@ export class S3Destination {
   /** A small object in one request (the `.sha256` file beside each dump). */
   async putText(key: string, text: string): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.s.bucket, Key: key, Body: text, ContentType: "text/plain" }));
+      const { sdk, client } = await this.sdk();
+      await client.send(new sdk.PutObjectCommand({ Bucket: this.s.bucket, Key: key, Body: text, ContentType: "text/plain" }));
     } catch (e) {
       throw this.failure("uploading to", e);
     }
@@ -151,7 +160,8 @@ export class S3Destination {
   async download(key: string, file: string, bucket = this.s.bucket): Promise<{ sha256: string; bytes: number }> {
     let body: Readable;
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const { sdk, client } = await this.sdk();
+      const r = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
       body = r.Body as Readable;
     } catch (e) {
       throw this.failure("downloading from", e);
@@ -182,7 +192,8 @@ export class S3Destination {
 
   private async removeBatch(batch: string[], bucket: string): Promise<string[]> {
     try {
-      const r = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      const { sdk, client } = await this.sdk();
+      const r = await client.send(new sdk.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
       const failed = new Set((r.Errors ?? []).map((x) => x.Key));
       return batch.filter((k) => !failed.has(k));
     } catch (e) {
@@ -191,6 +202,6 @@ export class S3Destination {
   }
 
   destroy(): void {
-    this.client.destroy();
+    this.client?.destroy();
   }
 }

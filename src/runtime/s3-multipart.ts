@@ -1,7 +1,8 @@
 import vm from "node:vm";
 import v8 from "node:v8";
 import type { Readable } from "node:stream";
-import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { s3Sdk, type S3Sdk } from "./s3-sdk.js";
 
 /**
  * A streamed multipart upload whose memory is fixed: parts are copied into a few part buffers
@@ -60,7 +61,10 @@ class PartQueue {
   uploadId: string | undefined;
   sent = 0;
 
-  constructor(private readonly t: MultipartTarget) {}
+  constructor(
+    private readonly t: MultipartTarget,
+    private readonly sdk: S3Sdk,
+  ) {}
 
   /** A buffer for part `n`: a free one of the right size, else a new one. */
   take(n: number): Buffer {
@@ -71,11 +75,11 @@ class PartQueue {
 
   /** Sends part `n` from `buf[0, len)` and waits until a buffer is free again. */
   async send(buf: Buffer, len: number): Promise<void> {
-    this.uploadId ??= (await this.t.client.send(new CreateMultipartUploadCommand({ Bucket: this.t.bucket, Key: this.t.key, ContentType: "application/octet-stream", Metadata: this.t.metadata }))).UploadId;
+    this.uploadId ??= (await this.t.client.send(new this.sdk.CreateMultipartUploadCommand({ Bucket: this.t.bucket, Key: this.t.key, ContentType: "application/octet-stream", Metadata: this.t.metadata }))).UploadId;
     const PartNumber = ++this.sent;
     if (PartNumber > MAX_PARTS) throw new Error(`the object needs more than ${MAX_PARTS} parts`);
     const p = this.t.client
-      .send(new UploadPartCommand({ Bucket: this.t.bucket, Key: this.t.key, UploadId: this.uploadId, PartNumber, Body: buf.subarray(0, len), ContentLength: len }))
+      .send(new this.sdk.UploadPartCommand({ Bucket: this.t.bucket, Key: this.t.key, UploadId: this.uploadId, PartNumber, Body: buf.subarray(0, len), ContentLength: len }))
       .then((r) => {
         this.parts.push({ PartNumber, ETag: r.ETag ?? "" });
         this.free.push(buf);
@@ -104,7 +108,7 @@ class PartQueue {
   async abort(): Promise<void> {
     await Promise.allSettled(this.inFlight);
     if (!this.uploadId) return;
-    await this.t.client.send(new AbortMultipartUploadCommand({ Bucket: this.t.bucket, Key: this.t.key, UploadId: this.uploadId })).catch(() => undefined);
+    await this.t.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.t.bucket, Key: this.t.key, UploadId: this.uploadId })).catch(() => undefined);
   }
 }
 
@@ -114,17 +118,18 @@ class PartQueue {
  * refuses a request; resolves when the object is complete.
  */
 export async function uploadStream(t: MultipartTarget, body: Readable): Promise<void> {
-  const q = new PartQueue(t);
+  const sdk = await s3Sdk();
+  const q = new PartQueue(t, sdk);
   try {
     const last = await fillParts(q, body);
     if (q.sent === 0) {
-      await t.client.send(new PutObjectCommand({ Bucket: t.bucket, Key: t.key, Body: last.buf.subarray(0, last.len), ContentLength: last.len, ContentType: "application/octet-stream", Metadata: t.metadata }));
+      await t.client.send(new sdk.PutObjectCommand({ Bucket: t.bucket, Key: t.key, Body: last.buf.subarray(0, last.len), ContentLength: last.len, ContentType: "application/octet-stream", Metadata: t.metadata }));
       return;
     }
     if (last.len > 0) await q.send(last.buf, last.len);
     await q.drain();
     q.parts.sort((a, b) => a.PartNumber - b.PartNumber);
-    await t.client.send(new CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: q.uploadId, MultipartUpload: { Parts: q.parts } }));
+    await t.client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId: q.uploadId, MultipartUpload: { Parts: q.parts } }));
   } catch (e) {
     body.destroy();
     await q.abort();

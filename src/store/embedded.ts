@@ -94,8 +94,9 @@ export const EMBEDDED_SETTINGS: readonly string[] = [
   "unix_socket_directories=",
   // The pool (5 by default), the change feed's LISTEN, the leader lock, a migration, psql to spare.
   "max_connections=30",
-  // Rows read are also in the OS page cache; each backend's RSS counts the buffers it touched.
-  "shared_buffers=16MB",
+  // Rows read are also in the OS page cache; each backend's RSS counts the buffers it touched
+  // (16 → 8 MB: 1,000 objects just applied, Postgres 217 → 193 MB RSS; docs/benchmarks.md §7).
+  "shared_buffers=8MB",
   // Postgres 18 starts three I/O worker processes by default; synchronous I/O needs none.
   "io_method=sync",
   // No replication: no launcher process, no WAL senders, and minimal WAL.

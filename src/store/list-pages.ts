@@ -11,6 +11,8 @@ export interface ListFilter {
   /** Only objects of these Projects (for Projects: these Projects); counts and pages respect it. */
   projects?: readonly string[];
   matches?: (o: ResourceObject) => boolean;
+  /** Only objects whose spec has a match for this SQL/JSON path (e.g. `$.jobs[*]`), filtered in SQL. */
+  specPath?: string;
 }
 
 export interface ListPage {
@@ -161,6 +163,7 @@ function tableWhere(kind: KindInfo, filter: ListFilter, rv: number | undefined, 
   if (kind.namespaced && filter.namespace) w.add((n) => `p.name = ${n(filter.namespace)}`);
   if (filter.name) w.add((n) => `t.name = ${n(filter.name)}`);
   if (filter.projects) w.add((n) => `${kind.namespaced ? "p.name" : "t.name"} = ANY(${n(filter.projects)})`);
+  if (filter.specPath) w.add((n) => `jsonb_path_exists(t.spec, ${n(filter.specPath)}::jsonpath)`);
   if (after && kind.namespaced) w.add((n) => `(p.name ${C}, t.name ${C}) > (${n(after.ns)}, ${n(after.name)})`);
   if (after && !kind.namespaced) w.add((n) => `t.name ${C} > ${n(after.name)}`);
   return w;
@@ -175,6 +178,7 @@ function historySql(kind: KindInfo, filter: ListFilter, rv: number, after: Key |
   if (kind.namespaced && filter.namespace) w.add((n) => `s.namespace = ${n(filter.namespace)}`);
   if (filter.name) w.add((n) => `s.name = ${n(filter.name)}`);
   if (filter.projects) w.add((n) => `${kind.namespaced ? "s.namespace" : "s.name"} = ANY(${n(filter.projects)})`);
+  if (filter.specPath) w.add((n) => `jsonb_path_exists(coalesce(s.object -> 'spec', '{}'::jsonb), ${n(filter.specPath)}::jsonpath)`);
   if (after) w.add((n) => `(coalesce(s.namespace, '') ${C}, s.name ${C}) > (${n(after.ns)}, ${n(after.name)})`);
   const sql = `WITH later AS (SELECT DISTINCT uid FROM resource_changes WHERE kind = ${k} AND rv > ${r}),
     s AS (SELECT DISTINCT ON (c.uid) c.uid, c.event_type, c.object, c.namespace, c.name FROM resource_changes c JOIN later l ON l.uid = c.uid WHERE c.rv <= ${r} ORDER BY c.uid, c.rv DESC)

@@ -38,6 +38,8 @@ export interface ListOptions {
   continue?: string;
   /** Only objects of these Projects (a caller who sees only some). */
   projects?: ReadonlySet<string> | readonly string[];
+  /** Only objects whose spec matches this SQL/JSON path, e.g. `$.jobs[*]` (a poller's narrow read). */
+  specPath?: string;
 }
 
 export interface ListResult {
@@ -195,7 +197,7 @@ export class ResourceStore {
    */
   async list(kindName: string, opts: ListOptions = {}, stored = false): Promise<ListResult> {
     const kind = kindInfo(kindName);
-    const filter: ListFilter = { namespace: opts.namespace, name: opts.name, matches: selection(opts), ...(opts.projects ? { projects: [...opts.projects] } : {}) };
+    const filter: ListFilter = { namespace: opts.namespace, name: opts.name, matches: selection(opts), specPath: opts.specPath, ...(opts.projects ? { projects: [...opts.projects] } : {}) };
     const qr = this.ds.createQueryRunner();
     try {
       await qr.connect();

@@ -104,7 +104,8 @@ export class JobScheduler implements Component {
 
   /** One pass: due slots of every job, then pending rows (manual runs) and runs to adopt. */
   async tick(): Promise<void> {
-    const { items } = await this.d.store.list("Application", {}, true);
+    // Only Applications with jobs: a pass every second must not read every Application.
+    const { items } = await this.d.store.list("Application", { specPath: "$.jobs[*]" }, true);
     const apps = new Map<string, ResourceObject>();
     for (const app of items) {
       if (this.loop.isStopped) return;

@@ -102,7 +102,8 @@ export class VolumeBackupWorker implements Component {
 
   /** Requests a scheduled backup of every volume whose schedule fired since its last one. */
   async schedulePass(): Promise<number> {
-    const { items } = await this.d.store.list("Application", {}, true);
+    // Only Applications with a scheduled volume backup: this runs every second.
+    const { items } = await this.d.store.list("Application", { specPath: "$.volumes[*].backup.schedule" }, true);
     let requested = 0;
     for (const app of items) {
       const spec = (app.spec ?? {}) as ApplicationSpec;
