@@ -35,6 +35,15 @@ describe("narrow lists for pollers: ListOptions.specPath filters in SQL (store/l
     expect(await names("$.volumes[*].backup.schedule")).to.deep.equal(["vol-backup"]);
   });
 
+  it("the backup worker's path reads only Databases with a backup schedule", async () => {
+    const db = (name: string, spec: Record<string, unknown>): never => ({ apiVersion: "berth.dev/v1alpha1", kind: "Database", metadata: { name, namespace: P }, spec: { engine: "postgresql", version: "15", ...spec } }) as never;
+    await u.stores.resources.create(db("nightly", { backup: { schedule: "0 3 * * *", retention: 7 } }), ADMIN);
+    await u.stores.resources.create(db("manual", { backup: { retention: 3 } }), ADMIN);
+    await u.stores.resources.create(db("none", {}), ADMIN);
+    const found = (await u.stores.resources.list("Database", { specPath: "$.backup.schedule" }, true)).items.map((o) => o.metadata.name);
+    expect(found).to.deep.equal(["nightly"]);
+  });
+
   it("a paged list honours it too; without it everything is listed", async () => {
     expect(await names("$.volumes[*]", 1)).to.deep.equal(["vol-backup"]);
     expect((await u.stores.resources.list("Application", {}, true)).items).to.have.length(5);

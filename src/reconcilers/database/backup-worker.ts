@@ -125,7 +125,8 @@ export class BackupWorker {
 
   /** Inserts a pending scheduled backup for every Ready Database whose schedule fired since its last one. */
   async schedulePass(): Promise<number> {
-    const { items } = await this.d.store.list("Database", {}, true);
+    // Only Databases with a backup schedule: the others never have a due backup.
+    const { items } = await this.d.store.list("Database", { specPath: "$.backup.schedule" }, true);
     let inserted = 0;
     for (const db of items) if (await this.scheduleOne(db)) inserted++;
     return inserted;
