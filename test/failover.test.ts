@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import type { ContainerInfo } from "dockerode";
 import { SessionLock } from "../src/store/session-lock.js";
-import { call, removeDir, spawnServe, type ServeProcess } from "./helpers/berth.js";
+import { call, killServes, removeDir, spawnServe, type ServeProcess } from "./helpers/berth.js";
 import { BUSYBOX_IMAGE, cleanupProject, docker, ensureBusyboxImage, requireDocker, waitFor } from "./helpers/docker.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
 
@@ -78,11 +78,7 @@ describe("controller failover: the leader killed mid-rollout, the next one froze
   });
 
   after(async () => {
-    for (const s of servers) {
-      s.child.kill("SIGCONT");
-      await s.stop("SIGKILL").catch(() => undefined);
-      removeDir(s.dataDir);
-    }
+    await killServes(servers);
     await cleanupProject(project).catch(() => undefined);
     await pg?.stop();
   });

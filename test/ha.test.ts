@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { call, removeDir, spawnServe, type ServeProcess } from "./helpers/berth.js";
+import { call, killServes, spawnServe, type ServeProcess } from "./helpers/berth.js";
 import { BUSYBOX_IMAGE, cleanupProject, docker, ensureBusyboxImage, requireDocker, waitFor } from "./helpers/docker.js";
 import { startSystemPostgres, type TestPostgres } from "./helpers/postgres.js";
 
@@ -39,10 +39,7 @@ describe("berth serve processes: crashes and leader election", function () {
   });
 
   after(async () => {
-    for (const s of servers) {
-      await s.stop("SIGKILL").catch(() => undefined);
-      removeDir(s.dataDir);
-    }
+    await killServes(servers);
     await cleanupProject(`crash-${process.pid}`).catch(() => undefined);
     await cleanupProject(`lead-${process.pid}`).catch(() => undefined);
     await pg?.stop();

@@ -132,6 +132,15 @@ export async function spawnServe(opts: { dataDir?: string; databaseUrl?: string;
   };
 }
 
+/** Ends every server of a suite however it was left (a frozen one is thawed first) and removes its data dir. */
+export async function killServes(servers: ServeProcess[]): Promise<void> {
+  for (const s of servers.splice(0)) {
+    s.child.kill("SIGCONT");
+    await s.stop("SIGKILL").catch(() => undefined);
+    removeDir(s.dataDir);
+  }
+}
+
 export interface RunResult {
   code: number;
   stdout: string;
