@@ -29,6 +29,11 @@ export class TerminalError extends Error {}
 export interface ReconcileContext {
   logger: Logger;
   reconcileId: string;
+  /**
+   * Aborted when this controller stops (the process stopped leading): a deposed leader's
+   * reconcile runs no further plan step and writes no status (ADR 0026).
+   */
+  signal?: AbortSignal;
 }
 
 export interface Reconciler {
@@ -54,6 +59,7 @@ export class Controller {
   readonly queue: WorkQueue;
   private workers: Promise<void>[] = [];
   private readonly concurrency: number;
+  private signal: AbortSignal | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     this.name = opts.name;
@@ -66,6 +72,7 @@ export class Controller {
   }
 
   async start(signal: AbortSignal): Promise<void> {
+    this.signal = signal;
     signal.addEventListener("abort", () => this.queue.shutDown());
     this.opts.metrics.maxConcurrentReconciles.set({ controller: this.name }, this.concurrency);
     this.workers = Array.from({ length: this.concurrency }, () => this.work());
@@ -96,7 +103,7 @@ export class Controller {
     const logger = this.opts.logger.child({ controller: this.name, kind: objectKey.kind, namespace: objectKey.namespace, name: objectKey.name, reconcileID: reconcileId });
     const end = this.opts.metrics.reconcileTime.startTimer({ controller: this.name });
     try {
-      const result = await this.opts.reconciler.reconcile(objectKey, { logger, reconcileId });
+      const result = await this.opts.reconciler.reconcile(objectKey, { logger, reconcileId, signal: this.signal });
       this.queue.forget(key);
       this.succeeded(key, result);
     } catch (e) {

@@ -105,6 +105,9 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    // First, before any I/O: a process that wakes after a freeze steps down in this turn of the
+    // event loop, before the callbacks of the Docker calls it was waiting on run.
+    if (this.leading && !this.isLeader) await this.lost(`could not renew the lease within ${renewDeadlineMs(this.timing)} ms`);
     try {
       if (this.leading) await this.renew();
       else await this.campaign();
@@ -136,14 +139,15 @@ export class LeaderElector {
     else await this.lost("the lock is no longer this session's");
   }
 
+  /** Controllers stop before the session ends, so nobody else can lead while they still run. */
   private async lost(why: string): Promise<void> {
-    await this.lock.close();
     if (this.leading) {
       this.leading = false;
       this.logger.error("lost leadership; stopping controllers", { reason: why });
       this.callbacks.onStatus?.(false);
       await this.callbacks.onStoppedLeading();
     }
+    await this.lock.close();
   }
 
   async stop(): Promise<void> {

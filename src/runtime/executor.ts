@@ -14,6 +14,8 @@ export interface ExecutionContext {
   onStep?: (step: Step) => void;
   /** The login a pull of `image` sends (its registry's, from the Project: ADR 0022). */
   pullAuth?: (image: string) => RegistryAuth | undefined;
+  /** Aborted when the process stopped leading: no further batch starts (ADR 0026's fence). */
+  signal?: AbortSignal;
 }
 
 /** A step that failed: which one, and the engine's reason. */
@@ -88,5 +90,8 @@ async function guarded(step: Step, fn: () => Promise<void>): Promise<void> {
  * failure stops it (as a StepError); the next reconcile re-plans from what exists.
  */
 export async function executePlan(plan: Plan, x: ExecutionContext): Promise<void> {
-  for (const batch of batches(plan.steps)) await runBatch(batch, x);
+  for (const batch of batches(plan.steps)) {
+    if (x.signal?.aborted) throw new StepError(batch[0], new RuntimeError("EngineError", "stopped: this process is no longer the leader"));
+    await runBatch(batch, x);
+  }
 }

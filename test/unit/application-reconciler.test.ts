@@ -289,4 +289,15 @@ describe("Application reconciler (fake runtime driver)", function () {
     await reconcile("web");
     expect(cond(await get("web"), "Ready")).to.include({ status: "True" });
   });
+  it("a deposed leader's reconcile (its signal aborted) runs no plan step and writes no status", async () => {
+    await u.stores.resources.create(app("fenced"), ADMIN);
+    const deposed = new AbortController();
+    deposed.abort();
+    const r = await reconciler.reconcile({ kind: "Application", namespace: P, name: "fenced" }, { ...ctx(), signal: deposed.signal });
+    expect(r).to.deep.equal({});
+    expect(fake.calls.filter((c) => /^(create|start|pull)/.test(c)), "no container created or started").to.deep.equal([]);
+    expect((await get("fenced")).status?.conditions, "no status written").to.equal(undefined);
+    await reconcile("fenced");
+    expect(cond(await get("fenced"), "Ready"), "the next leader reports afresh").to.not.equal(undefined);
+  });
 });

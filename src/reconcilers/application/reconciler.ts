@@ -257,6 +257,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
         ownerLabels: ownerLabels("Project", runtime.project, runtime.project, ""),
         onStep: (step) => this.onStep(step, revision),
         pullAuth: (image) => authFor(image, logins),
+        signal: ctx.signal,
       });
       reportDrift(plan, obs);
     } catch (e) {

@@ -81,7 +81,7 @@ export class DatabaseReconciler extends ObjectReconciler<DatabaseObserved> {
     await this.d.volumes.recordForDatabase(uid, { name: volume, mountPath: ENGINE_INFO[spec.engine].dataPath, sizeGb: sizeInGb(spec.storage?.size), deletionPolicy: spec.deletionPolicy ?? "Retain" });
     if (plan.steps.length) {
       ctx.logger.info("executing database plan", { hash: obs.hash, steps: plan.steps.map(describeStep) });
-      await this.execute(runtime, obs.hash, plan);
+      await this.execute(runtime, obs.hash, plan, ctx.signal);
       obs.containers = await this.d.driver.listContainers({ [LABEL.ownerUid]: uid });
     }
     const current = obs.containers.find((c) => c.labels[LABEL.configHash] === obs.hash);
@@ -112,8 +112,9 @@ export class DatabaseReconciler extends ObjectReconciler<DatabaseObserved> {
     return withInfrastructure(plan, planInfrastructure(infra, "the database server"));
   }
 
-  private async execute(runtime: DatabaseRuntime, hash: string, plan: Plan): Promise<void> {
+  private async execute(runtime: DatabaseRuntime, hash: string, plan: Plan, signal: AbortSignal | undefined): Promise<void> {
     await executePlan(plan, {
+      signal,
       driver: this.d.driver,
       traffic: NO_TRAFFIC,
       createOptions: () => databaseContainerOptions(runtime, hash),

@@ -64,6 +64,8 @@ export abstract class ObjectReconciler<Observed> implements Reconciler {
         outcome.failure = scrubFailure(classify(e), this.secrets(obj, observed));
       }
     }
+    // A deposed leader writes nothing: the new leader's reconcile reads and reports afresh.
+    if (ctx.signal?.aborted) return {};
     const verdict = this.statusFor(obj, observed, outcome);
     await this.commit(obj, verdict);
     return this.result(verdict, outcome.failure, ctx);
