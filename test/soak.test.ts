@@ -11,7 +11,11 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import https from "node:https";
 import tls from "node:tls";
+import { DEFAULT_POOL_SIZE } from "../src/store/data-source.js";
 import { call, removeDir, spawnServe, type ServeProcess } from "./helpers/berth.js";
+
+/** Timers that idle pool connections may hold beyond the start's (see the assertion). */
+const POOL_IDLE_TIMERS = DEFAULT_POOL_SIZE;
 
 const G = "/apis/berth.dev/v1alpha1";
 const NS = "soak";
@@ -175,14 +179,16 @@ describe("soak: watches, idle connections and large lists leave the server as th
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
       const now = await levels(srv);
       end = { ...now, rssMb: Math.min(end.rssMb, now.rssMb) };
-      if (now.timers <= start.timers + 1 && within(start.fds, now.fds, 0.1) && within(start.rssMb, end.rssMb, 0.1)) break;
+      if (now.timers <= start.timers + POOL_IDLE_TIMERS && within(start.fds, now.fds, 0.1) && within(start.rssMb, end.rssMb, 0.1)) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const sorted = [...health].sort((a, b) => a - b);
     const p99 = sorted[Math.ceil(sorted.length * 0.99) - 1];
     console.log(`      start ${JSON.stringify(start)}, end ${JSON.stringify({ ...end, rssMb: Math.round(end.rssMb) })}; /healthz ${health.length} probes, p50 ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
-    // Counts of a handful (timers) move by one with a pool connection's idle timer: 10 % or one.
-    expect(end.timers, "timers").to.be.at.most(Math.max(Math.floor(start.timers * 1.1), start.timers + 1));
+    // Each idle pooled Postgres connection holds one (ref'd) idle timer, and how many are idle at
+    // a moment depends on how the 1 s pollers overlapped: up to the pool's size more than at the
+    // start (a CI run saw 3 → 5). A leak is hundreds (issue 21: 3 → 1603).
+    expect(end.timers, "timers").to.be.at.most(start.timers + POOL_IDLE_TIMERS);
     expect(end.fds, "open file descriptors").to.be.at.most(Math.max(Math.floor(start.fds * 1.1), start.fds + 1));
     expect(end.rssMb, "RSS (MB)").to.be.at.most(start.rssMb * 1.1);
     // The p99 goal (< 50 ms) is a speed figure: bench/soak figures in docs/benchmarks.md. Here,
