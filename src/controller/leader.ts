@@ -114,7 +114,6 @@ export class LeaderElector {
     } catch (e) {
       await this.lost(`leader election round trip failed: ${(e as Error).message}`);
     }
-    if (this.leading && !this.isLeader) await this.lost(`could not renew the lease within ${renewDeadlineMs(this.timing)} ms`);
     this.schedule();
   }
 

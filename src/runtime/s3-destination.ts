@@ -84,13 +84,12 @@ export class HashingSink extends Writable {
 /** A bucket named by a BackupDestination. */
 export class S3Destination {
   private client: S3Client | undefined;
-  private sdkLoaded: S3Sdk | undefined;
 
   constructor(readonly s: S3Settings) {}
 
   /** The SDK and this destination's client, both made on first use. */
   private async sdk(): Promise<{ sdk: S3Sdk; client: S3Client }> {
-    const sdk = (this.sdkLoaded ??= await s3Sdk());
+    const sdk = await s3Sdk();
     this.client ??= new sdk.S3Client({
       endpoint: this.s.endpoint,
       region: this.s.region,

@@ -69,13 +69,16 @@ export class IdleGc {
   runs = 0;
   lastFreedBytes = 0;
 
+  private readonly probes: IdleGcProbes | undefined;
+
+  /** Without `probes`, this process's own (none where V8's collector cannot be reached). */
   constructor(
-    private readonly probes: IdleGcProbes | undefined = ((): IdleGcProbes | undefined => {
-      const gc = exposeGc();
-      return gc ? realProbes(gc) : undefined;
-    })(),
+    probes?: IdleGcProbes,
     private readonly settings: IdleGcSettings = DEFAULT_IDLE_GC,
-  ) {}
+  ) {
+    const gc = probes ? undefined : exposeGc();
+    this.probes = probes ?? (gc ? realProbes(gc) : undefined);
+  }
 
   /** Whether collections can run here at all. */
   get available(): boolean {
