@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { can } from "../../ui/src/api.js";
 import { liveList } from "../../ui/src/live.js";
 
 /** A fetch the test answers by hand, recording each request and whether its signal was aborted. */
@@ -67,5 +68,36 @@ describe("dashboard live lists (ui/src/live.ts): a stopped list opens no watch",
     } finally {
       f.restore();
     }
+  });
+});
+
+describe("dashboard permission checks (ui/src/api.ts can)", () => {
+  const realFetch = globalThis.fetch;
+  const g = globalThis as { document?: { cookie: string } };
+  let answers: (() => Promise<Response>)[];
+  let asked = 0;
+  beforeEach(() => {
+    g.document = { cookie: "berth_csrf=t" };
+    asked = 0;
+    globalThis.fetch = (() => (asked++, answers.shift()!())) as typeof fetch;
+  });
+  afterEach(() => {
+    globalThis.fetch = realFetch;
+    delete g.document;
+  });
+  const allowed = (yes: boolean): Promise<Response> => Promise.resolve(new Response(JSON.stringify({ status: { allowed: yes } }), { status: 201 }));
+
+  it("a question that failed on the way (a dropped connection, a 503) is asked again until it is answered", async () => {
+    answers = [() => Promise.reject(new TypeError("Failed to fetch")), () => Promise.resolve(new Response("{}", { status: 503 })), () => allowed(true)];
+    expect(await can("create", "rollback", "shop")).to.equal(true);
+    expect(asked).to.equal(3);
+  });
+
+  it("an answer is final: allowed false, or a 403, is no without asking again", async () => {
+    answers = [() => allowed(false)];
+    expect(await can("patch", "applications", "shop")).to.equal(false);
+    answers = [() => Promise.resolve(new Response(JSON.stringify({ message: "forbidden" }), { status: 403 }))];
+    expect(await can("patch", "applications", "shop")).to.equal(false);
+    expect(asked).to.equal(2);
   });
 });

@@ -115,16 +115,28 @@ export function itemPath(plural: string, namespace: string | undefined, name: st
 
 export const mergePatch = (path: string, patch: unknown): Promise<Obj> => api<Obj>("PATCH", path, patch, "application/merge-patch+json");
 
-/** What the API would decide for this request, asked as `kubectl auth can-i` asks. */
+/** Waits before each retry of a question that got no answer (a dropped connection, a 5xx, a 429). */
+export const CAN_RETRY_MS = [250, 500, 1000, 2000];
+
+/**
+ * What the API would decide for this request, asked as `kubectl auth can-i` asks. Only an answer
+ * counts: a request that failed on the way is asked again, so a passing network error does not
+ * hide a page's write buttons until the next reload. A 401/403, or no answer after the retries,
+ * is "no".
+ */
 export async function can(verb: string, resource: string, namespace?: string, group = "berth.dev"): Promise<boolean> {
-  try {
-    const r = await api<any>("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
-      apiVersion: "authorization.k8s.io/v1",
-      kind: "SelfSubjectAccessReview",
-      spec: { resourceAttributes: { verb, group, resource, ...(namespace ? { namespace } : {}) } },
-    });
-    return r?.status?.allowed === true;
-  } catch {
-    return false;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await api<any>("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SelfSubjectAccessReview",
+        spec: { resourceAttributes: { verb, group, resource, ...(namespace ? { namespace } : {}) } },
+      });
+      return r?.status?.allowed === true;
+    } catch (e) {
+      const status = (e as { status?: number }).status;
+      if (status === 401 || status === 403 || attempt >= CAN_RETRY_MS.length) return false;
+      await new Promise((r) => setTimeout(r, CAN_RETRY_MS[attempt]));
+    }
   }
 }
