@@ -25,6 +25,10 @@ import { CLEARING_EVENTS } from "./reconcilers/shared/failures.js";
 import { createRouting } from "./router/index.js";
 import type { RouterOptions } from "./router/settings.js";
 import { DockerDriver } from "./runtime/docker.js";
+import { DockerSwarm } from "./runtime/docker-swarm.js";
+import type { SwarmDriver } from "./runtime/swarm.js";
+import type { RuntimeKind } from "./core/specs.js";
+import { SwarmApplications } from "./reconcilers/application/swarm-app.js";
 import type { RuntimeDriver } from "./runtime/driver.js";
 import { NO_TRAFFIC } from "./runtime/traffic.js";
 import { ChangeFeed } from "./store/change-feed.js";
@@ -60,6 +64,10 @@ export interface ServeOptions {
   router?: RouterOptions;
   /** The runtime driver (default: Docker on $DOCKER_SOCKET); tests may pass the fake. */
   driver?: RuntimeDriver;
+  /** The swarm driver (default: the same engine's swarm API); tests may pass the fake. */
+  swarm?: SwarmDriver;
+  /** The runtime of Projects without spec.runtime (--runtime, $BERTH_RUNTIME); default docker (ADR 0027). */
+  runtime?: RuntimeKind;
 }
 
 /** A running Berth: every long-lived part, and one stop() that ends them in reverse order. */
@@ -93,6 +101,20 @@ interface Wiring {
   router?: RouterOptions;
   resyncMs: number;
   fullResyncMs: number;
+  swarm: SwarmDriver;
+  runtime: RuntimeKind;
+}
+
+/** --runtime / $BERTH_RUNTIME: docker (the default) or swarm; anything else stops the start. */
+function runtimeKind(value: string | undefined): RuntimeKind {
+  if (value === undefined || value === "" || value === "docker") return "docker";
+  if (value === "swarm") return "swarm";
+  throw new Error(`--runtime must be docker or swarm, got "${value}"`);
+}
+
+/** The swarm driver and the installation's default runtime (ADR 0027). */
+function runtimeParts(opts: ServeOptions, driver: RuntimeDriver, metrics: Metrics): { swarm: SwarmDriver; runtime: RuntimeKind } {
+  return { swarm: opts.swarm ?? new DockerSwarm(driver.instance, metrics), runtime: runtimeKind(opts.runtime ?? process.env.BERTH_RUNTIME) };
 }
 
 /** A period in seconds from the environment, in milliseconds. */
@@ -149,7 +171,7 @@ export function buildManager(w: Wiring): Manager {
   setupBackupDestination(mgr, { ...base, box: w.box });
   setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir, box: w.box });
   const git = gitSources(mgr, w);
-  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, volumeBackups: stores.volumeBackups, dataDir: w.dataDir, logger });
+  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, volumeBackups: stores.volumeBackups, dataDir: w.dataDir, logger, swarm: new SwarmApplications({ swarm: w.swarm, store: stores.resources, revisions: stores.revisions }), defaultRuntime: w.runtime });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
   setupSync(mgr, { ...base, dataDir: w.dataDir, box: w.box });
   setupNotification(mgr, { ...base, outbox: stores.outbox, box: w.box, logger });
@@ -277,6 +299,7 @@ export async function startBerth(options: ServeOptions): Promise<Berth> {
     parts.add(() => api.stop());
     const wiring: Wiring = {
       stores, feed, box, driver, metrics, logger, dataDir: opts.dataDir, router: opts.router,
+      ...runtimeParts(opts, driver, metrics),
       resyncMs: opts.resyncMs ?? envMs("BERTH_RESYNC_SECONDS", 30),
       fullResyncMs: opts.fullResyncMs ?? envMs("BERTH_FULL_RESYNC_SECONDS", 600),
     };

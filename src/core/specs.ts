@@ -61,7 +61,21 @@ export interface ApplicationSpec {
   deletionPolicy?: "Retain" | "Delete";
   /** Scheduled jobs (docs/jobs.md). */
   jobs?: JobSpec[];
+  /** Where a swarm runtime may run the replicas (docs/scale-out.md); ignored by the docker runtime. */
+  placement?: PlacementSpec;
 }
+
+/** spec.placement: Swarm's placement constraints, spread preferences and a per-node cap. */
+export interface PlacementSpec {
+  /** Swarm constraint expressions: `node.role==worker`, `node.labels.zone!=b`. */
+  constraints?: string[];
+  /** Spread the replicas evenly over the values of a node label or attribute. */
+  preferences?: { spread: string }[];
+  maxReplicasPerNode?: number;
+}
+
+/** The runtime a Project's Applications run on (ADR 0027). */
+export type RuntimeKind = "docker" | "swarm";
 
 /** spec.source.imagePolicy: the image a registry's tags choose (docs/registries.md, ADR 0022). */
 export interface ImagePolicySpec {

@@ -45,7 +45,7 @@ function healthTest(h: NonNullable<AppRuntimeSpec["healthcheck"]>): string[] | u
   return undefined;
 }
 
-function healthConfig(spec: AppRuntimeSpec): ContainerSpec["Healthcheck"] | undefined {
+export function healthConfig(spec: AppRuntimeSpec): ContainerSpec["Healthcheck"] | undefined {
   const h = spec.healthcheck;
   if (!h) return undefined;
   const test = healthTest(h);
@@ -109,7 +109,7 @@ function portBindings(spec: AppRuntimeSpec, replicas: number): { exposed: Record
   return { exposed, bindings };
 }
 
-function limits(spec: AppRuntimeSpec): { Memory?: number; NanoCpus?: number } {
+export function limits(spec: AppRuntimeSpec): { Memory?: number; NanoCpus?: number } {
   const memory = parseMemory(spec.resources?.limits?.memory);
   const cpus = spec.resources?.limits?.cpus ? Math.round(Number(spec.resources.limits.cpus) * 1e9) : undefined;
   return { ...(memory ? { Memory: memory } : {}), ...(cpus ? { NanoCpus: cpus } : {}) };

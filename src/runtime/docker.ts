@@ -41,7 +41,7 @@ function reasonOf(operation: string, statusCode: number | undefined, message: st
   return "EngineError";
 }
 
-function toRuntimeError(operation: string, e: unknown): RuntimeError {
+export function toRuntimeError(operation: string, e: unknown): RuntimeError {
   if (e instanceof RuntimeError) return e;
   const err = e as { statusCode?: number; json?: { message?: string }; message?: string; code?: string };
   const message = err.json?.message ?? err.message ?? String(e);

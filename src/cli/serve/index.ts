@@ -8,6 +8,7 @@ export function registerServeCommand(program: Command): void {
     .description("run the API server, the controllers and (without a database URL) an embedded Postgres")
     .option("--listen <host:port>", "HTTPS listen address", "127.0.0.1:7443")
     .addOption(new Option("--database-url <url>", "external Postgres (default: embedded)").env("DATABASE_URL"))
+    .addOption(new Option("--runtime <runtime>", "where Projects without spec.runtime run Applications: docker (one engine) or swarm (services on the engine's swarm)").choices(["docker", "swarm"]).env("BERTH_RUNTIME"))
     .option("--no-controllers", "serve the API only; never run controllers (e.g. an API replica)")
     .addOption(new Option("--caddy-admin <url>", "admin API of the Caddy that serves Domains (e.g. http://127.0.0.1:2019)").env("BERTH_CADDY_ADMIN"))
     .option("--caddy-managed", "run and supervise a Caddy container (host network) instead; env BERTH_CADDY_MANAGED=true")

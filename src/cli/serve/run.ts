@@ -1,10 +1,11 @@
 import { routerOptionsFromFlags, type CliRouterFlags } from "../../router/settings.js";
 // Type-only: erased, so the module itself is still loaded by the import() below, and only by serve.
+import type { RuntimeKind } from "../../core/specs.js";
 import type { EmbeddedDatabase } from "../../store/embedded.js";
 import { processIo } from "../shared/io.js";
 
 /** The flags of `berth serve`, as commander parses them. */
-export type ServeFlags = { listen: string; databaseUrl?: string; controllers: boolean } & CliRouterFlags;
+export type ServeFlags = { listen: string; databaseUrl?: string; controllers: boolean; runtime?: string } & CliRouterFlags;
 
 /**
  * initdb and the server start in child processes while this one loads the server's modules.
@@ -43,7 +44,7 @@ export async function runServe(opts: ServeFlags, dataDir: string): Promise<void>
   const embedded = opts.databaseUrl ? undefined : (await startEmbedded(dataDir, (m) => logger.debug("postgres", { message: m }))).start;
   const { startBerth } = await import("../../main.js");
   const controllers = opts.controllers && process.env.BERTH_CONTROLLERS !== "false";
-  const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, embedded, logger, controllers, router });
+  const berth = await startBerth({ dataDir, listen: opts.listen, databaseUrl: opts.databaseUrl, embedded, logger, controllers, router, runtime: opts.runtime as RuntimeKind | undefined });
   processIo.err(`berth is serving on ${berth.url}\n  KUBECONFIG=${berth.kubeconfigPath} kubectl get applications -A`);
   await untilSignal();
   await berth.stop();

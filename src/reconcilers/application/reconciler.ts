@@ -1,7 +1,7 @@
 import { getCondition, conditionsOf } from "../../core/conditions.js";
 import { parseDurationMs } from "../../core/duration.js";
 import { FINALIZER } from "../../core/kinds.js";
-import { pinGitCommit, type ApplicationSpec, type ImagePolicySpec } from "../../core/specs.js";
+import { pinGitCommit, type ApplicationSpec, type ImagePolicySpec, type RuntimeKind } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
@@ -27,6 +27,7 @@ import { databaseEnvFrom, dependenciesOf } from "./env.js";
 import { buildFailureMessage, type GitSource } from "./git-source.js";
 import { ImagePolicies } from "./image-policy.js";
 import { projectLogins } from "./registries.js";
+import { runtimeOf, type SwarmApplications } from "./swarm-app.js";
 import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
 
 export interface ApplicationDeps extends ObjectReconcilerDeps {
@@ -45,6 +46,10 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   volumeBackups?: VolumeBackupStore;
   /** Image automation's registry polls (ADR 0022); without it, one over the registries' HTTP API. */
   images?: ImagePolicies;
+  /** The swarm runtime (ADR 0027); without it a Project on `runtime: swarm` answers SwarmUnavailable. */
+  swarm?: SwarmApplications;
+  /** The runtime of Projects without spec.runtime (`berth serve --runtime`); default docker. */
+  defaultRuntime?: RuntimeKind;
 }
 
 /** What this reconcile rolls out: the object as read, its spec, and the runtime spec with its hash. */
@@ -136,6 +141,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     // The first build of a git source is under way: nothing to run yet (status says where it stands).
     if (obs.git?.holding && !obs.git.running) return;
     const runtime = await this.runtimeSpec(app, spec, image);
+    if ((await runtimeOf(this.d.store, app, this.d.defaultRuntime ?? "docker")) === "swarm") return this.convergeOnSwarm({ app, spec, runtime }, obs, ctx);
     const hash = configHash(runtime);
     obs.hash = hash;
     const target: Target = { app, spec, runtime, hash, holding: !!obs.git?.holding };
@@ -150,6 +156,11 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     const counts = countReplicas(obs.containers, hash, obs.desired, obs.withdrawn);
     if (converged(counts, obs.desired)) await this.recordSuccess(app, hash, obs.desired, obs);
     else obs.rollout = await this.checkDeadline(app, spec, hash, obs);
+  }
+
+  private async convergeOnSwarm(target: { app: ResourceObject; spec: ApplicationSpec; runtime: AppRuntimeSpec }, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
+    if (!this.d.swarm) fail("SwarmUnavailable", "the Project's runtime is swarm, but this server has no swarm driver", { terminal: true });
+    await this.d.swarm.converge(target, obs, ctx);
   }
 
   private async observeVolumeBackups(app: ResourceObject, spec: ApplicationSpec): Promise<AppObserved["volumeBackups"] | undefined> {
@@ -338,6 +349,8 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
   /** Deletion: every container leaves the route, stops and goes; then volumes per deletionPolicy. */
   protected async finalize(app: ResourceObject, ctx: ReconcileContext): Promise<boolean> {
     const spec = (app.spec ?? {}) as ApplicationSpec;
+    // First: a service's tasks would be started again by Swarm, and they hold the volumes.
+    const services = (await this.d.swarm?.finalize(app)) ?? 0;
     const containers = await this.list(app);
     const grace = stopGraceSeconds(spec.stopGracePeriod);
     const steps = containers.flatMap((c) => retire(c, Number(c.labels[LABEL.replica]), { graceSeconds: grace, cause: "the Application is being deleted" }));
@@ -358,7 +371,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     }
     this.d.git?.forget(app.metadata.uid!);
     this.images.forget(app.metadata.uid!);
-    ctx.logger.info("finalized", { removedContainers: containers.length, volumes: volumes.length });
+    ctx.logger.info("finalized", { removedContainers: containers.length, removedServices: services, volumes: volumes.length });
     return true;
   }
 }

@@ -15,7 +15,8 @@ import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type
 /** How the rollout stands against its progress deadline. */
 export type RolloutCheck =
   | { state: "in-time" }
-  | { state: "failed"; message: string }
+  /** reason: SwarmRolledBack when Swarm's own rollback refused the config (ADR 0027); else the deadline passed. */
+  | { state: "failed"; message: string; reason?: string }
   | { state: "rolled-back"; message: string };
 
 /** What one Application reconcile observed (each part set once the step that finds it ran). */
@@ -39,6 +40,8 @@ export interface AppObserved {
   image: ImageObserved;
   /** The registry passwords this reconcile's pulls could send (ADR 0022): scrubbed from messages, never in status. */
   pullSecrets: string[];
+  /** On the swarm runtime (ADR 0027): the service and its running tasks per node. */
+  swarm: { service: string; nodes: Record<string, number> };
 }
 
 /** Replica counts as a Kubernetes Deployment reports them. */
@@ -98,9 +101,12 @@ function degraded(containers: readonly ObservedContainer[]): Extra {
 /** Past the progress deadline: rolled back (a new generation is on its way), or failed for good. */
 function deadlineSummary(rollout: Exclude<RolloutCheck, { state: "in-time" }>, health: Extra): Summary {
   const m = rollout.message;
-  const progressing: Extra = { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: m };
+  const why = rollout.state === "failed" && rollout.reason ? rollout.reason : "ProgressDeadlineExceeded";
+  const progressing: Extra = { type: "Progressing", status: "False", reason: why, message: m };
   if (rollout.state === "rolled-back") return { ready: { status: "False", reason: "RolledBack", message: m }, reconciling: { reason: "RollingBack", message: m }, extra: [progressing, health] };
-  return { ready: { status: "False", reason: "RolloutFailed", message: m }, stalled: { reason: "ProgressDeadlineExceeded", message: m }, extra: [progressing, health] };
+  // Swarm's rollback left the previous config running: RolledBack, and stalled until the spec changes.
+  const ready = why === "SwarmRolledBack" ? "RolledBack" : "RolloutFailed";
+  return { ready: { status: "False", reason: ready, message: m }, stalled: { reason: why, message: m }, extra: [progressing, health] };
 }
 
 /** Not there yet: rolling to a new config, scaling, or replicas not ready. */
@@ -171,11 +177,18 @@ export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserv
   const summary = withVolumeBackups(withJobs(withGit(summaryFor(obs, outcome, counts, desired), obs.git, outcome), app, obs.jobs), (app.spec ?? {}) as ApplicationSpec, obs.volumeBackups);
   const conditions = conditionsFor(app, summary, at);
   const phase = counts ? phaseOf(outcome, obs, counts, desired) : outcome.suspended ? "stopped" : "failed";
-  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...gitFields(obs.git, previous), ...imageFields(app, obs.image, previous), ...jobFields(app, obs.jobs, previous), conditions };
+  const status = { observedGeneration: app.metadata.generation ?? 1, phase, ...countFields(counts ?? staleCounts(previous, desired), desired), selector: replicaSelector(app), ...(hash ? { configHash: hash } : {}), ...swarmFields(obs.swarm), ...gitFields(obs.git, previous), ...imageFields(app, obs.image, previous), ...jobFields(app, obs.jobs, previous), conditions };
   const events = [...(obs.events ?? []), ...gitEvents(obs.git, previous, outcome), ...imageEvents(obs.image, previous), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
   const requeueAfter = requeueFor(obs, outcome, counts, desired);
   const pollAfter = obs.git?.intervalMs ?? obs.image?.intervalMs;
   return { status, events, requeueAfter: buildRequeue(obs.git, requeueAfter), ...(pollAfter !== undefined ? { pollAfter } : {}) };
+}
+
+/** status.runtime, status.service and status.nodes (running tasks per node) on the swarm runtime. */
+function swarmFields(swarm: AppObserved["swarm"] | undefined): Record<string, unknown> {
+  if (!swarm) return {};
+  const summary = Object.entries(swarm.nodes).map(([node, n]) => `${node}=${n}`).join(",");
+  return { runtime: "swarm", service: swarm.service, nodes: swarm.nodes, nodeSummary: summary };
 }
 
 /** status.image of an imagePolicy source: the tag and digest chosen (kept from the last status when this reconcile did not get that far). */
