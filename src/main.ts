@@ -167,7 +167,7 @@ export function buildManager(w: Wiring): Manager {
   const routing = createRouting(w.router, { store: stores.resources, driver, logger });
   for (const c of routing?.components ?? []) mgr.add(c, 0);
   const base = { store: stores.resources, events: stores.events };
-  setupProject(mgr, { ...base, driver });
+  setupProject(mgr, { ...base, driver, swarm: w.swarm });
   setupBackupDestination(mgr, { ...base, box: w.box });
   setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir, box: w.box });
   const git = gitSources(mgr, w);
@@ -176,7 +176,7 @@ export function buildManager(w: Wiring): Manager {
   setupSync(mgr, { ...base, dataDir: w.dataDir, box: w.box });
   setupNotification(mgr, { ...base, outbox: stores.outbox, box: w.box, logger });
   const dispatch = mgr.dispatch.bind(mgr);
-  const gc = new GarbageCollector({ store: stores.resources, driver, metrics, logger });
+  const gc = new GarbageCollector({ store: stores.resources, driver, metrics, logger, swarm: w.swarm });
   mgr.add(new ChangeFeedSource(w.feed, dispatch));
   mgr.add(new RuntimeEventSource(driver, dispatch, logger));
   mgr.add(new BlockedObjectsSource(driver, { store: stores.resources, kinds: mgr.kinds(), events: CLEARING_EVENTS }, dispatch, logger));

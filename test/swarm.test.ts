@@ -155,6 +155,16 @@ describe("the swarm runtime on a one-node swarm", function () {
     expect(later.Spec.TaskTemplate.ContainerSpec.Image).to.not.contain("crash");
   });
 
+  it("a Berth service whose Application is gone is removed as an orphan; a service Berth did not create is never touched", async () => {
+    const labels = { "berth.dev/managed-by": "berth", "berth.dev/kind": "Application", "berth.dev/project": P, "berth.dev/name": "ghost", "berth.dev/owner-uid": "no-such-uid", "berth.dev/instance": berth.driver.instance };
+    const spec = (name: string, l: Record<string, string>) => ({ Name: name, Labels: l, TaskTemplate: { ContainerSpec: { Image: CRASH_IMAGE, Args: ["sleep", "600"] } }, Mode: { Replicated: { Replicas: 0 } } });
+    const orphan = await docker.createService(spec(`berth-${P}-ghost`, labels) as never);
+    const foreign = await docker.createService(spec(`${P}-by-hand`, { "berth.dev/project": P }) as never);
+    await waitFor("the orphan service removed", async () => !(await services()).some((s) => s.ID === orphan.id), 30_000);
+    expect((await services()).some((s) => s.ID === foreign.id), "a service without Berth's labels was touched").to.equal(true);
+    await docker.getService(foreign.id).remove();
+  });
+
   it("spec.placement is validated: a constraint that is no Swarm expression answers 422 naming the field, and nothing is stored", async () => {
     const r = await call(berth, "POST", `${G}/namespaces/${P}/applications`, { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "placed", namespace: P }, spec: { source: { image: CRASH_IMAGE }, placement: { constraints: ["node.role==manager", "rm -rf /"], maxReplicasPerNode: 0 } } });
     expect(r.status, r.text).to.equal(422);
@@ -168,5 +178,16 @@ describe("the swarm runtime on a one-node swarm", function () {
     expect(r.status, r.text).to.be.oneOf([200, 202]);
     await waitFor("web gone", async () => (await call(berth, "GET", `${G}/namespaces/${P}/applications/web`)).status === 404, 60_000);
     expect(await services()).to.have.length(0);
+  });
+
+  it("deleting the Project removes its overlay network once the tasks are gone", async () => {
+    expect((await docker.listNetworks({ filters: { name: [`berth-${P}-swarm`] } })).map((n) => n.Driver)).to.deep.equal(["overlay"]);
+    const r = await call(berth, "DELETE", `${G}/projects/${P}`);
+    expect(r.status, r.text).to.be.oneOf([200, 202]);
+    await waitFor("the Project gone", async () => (await call(berth, "GET", `${G}/projects/${P}`)).status === 404, 90_000);
+    // The swarm forgets a removed overlay at once; the node's copy goes a moment later.
+    const left = async () => (await docker.listNetworks({ filters: { name: [`berth-${P}`] } })).map((n) => `${n.Name} ${n.Driver}`);
+    await waitFor("the Project's networks gone", async () => (await left()).length === 0, 15_000).catch(() => undefined);
+    expect(await left()).to.deep.equal([]);
   });
 });

@@ -1,6 +1,7 @@
 import type { Logger } from "winston";
 import type { ObservedContainer, RuntimeDriver } from "../runtime/driver.js";
 import { LABEL, MANAGED_BY } from "../runtime/labels.js";
+import type { SwarmDriver } from "../runtime/swarm.js";
 import type { ResourceStore } from "../store/resources.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
@@ -10,7 +11,7 @@ import type { Metrics } from "../telemetry/metrics.js";
  */
 export class GarbageCollector {
   constructor(
-    private readonly deps: { store: ResourceStore; driver: RuntimeDriver; metrics: Metrics; logger: Logger },
+    private readonly deps: { store: ResourceStore; driver: RuntimeDriver; metrics: Metrics; logger: Logger; swarm?: SwarmDriver },
     /** Kinds whose objects own containers. */
     private readonly ownerKinds: readonly string[] = ["Application", "Database"],
   ) {}
@@ -20,6 +21,22 @@ export class GarbageCollector {
     const containers = observed ?? (await this.listAll());
     let removed = 0;
     for (const kind of this.ownerKinds) removed += await this.sweepKind(kind, containers.filter((c) => c.labels[LABEL.kind] === kind));
+    return removed + (await this.sweepServices());
+  }
+
+  /** Services of this installation whose Application is gone (ADR 0027); none when the engine is in no swarm. */
+  private async sweepServices(): Promise<number> {
+    const swarm = this.deps.swarm;
+    if (!swarm || !(await swarm.status().then((s) => s.active && s.manager, () => false))) return 0;
+    const services = await swarm.listServices({ [LABEL.managedBy]: MANAGED_BY, [LABEL.kind]: "Application" });
+    const alive = await this.deps.store.existingUids("Application", [...new Set(services.map((s) => s.labels[LABEL.ownerUid] ?? ""))]);
+    let removed = 0;
+    for (const s of services.filter((x) => !alive.has(x.labels[LABEL.ownerUid]))) {
+      this.deps.logger.info("removing orphan service", { service: s.name, owner: s.labels[LABEL.ownerUid] });
+      await swarm.removeService(s.id);
+      this.deps.metrics.driftRepairs.inc({ kind: "Application", cause: "orphan" });
+      removed++;
+    }
     return removed;
   }
 
