@@ -2,8 +2,9 @@
  * Issue 18's benchmark: 20 one-replica web services on a one-node swarm, from nothing to
  * running, in the same run and alternating:
  *   - `berth apply --wait` of a Project with `spec.runtime: swarm` and 20 Applications → Ready;
- *   - 20 × `docker service create` in parallel (each waits until its task runs: the CLI's
- *     default `--detach=false`), the floor;
+ *   - 20 × `docker service create --detach` in parallel, timed until every service runs 1/1
+ *     (the floor; the CLI's default `--detach=false` would add its own 5 s "verify" wait per
+ *     service after the task runs, which is no work of the engine's);
  *   - `docker stack deploy` of the equivalent compose file, timed until every service runs 1/1.
  * Services are published the way Berth publishes them on this kernel (no IPVS, so no routing
  * mesh): `--endpoint-mode dnsrr`, host-mode ports chosen by the engine (ADR 0025).
@@ -62,12 +63,22 @@ async function waitServicesGone(fragment: string): Promise<void> {
   throw new Error(`services of ${fragment} still there after 60 s`);
 }
 
+/** Every service whose name has `fragment` runs its one task. */
+function allRunning(fragment: string): boolean {
+  const lines = docker("service", "ls", "--filter", `name=${fragment}`, "--format", "{{.Replicas}}").split("\n").filter(Boolean);
+  return lines.length === N && lines.every((r) => r.startsWith("1/1"));
+}
+
 async function serviceCreateFloor(round: number): Promise<number> {
   const names = Array.from({ length: N }, (_, i) => `${PREFIX}-sc${round}-${i}`);
   const t0 = performance.now();
   await Promise.all(
-    names.map((n) => must("docker", ["service", "create", "--quiet", "--name", n, "--endpoint-mode", "dnsrr", "--publish", "mode=host,target=8080", "--no-resolve-image", BUSYBOX_IMAGE, ...COMMAND])),
+    names.map((n) => must("docker", ["service", "create", "--detach", "--quiet", "--name", n, "--endpoint-mode", "dnsrr", "--publish", "mode=host,target=8080", "--no-resolve-image", BUSYBOX_IMAGE, ...COMMAND])),
   );
+  while (!allRunning(`${PREFIX}-sc${round}-`)) {
+    if (performance.now() - t0 > 180_000) throw new Error(`services of round ${round} not running after 180 s`);
+    await sleep(50);
+  }
   const ms = performance.now() - t0;
   await must("docker", ["service", "rm", ...names]);
   await waitServicesGone(`${PREFIX}-sc${round}-`);

@@ -66,7 +66,7 @@ export interface ServeOptions {
   driver?: RuntimeDriver;
   /** The swarm driver (default: the same engine's swarm API); tests may pass the fake. */
   swarm?: SwarmDriver;
-  /** The runtime of Projects without spec.runtime (--runtime, $BERTH_RUNTIME); default docker (ADR 0027). */
+  /** The runtime of Projects without spec.runtime (--runtime, $BERTH_RUNTIME); default docker (ADR 0025). */
   runtime?: RuntimeKind;
 }
 
@@ -112,7 +112,7 @@ function runtimeKind(value: string | undefined): RuntimeKind {
   throw new Error(`--runtime must be docker or swarm, got "${value}"`);
 }
 
-/** The swarm driver and the installation's default runtime (ADR 0027). */
+/** The swarm driver and the installation's default runtime (ADR 0025). */
 function runtimeParts(opts: ServeOptions, driver: RuntimeDriver, metrics: Metrics): { swarm: SwarmDriver; runtime: RuntimeKind } {
   return { swarm: opts.swarm ?? new DockerSwarm(driver.instance, metrics), runtime: runtimeKind(opts.runtime ?? process.env.BERTH_RUNTIME) };
 }

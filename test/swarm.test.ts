@@ -1,5 +1,5 @@
 /**
- * Issue 18: the swarm runtime on a real one-node swarm (CI initialises it; ADR 0027). An
+ * Issue 18: the swarm runtime on a real one-node swarm (CI initialises it; ADR 0025). An
  * Application of a Project on `runtime: swarm` becomes one Swarm service; a start-first rolling
  * update through a Domain on a real Caddy drops no request; a service removed by hand comes
  * back; a bad image is rolled back by Swarm itself and status says so.

@@ -24,7 +24,7 @@ export class GarbageCollector {
     return removed + (await this.sweepServices());
   }
 
-  /** Services of this installation whose Application is gone (ADR 0027); none when the engine is in no swarm. */
+  /** Services of this installation whose Application is gone (ADR 0025); none when the engine is in no swarm. */
   private async sweepServices(): Promise<number> {
     const swarm = this.deps.swarm;
     if (!swarm || !(await swarm.status().then((s) => s.active && s.manager, () => false))) return 0;

@@ -74,7 +74,7 @@ export interface PlacementSpec {
   maxReplicasPerNode?: number;
 }
 
-/** The runtime a Project's Applications run on (ADR 0027). */
+/** The runtime a Project's Applications run on (ADR 0025). */
 export type RuntimeKind = "docker" | "swarm";
 
 /** spec.source.imagePolicy: the image a registry's tags choose (docs/registries.md, ADR 0022). */

@@ -48,6 +48,8 @@ function observedTask(t: any): ObservedTask {
  */
 export class DockerSwarm implements SwarmDriver {
   private readonly docker: Docker;
+  /** One creation per overlay name at a time: the Applications of a Project converge in parallel. */
+  private readonly overlayLocks = new Map<string, Promise<void>>();
 
   constructor(
     readonly instance: string,
@@ -138,8 +140,24 @@ export class DockerSwarm implements SwarmDriver {
   }
 
   async ensureOverlay(name: string, labels: Record<string, string>): Promise<void> {
+    const prev = this.overlayLocks.get(name) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.ensureOverlayUnlocked(name, labels));
+    this.overlayLocks.set(name, next);
+    try {
+      await next;
+    } finally {
+      if (this.overlayLocks.get(name) === next) this.overlayLocks.delete(name);
+    }
+  }
+
+  private async ensureOverlayUnlocked(name: string, labels: Record<string, string>): Promise<void> {
     if ((await this.overlaysNamed(name)).length) return;
-    await this.call("network_create", () => this.docker.createNetwork({ Name: name, Driver: "overlay", Attachable: true, CheckDuplicate: true, Labels: this.scoped(labels) }));
+    try {
+      await this.call("network_create", () => this.docker.createNetwork({ Name: name, Driver: "overlay", Attachable: true, CheckDuplicate: true, Labels: this.scoped(labels) }));
+    } catch (e) {
+      // Another process (a previous leader's last call) made it meanwhile: it exists, as asked.
+      if (!(e instanceof RuntimeError && e.statusCode === 409)) throw e;
+    }
   }
 
   async overlayExists(name: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 /**
- * The pure plan of a swarm Application (ADR 0027): from the desired service spec and what the
+ * The pure plan of a swarm Application (ADR 0025): from the desired service spec and what the
  * swarm holds, the steps that converge them, each with its cause. Swarm rolls the tasks itself;
  * the plan only decides which service calls to make. The executor (service-executor.ts) makes no
  * decisions.

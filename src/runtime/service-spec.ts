@@ -1,5 +1,5 @@
 /**
- * An Application as a Swarm service (issue 18, ADR 0027): a pure function of the runtime spec,
+ * An Application as a Swarm service (issue 18, ADR 0025): a pure function of the runtime spec,
  * so it can be tested as text and hashed. What the container runtime sets per container is set
  * here once for every task; what Swarm does itself (placing, updating, rolling back) is
  * configured, not reimplemented.

@@ -1,5 +1,5 @@
 /**
- * The Swarm runtime (issue 18, ADR 0027): what the Application reconciler may do to a Docker
+ * The Swarm runtime (issue 18, ADR 0025): what the Application reconciler may do to a Docker
  * Swarm. Service-level, not container-level: an Application is one replicated service whose
  * tasks Swarm places, updates and rolls back itself. Two implementations: `DockerSwarm`
  * (dockerode, the manager this process talks to) and `FakeSwarm` (in memory, for unit tests).

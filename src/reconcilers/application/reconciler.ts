@@ -46,7 +46,7 @@ export interface ApplicationDeps extends ObjectReconcilerDeps {
   volumeBackups?: VolumeBackupStore;
   /** Image automation's registry polls (ADR 0022); without it, one over the registries' HTTP API. */
   images?: ImagePolicies;
-  /** The swarm runtime (ADR 0027); without it a Project on `runtime: swarm` answers SwarmUnavailable. */
+  /** The swarm runtime (ADR 0025); without it a Project on `runtime: swarm` answers SwarmUnavailable. */
   swarm?: SwarmApplications;
   /** The runtime of Projects without spec.runtime (`berth serve --runtime`); default docker. */
   defaultRuntime?: RuntimeKind;

@@ -15,7 +15,7 @@ import { conditionsFor, failureSummary, suspendedSummary, transitionEvents, type
 /** How the rollout stands against its progress deadline. */
 export type RolloutCheck =
   | { state: "in-time" }
-  /** reason: SwarmRolledBack when Swarm's own rollback refused the config (ADR 0027); else the deadline passed. */
+  /** reason: SwarmRolledBack when Swarm's own rollback refused the config (ADR 0025); else the deadline passed. */
   | { state: "failed"; message: string; reason?: string }
   | { state: "rolled-back"; message: string };
 
@@ -40,7 +40,7 @@ export interface AppObserved {
   image: ImageObserved;
   /** The registry passwords this reconcile's pulls could send (ADR 0022): scrubbed from messages, never in status. */
   pullSecrets: string[];
-  /** On the swarm runtime (ADR 0027): the service and its running tasks per node. */
+  /** On the swarm runtime (ADR 0025): the service and its running tasks per node. */
   swarm: { service: string; nodes: Record<string, number> };
 }
 

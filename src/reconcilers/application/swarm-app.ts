@@ -1,5 +1,5 @@
 /**
- * An Application on the swarm runtime (issue 18, ADR 0027): one replicated service. Observe the
+ * An Application on the swarm runtime (issue 18, ADR 0025): one replicated service. Observe the
  * service, its tasks and the nodes → pure plan (service-plan.ts) → executor → observe again;
  * the tasks become the replicas the status functions count, so Ready, Progressing, endpoints and
  * the router read a swarm Application exactly as a docker one.

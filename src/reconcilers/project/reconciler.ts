@@ -9,7 +9,7 @@ import { conditionsFor, failureSummary, transitionEvents, type Outcome, type Ver
 
 export interface ProjectDeps extends ObjectReconcilerDeps {
   driver: RuntimeDriver;
-  /** The swarm runtime (ADR 0027): the Project's overlay network goes with it. */
+  /** The swarm runtime (ADR 0025): the Project's overlay network goes with it. */
   swarm?: SwarmDriver;
 }
 
