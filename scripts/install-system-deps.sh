@@ -15,6 +15,10 @@ command -v pebble >/dev/null 2>&1 || need+=(pebble)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Private registries (test/registry.test.ts): a real registry (distribution 2.8) with htpasswd auth.
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+# The multi-node swarm harness (test/helpers/swarm-nodes.ts): network namespaces, veths, a bridge.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -98,12 +98,13 @@ describe("swarm runtime: service spec and plans (golden)", () => {
     expect(serviceSpecFor({ ...runtime, env: { MODE: "x" } }, "h", opts).Labels[SERVICE_HASH]).to.not.equal(three.Labels[SERVICE_HASH]);
   });
 
-  it("live tasks become replicas: slot N is replica N-1, remote tasks serve at their node's address, history is left out", () => {
+  it("live tasks become replicas: slot N is replica N-1, remote tasks serve at their node's address, history and a down node's tasks are left out", () => {
     const nodes = [
       { id: "n1", hostname: "one", addr: "10.0.0.1", state: "ready", availability: "active" },
       { id: "n2", hostname: "two", addr: "10.0.0.2", state: "ready", availability: "active" },
     ];
-    const tasks = [task(1, "h", "running", { ports: [{ containerPort: 80, hostPort: 30001 }] }), task(2, "h", "running", { nodeId: "n2", ports: [{ containerPort: 80, hostPort: 30002 }] }), task(2, "h", "shutdown"), task(3, "h", "starting", { desiredState: "running" })];
+    const tasks = [task(1, "h", "running", { ports: [{ containerPort: 80, hostPort: 30001 }] }), task(2, "h", "running", { nodeId: "n2", ports: [{ containerPort: 80, hostPort: 30002 }] }), task(2, "h", "shutdown"), task(3, "h", "starting", { desiredState: "running" }), task(3, "h", "running", { nodeId: "n3", desiredState: "shutdown" })];
+    nodes.push({ id: "n3", hostname: "three", addr: "10.0.0.3", state: "down", availability: "active" });
     const replicas = replicasOf("berth-shop-web", tasks, nodes, "n1");
     expect(replicas.map((r) => [r.name, r.state, r.health, r.labels["berth.dev/replica"], r.labels["berth.dev/node"], r.ports[0]?.hostIp, r.ports[0]?.hostPort])).to.deep.equal([
       ["berth-shop-web.1", "running", "none", "0", "one", "", 30001],

@@ -181,7 +181,7 @@ export function applicationStatusFor(app: ResourceObject, obs: Partial<AppObserv
   const events = [...(obs.events ?? []), ...gitEvents(obs.git, previous, outcome), ...imageEvents(obs.image, previous), ...transitionEvents(app, conditions, outcome.failure, { reason: "Ready", message: `${desired}/${desired} replicas ready` })];
   const requeueAfter = requeueFor(obs, outcome, counts, desired);
   const pollAfter = obs.git?.intervalMs ?? obs.image?.intervalMs;
-  return { status, events, requeueAfter: buildRequeue(obs.git, requeueAfter), ...(pollAfter !== undefined ? { pollAfter } : {}) };
+  return { status, events, requeueAfter: swarmRequeue(obs.swarm, buildRequeue(obs.git, requeueAfter)), ...(pollAfter !== undefined ? { pollAfter } : {}) };
 }
 
 /** status.runtime, status.service and status.nodes (running tasks per node) on the swarm runtime. */
@@ -210,6 +210,16 @@ function imageEvents(image: ImageObserved | undefined, previous: Record<string, 
 function jobFields(app: ResourceObject, jobs: JobsObserved | undefined, previous: Record<string, unknown>): Record<string, unknown> {
   if (jobs) return ((app.spec ?? {}) as ApplicationSpec).jobs?.length ? { jobs: jobsStatus(app, jobs) } : {};
   return previous.jobs ? { jobs: previous.jobs } : {};
+}
+
+/**
+ * How often a settled swarm Application is looked at again: a task rescheduled on another node
+ * (a node lost) sends no event to the engine Berth watches, so it is read from the swarm (ADR 0025).
+ */
+export const SWARM_RESYNC_MS = 5000;
+
+function swarmRequeue(swarm: AppObserved["swarm"] | undefined, requeueAfter: number | undefined): number | undefined {
+  return swarm ? Math.min(requeueAfter ?? SWARM_RESYNC_MS, SWARM_RESYNC_MS) : requeueAfter;
 }
 
 /** While a build runs, the queue wakes the Application when it ends; this is the safety net. */

@@ -47,7 +47,10 @@ function replicaState(t: ObservedTask): ObservedContainer["state"] {
  * `running` only once healthy (Swarm holds it in `starting` until then).
  */
 export function replicasOf(service: string, tasks: readonly ObservedTask[], nodes: readonly SwarmNode[], localNode: string | undefined): ObservedContainer[] {
-  return tasks.filter(isLiveTask).map((t) => {
+  // A node that is down reports nothing: its tasks keep their last state ("running") while Swarm
+  // replaces them elsewhere, so they count as nothing (not ready, not old replicas still stopping).
+  const down = new Set(nodes.filter((n) => n.state === "down").map((n) => n.id));
+  return tasks.filter((t) => isLiveTask(t) && !down.has(t.nodeId)).map((t) => {
     const node = nodes.find((n) => n.id === t.nodeId);
     const hostIp = !node || t.nodeId === localNode ? "" : node.addr;
     return {
