@@ -1,6 +1,6 @@
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import type { Metrics } from "../telemetry/metrics.js";
-import { toRuntimeError } from "./docker.js";
+import { engineCall, engineClient } from "./docker.js";
 import { RuntimeError } from "./driver.js";
 import { LABEL } from "./labels.js";
 import type { ObservedService, ObservedTask, ServiceSpec, SwarmDriver, SwarmNode } from "./swarm.js";
@@ -56,21 +56,11 @@ export class DockerSwarm implements SwarmDriver {
     private readonly metrics?: Metrics,
     opts?: Docker.DockerOptions,
   ) {
-    this.docker = new Docker(opts ?? { socketPath: process.env.DOCKER_SOCKET ?? "/var/run/docker.sock" });
+    this.docker = engineClient(opts);
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const end = this.metrics?.dockerLatency.startTimer({ operation });
-    try {
-      const r = await fn();
-      this.metrics?.dockerCalls.inc({ operation, result: "ok" });
-      return r;
-    } catch (e) {
-      this.metrics?.dockerCalls.inc({ operation, result: "error" });
-      throw toRuntimeError(operation, e);
-    } finally {
-      end?.();
-    }
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return engineCall(this.metrics, operation, fn);
   }
 
   private scoped(labels: Record<string, string>): Record<string, string> {

@@ -41,7 +41,7 @@ function reasonOf(operation: string, statusCode: number | undefined, message: st
   return "EngineError";
 }
 
-export function toRuntimeError(operation: string, e: unknown): RuntimeError {
+function toRuntimeError(operation: string, e: unknown): RuntimeError {
   if (e instanceof RuntimeError) return e;
   const err = e as { statusCode?: number; json?: { message?: string }; message?: string; code?: string };
   const message = err.json?.message ?? err.message ?? String(e);
@@ -97,6 +97,26 @@ function buildProgress(onLine: (line: string) => void, tail: string[]): { onEven
   return state;
 }
 
+/** The engine's client: $DOCKER_SOCKET (default /var/run/docker.sock) unless told otherwise. */
+export function engineClient(opts?: Docker.DockerOptions): Docker {
+  return new Docker(opts ?? { socketPath: process.env.DOCKER_SOCKET ?? "/var/run/docker.sock" });
+}
+
+/** One engine call, counted and timed in /metrics; a failure becomes a RuntimeError with a reason. */
+export async function engineCall<T>(metrics: Metrics | undefined, operation: string, fn: () => Promise<T>): Promise<T> {
+  const end = metrics?.dockerLatency.startTimer({ operation });
+  try {
+    const r = await fn();
+    metrics?.dockerCalls.inc({ operation, result: "ok" });
+    return r;
+  } catch (e) {
+    metrics?.dockerCalls.inc({ operation, result: "error" });
+    throw toRuntimeError(operation, e);
+  } finally {
+    end?.();
+  }
+}
+
 /**
  * The Docker driver: dockerode behind RuntimeDriver, every call counted and timed so the cost
  * of a reconcile pass is visible in /metrics, every failure a RuntimeError with a reason.
@@ -113,21 +133,11 @@ export class DockerDriver implements RuntimeDriver {
     private readonly metrics?: Metrics,
     opts?: Docker.DockerOptions,
   ) {
-    this.docker = new Docker(opts ?? { socketPath: process.env.DOCKER_SOCKET ?? "/var/run/docker.sock" });
+    this.docker = engineClient(opts);
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const end = this.metrics?.dockerLatency.startTimer({ operation });
-    try {
-      const r = await fn();
-      this.metrics?.dockerCalls.inc({ operation, result: "ok" });
-      return r;
-    } catch (e) {
-      this.metrics?.dockerCalls.inc({ operation, result: "error" });
-      throw toRuntimeError(operation, e);
-    } finally {
-      end?.();
-    }
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return engineCall(this.metrics, operation, fn);
   }
 
   /** Like call(), but a 404 (or 304 "already") answers `fallback`. */
