@@ -364,9 +364,9 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
 
       it("prints -o wide, -A with the NAMESPACE column, --show-labels and short names", async () => {
         const wide = tableOf(ok(await kubectl(["get", "app", "-n", NS, "-o", "wide"])).stdout);
-        expect(wide.header).to.deep.equal(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "PHASE", "REASON", "AGE", "IMAGE", "REPLICAS", "STATUS"]);
+        expect(wide.header).to.deep.equal(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "PHASE", "REASON", "AGE", "IMAGE", "REPLICAS", "STATUS", "NODES"]);
         const api = wide.rows.find((r) => r[0] === "api-service")!;
-        expect(api.slice(7)).to.deep.equal(["berth-test/busybox:1", "5", "True"]);
+        expect(api.slice(7)).to.deep.equal(["berth-test/busybox:1", "5", "True", ""]);
         const all = tableOf(ok(await kubectl(["get", "app", "-A"])).stdout);
         expect(all.header.slice(0, 2)).to.deep.equal(["NAMESPACE", "NAME"]);
         expect(all.rows.map((r) => `${r[0]}/${r[1]}`).sort()).to.deep.equal([`${NS}/api-service`, `${NS}/ssa-app`]);
@@ -421,7 +421,7 @@ describe("kubectl and Kubernetes client libraries against berth serve", function
         const events = await readWatch(srv, `${G}/namespaces/${NS}/applications?watch=true&resourceVersion=0&fieldSelector=metadata.name%3Dapi-service`, TABLE, (ev) => ev.length >= 1);
         expect(events[0].type).to.equal("ADDED");
         expect(events[0].object.kind).to.equal("Table");
-        expect(events[0].object.columnDefinitions.map((c: any) => c.name)).to.deep.equal(["Name", "Ready", "Up-to-date", "Available", "Phase", "Reason", "Age", "Image", "Replicas", "Status"]);
+        expect(events[0].object.columnDefinitions.map((c: any) => c.name)).to.deep.equal(["Name", "Ready", "Up-to-date", "Available", "Phase", "Reason", "Age", "Image", "Replicas", "Status", "Nodes"]);
         expect(events[0].object.rows[0].cells.slice(0, 6)).to.deep.equal(["api-service", "5/5", 5, 5, "running", "ReplicasReady"]);
         expect(events[0].object.rows[0].object.kind).to.equal("PartialObjectMetadata");
         expect(events[0].object.rows[0].object.metadata.namespace).to.equal(NS);

@@ -155,6 +155,49 @@ describe("the swarm runtime on a one-node swarm", function () {
     expect(later.Spec.TaskTemplate.ContainerSpec.Image).to.not.contain("crash");
   });
 
+  it("a Project moved from docker to swarm and back: its Application moves with it, 0 failed requests through its Domain", async () => {
+    const MV = `${P}-mv`;
+    const mvHost = `mv.${MV}.test`;
+    const appOf = async () => (await call(berth, "GET", `${G}/namespaces/${MV}/applications/mv`)).body;
+    const dockerReplicas = async () => (await docker.listContainers({ filters: { label: [`berth.dev/project=${MV}`, "berth.dev/name=mv"] } })).filter((c) => !c.Labels["com.docker.swarm.task.id"]);
+    const moveTo = async (runtime: string) => {
+      const r = await call(berth, "PATCH", `${G}/projects/${MV}`, { spec: { runtime } }, { contentType: "application/merge-patch+json" });
+      expect(r.status, r.text).to.equal(200);
+    };
+    try {
+      expect((await call(berth, "POST", `${G}/projects`, { apiVersion: "berth.dev/v1alpha1", kind: "Project", metadata: { name: MV }, spec: { runtime: "docker" } })).status).to.equal(201);
+      expect((await call(berth, "POST", `${G}/namespaces/${MV}/applications`, { apiVersion: "berth.dev/v1alpha1", kind: "Application", metadata: { name: "mv", namespace: MV }, spec: handOverSpec({ VERSION: "1" }) })).status).to.equal(201);
+      expect((await call(berth, "POST", `${G}/namespaces/${MV}/domains`, { apiVersion: "berth.dev/v1alpha1", kind: "Domain", metadata: { name: "mv", namespace: MV }, spec: { host: mvHost, target: { application: "mv", port: 8080 } } })).status).to.equal(201);
+      await waitFor("mv Ready on docker, routed", async () => {
+        const [a, d] = [await appOf(), (await call(berth, "GET", `${G}/namespaces/${MV}/domains/mv`)).body];
+        return cond(a, "Ready")?.status === "True" && a.status.readyReplicas === 3 && d.status?.upstreams?.length === 3;
+      }, 120_000, 200);
+      expect(await dockerReplicas()).to.have.length(3);
+      const load = startLoad({ port: caddy.httpPort, host: mvHost, rate: 100 });
+      await moveTo("swarm");
+      const onSwarm = await waitFor("mv on swarm, the docker replicas gone", async () => {
+        const a = await appOf();
+        return a.status?.runtime === "swarm" && cond(a, "Ready")?.status === "True" && a.status.readyReplicas === 3 && (await dockerReplicas()).length === 0 ? a : undefined;
+      }, 120_000, 200);
+      expect(Object.values(onSwarm.status.nodes)).to.deep.equal([3]);
+      await moveTo("docker");
+      await waitFor("mv back on docker, its service gone", async () => {
+        const a = await appOf();
+        const svc = await listServices(MV);
+        return a.status?.runtime === undefined && cond(a, "Ready")?.status === "True" && (await dockerReplicas()).length === 3 && svc.length === 0;
+      }, 120_000, 200);
+      await new Promise((r) => setTimeout(r, 1000));
+      const r = await load.stop();
+      console.log(`      docker → swarm → docker, GET: ${r.sent} requests at ${r.rate.toFixed(0)}/s, ${r.failed} failed, p99 ${r.p99} ms`);
+      expect(r.failed, r.failures.join("\n")).to.equal(0);
+    } finally {
+      await call(berth, "DELETE", `${G}/projects/${MV}`);
+      await waitFor("the moved Project gone", async () => (await call(berth, "GET", `${G}/projects/${MV}`)).status === 404, 90_000).catch(() => undefined);
+      await removeServices(MV).catch(() => undefined);
+      await cleanupProject(MV).catch(() => undefined);
+    }
+  });
+
   it("a Berth service whose Application is gone is removed as an orphan; a service Berth did not create is never touched", async () => {
     const labels = { "berth.dev/managed-by": "berth", "berth.dev/kind": "Application", "berth.dev/project": P, "berth.dev/name": "ghost", "berth.dev/owner-uid": "no-such-uid", "berth.dev/instance": berth.driver.instance };
     const spec = (name: string, l: Record<string, string>) => ({ Name: name, Labels: l, TaskTemplate: { ContainerSpec: { Image: CRASH_IMAGE, Args: ["sleep", "600"] } }, Mode: { Replicated: { Replicas: 0 } } });

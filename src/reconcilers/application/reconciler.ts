@@ -5,7 +5,7 @@ import { pinGitCommit, type ApplicationSpec, type ImagePolicySpec, type RuntimeK
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
-import type { RuntimeDriver } from "../../runtime/driver.js";
+import type { ObservedContainer, RuntimeDriver } from "../../runtime/driver.js";
 import { executePlan, StepError } from "../../runtime/executor.js";
 import { LABEL, networkName, ownerLabels, volumeName } from "../../runtime/labels.js";
 import { authFor } from "../../runtime/registry-auth.js";
@@ -27,7 +27,7 @@ import { databaseEnvFrom, dependenciesOf } from "./env.js";
 import { buildFailureMessage, type GitSource } from "./git-source.js";
 import { ImagePolicies } from "./image-policy.js";
 import { projectLogins } from "./registries.js";
-import { runtimeOf, type SwarmApplications } from "./swarm-app.js";
+import { isSwarmTask, runtimeOf, type SwarmApplications } from "./swarm-app.js";
 import { applicationStatusFor, converged, countReplicas, type AppObserved, type RolloutCheck } from "./status.js";
 
 export interface ApplicationDeps extends ObjectReconcilerDeps {
@@ -123,14 +123,21 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     }
   }
 
-  private list(app: ResourceObject): ReturnType<RuntimeDriver["listContainers"]> {
+  /** Every container of the Application: its replicas, and the tasks of its service if it has one. */
+  private listAll(app: ResourceObject): ReturnType<RuntimeDriver["listContainers"]> {
     return this.d.driver.listContainers({ [LABEL.ownerUid]: app.metadata.uid! });
+  }
+
+  /** The docker runtime's replicas: a swarm task is Swarm's to manage, never the container planner's. */
+  private async list(app: ResourceObject): Promise<ObservedContainer[]> {
+    return (await this.listAll(app)).filter((c) => !isSwarmTask(c));
   }
 
   protected async converge(app: ResourceObject, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
     const spec = (app.spec ?? {}) as ApplicationSpec;
     obs.desired = spec.replicas ?? 1;
-    obs.containers = await this.list(app);
+    const all = await this.listAll(app);
+    obs.containers = all.filter((c) => !isSwarmTask(c));
     obs.withdrawn = [];
     obs.events = [];
     // First: a later step's failure still reports the jobs.
@@ -154,13 +161,28 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     }
     obs.withdrawn = obs.containers.filter((c) => this.d.traffic.isWithdrawn(c.id)).map((c) => c.id);
     const counts = countReplicas(obs.containers, hash, obs.desired, obs.withdrawn);
-    if (converged(counts, obs.desired)) await this.recordSuccess(app, hash, obs.desired, obs);
+    if (converged(counts, obs.desired)) await Promise.all([this.recordSuccess(app, hash, obs.desired, obs), this.retireService(app, all)]);
     else obs.rollout = await this.checkDeadline(app, spec, hash, obs);
   }
 
+  /**
+   * The swarm path (ADR 0025). Replicas the docker runtime left (the Project moved to swarm) go
+   * once the service runs every replica: out of the route first, as any replica Berth stops.
+   */
   private async convergeOnSwarm(target: { app: ResourceObject; spec: ApplicationSpec; runtime: AppRuntimeSpec }, obs: Partial<AppObserved>, ctx: ReconcileContext): Promise<void> {
     if (!this.d.swarm) fail("SwarmUnavailable", "the Project's runtime is swarm, but this server has no swarm driver", { terminal: true });
+    const leftovers = obs.containers ?? [];
     await this.d.swarm.converge(target, obs, ctx);
+    const counts = countReplicas(obs.containers ?? [], obs.hash ?? "", obs.desired ?? 1, []);
+    if (!leftovers.length || !converged(counts, obs.desired ?? 1)) return;
+    const graceSeconds = stopGraceSeconds(target.spec.stopGracePeriod);
+    const steps = leftovers.flatMap((c) => retire(c, Number(c.labels[LABEL.replica]), { graceSeconds, cause: "a replica of the docker runtime; the Project runs on swarm now" }));
+    await executePlan({ steps: ordered(steps), waiting: [] }, { driver: this.d.driver, traffic: this.d.traffic, createOptions: () => ({}), ownerLabels: {}, signal: ctx.signal });
+  }
+
+  /** The Project left swarm: once the docker runtime's replicas are all ready, a service's tasks still here go with it. */
+  private async retireService(app: ResourceObject, seen: readonly ObservedContainer[]): Promise<void> {
+    if (seen.some(isSwarmTask)) await this.d.swarm?.finalize(app);
   }
 
   private async observeVolumeBackups(app: ResourceObject, spec: ApplicationSpec): Promise<AppObserved["volumeBackups"] | undefined> {
@@ -351,7 +373,7 @@ export class ApplicationReconciler extends ObjectReconciler<AppObserved> {
     const spec = (app.spec ?? {}) as ApplicationSpec;
     // First: a service's tasks would be started again by Swarm, and they hold the volumes.
     const services = (await this.d.swarm?.finalize(app)) ?? 0;
-    const containers = await this.list(app);
+    const containers = await this.listAll(app);
     const grace = stopGraceSeconds(spec.stopGracePeriod);
     const steps = containers.flatMap((c) => retire(c, Number(c.labels[LABEL.replica]), { graceSeconds: grace, cause: "the Application is being deleted" }));
     await executePlan({ steps: ordered(steps), waiting: [] }, {

@@ -29,6 +29,9 @@ export function setupApplication(mgr: Manager, deps: ApplicationDeps & { concurr
   for (const kind of ["Database", "Application"]) mgr.watch(kind, dependentsOf(deps.store));
   // A Project's registry logins changed: its Applications that failed a pull try again now (ADR 0022).
   mgr.watch("Project", async (key) => (await deps.store.keysWithReadyReason(["Application"], PULL_REASONS)).filter((k) => k.namespace === key.name));
+  // A Project's spec.runtime moved (ADR 0025): every Application of it moves to the other runtime.
+  // A Project changes seldom (its status only on transitions), so listing its Applications then is cheap enough.
+  mgr.watch("Project", async (key) => (await deps.store.list("Application", { namespace: key.name }, true)).items.map((a) => ({ kind: "Application", namespace: key.name, name: a.metadata.name })));
   // A service's Application changed (its status too): its compose Application summarises it again.
   mgr.watch("Application", (key) => compose.parentOf(key));
   if (deps.volumeBackups && deps.logger) {

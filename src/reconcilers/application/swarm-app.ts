@@ -22,6 +22,11 @@ import type { AppObserved } from "./status.js";
 
 export const NODE_LABEL = "berth.dev/node";
 
+/** A container the engine made for a Swarm task (it carries the task's labels). */
+export function isSwarmTask(c: ObservedContainer): boolean {
+  return c.labels["com.docker.swarm.task.id"] !== undefined;
+}
+
 export interface SwarmAppDeps {
   swarm: SwarmDriver;
   store: ResourceStore;
