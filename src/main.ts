@@ -171,7 +171,7 @@ export function buildManager(w: Wiring): Manager {
   setupBackupDestination(mgr, { ...base, box: w.box });
   setupDatabase(mgr, { ...base, driver, credentials: stores.credentials, volumes: stores.volumes, backups: stores.backups, metrics, logger, dataDir: w.dataDir, box: w.box });
   const git = gitSources(mgr, w);
-  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, volumeBackups: stores.volumeBackups, dataDir: w.dataDir, logger, swarm: new SwarmApplications({ swarm: w.swarm, store: stores.resources, revisions: stores.revisions }), defaultRuntime: w.runtime });
+  setupApplication(mgr, { ...base, driver, traffic: routing?.router ?? NO_TRAFFIC, box: w.box, credentials: stores.credentials, revisions: stores.revisions, volumes: stores.volumes, metrics, git, jobRuns: stores.jobRuns, volumeBackups: stores.volumeBackups, dataDir: w.dataDir, logger, swarm: new SwarmApplications({ swarm: w.swarm, driver, store: stores.resources, revisions: stores.revisions }), defaultRuntime: w.runtime });
   setupDomain(mgr, { ...base, router: routing?.router, certificates: stores.certificates });
   setupSync(mgr, { ...base, dataDir: w.dataDir, box: w.box });
   setupNotification(mgr, { ...base, outbox: stores.outbox, box: w.box, logger });

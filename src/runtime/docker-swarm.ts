@@ -7,12 +7,15 @@ import type { ObservedService, ObservedTask, ServiceSpec, SwarmDriver, SwarmNode
 
 // The Swarm objects' typings in @types/dockerode are partial: each is read field by field here.
 
-/** A task's host-mode ports; the engine lists each once per address family. */
+/**
+ * A task's host-mode ports, one per container port: the engine lists each once per address
+ * family, IPv4 first, and the two may differ when the engine gave them different host ports.
+ */
 function portsOf(status: any): ObservedTask["ports"] {
   const seen = new Set<string>();
   const out: ObservedTask["ports"] = [];
   for (const p of (status.PortStatus?.Ports ?? []) as any[]) {
-    const key = `${p.TargetPort}/${p.PublishedPort}`;
+    const key = `${p.TargetPort}/${p.Protocol}`;
     if (!p.PublishedPort || seen.has(key)) continue;
     seen.add(key);
     out.push({ containerPort: Number(p.TargetPort), hostPort: Number(p.PublishedPort) });

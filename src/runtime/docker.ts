@@ -97,6 +97,19 @@ function buildProgress(onLine: (line: string) => void, tail: string[]): { onEven
   return state;
 }
 
+/**
+ * A container's published ports, one per container port and family. A binding on every IPv6
+ * address ("::") is left out when the same port is also bound on every IPv4 one: the engine may
+ * give the two families different host ports (Swarm's host mode binds both), and routes reach
+ * the IPv4 one through 127.0.0.1.
+ */
+export function publishedPorts(ports: readonly Docker.Port[]): ObservedContainer["ports"] {
+  const v4 = new Set(ports.filter((p) => p.PublicPort && p.IP === "0.0.0.0").map((p) => `${p.PrivatePort}/${p.Type}`));
+  return ports
+    .filter((p) => p.PublicPort && !(p.IP === "::" && v4.has(`${p.PrivatePort}/${p.Type}`)))
+    .map((p) => ({ containerPort: p.PrivatePort, hostIp: p.IP ?? "", hostPort: p.PublicPort }));
+}
+
 /** The engine's client: $DOCKER_SOCKET (default /var/run/docker.sock) unless told otherwise. */
 export function engineClient(opts?: Docker.DockerOptions): Docker {
   return new Docker(opts ?? { socketPath: process.env.DOCKER_SOCKET ?? "/var/run/docker.sock" });
@@ -170,7 +183,7 @@ export class DockerDriver implements RuntimeDriver {
       labels: c.Labels ?? {},
       state: c.State,
       health: healthOf(c.Status ?? ""),
-      ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => ({ containerPort: p.PrivatePort, hostIp: p.IP ?? "", hostPort: p.PublicPort })),
+      ports: publishedPorts(c.Ports ?? []),
       created: c.Created,
     }));
   }

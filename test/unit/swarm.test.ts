@@ -5,6 +5,7 @@ import type { ResourceObject } from "../../src/core/types.js";
 import { ApplicationReconciler } from "../../src/reconcilers/application/reconciler.js";
 import { replicasOf, SwarmApplications } from "../../src/reconcilers/application/swarm-app.js";
 import type { AppRuntimeSpec } from "../../src/runtime/container-spec.js";
+import { publishedPorts } from "../../src/runtime/docker.js";
 import { FakeDriver } from "../../src/runtime/fake.js";
 import { FakeSwarm } from "../../src/runtime/fake-swarm.js";
 import { describeServiceStep, planService, type ServicePlanInput } from "../../src/runtime/service-plan.js";
@@ -105,12 +106,40 @@ describe("swarm runtime: service spec and plans (golden)", () => {
     ];
     const tasks = [task(1, "h", "running", { ports: [{ containerPort: 80, hostPort: 30001 }] }), task(2, "h", "running", { nodeId: "n2", ports: [{ containerPort: 80, hostPort: 30002 }] }), task(2, "h", "shutdown"), task(3, "h", "starting", { desiredState: "running" }), task(3, "h", "running", { nodeId: "n3", desiredState: "shutdown" })];
     nodes.push({ id: "n3", hostname: "three", addr: "10.0.0.3", state: "down", availability: "active" });
-    const replicas = replicasOf("berth-shop-web", tasks, nodes, "n1");
+    const replicas = replicasOf("berth-shop-web", tasks, { nodes, localNode: "n1" });
     expect(replicas.map((r) => [r.name, r.state, r.health, r.labels["berth.dev/replica"], r.labels["berth.dev/node"], r.ports[0]?.hostIp, r.ports[0]?.hostPort])).to.deep.equal([
       ["berth-shop-web.1", "running", "none", "0", "one", "", 30001],
       ["berth-shop-web.2", "running", "none", "1", "two", "10.0.0.2", 30002],
       ["berth-shop-web.3", "created", "starting", "2", "one", undefined, undefined],
     ]);
+  });
+});
+
+describe("swarm runtime: which host port a task serves on", () => {
+  it("a container bound on both families keeps its IPv4 port, even when the engine gave IPv6 another one", () => {
+    const ports = publishedPorts([
+      { IP: "0.0.0.0", PrivatePort: 8080, PublicPort: 32768, Type: "tcp" },
+      { IP: "::", PrivatePort: 8080, PublicPort: 32771, Type: "tcp" },
+      { IP: "::", PrivatePort: 9090, PublicPort: 32772, Type: "tcp" },
+      { PrivatePort: 7070, Type: "tcp" } as never,
+    ]);
+    expect(ports).to.deep.equal([
+      { containerPort: 8080, hostIp: "0.0.0.0", hostPort: 32768 },
+      { containerPort: 9090, hostIp: "::", hostPort: 32772 },
+    ]);
+  });
+
+  it("a task of this node serves where its container is bound; a task elsewhere at its node's address and first listed port", () => {
+    const nodes = [
+      { id: "n1", hostname: "one", addr: "10.0.0.1", state: "ready", availability: "active" },
+      { id: "n2", hostname: "two", addr: "10.0.0.2", state: "ready", availability: "active" },
+    ];
+    const here = task(1, "h", "running", { containerId: "c1", ports: [{ containerPort: 80, hostPort: 30009 }] });
+    const there = task(2, "h", "running", { nodeId: "n2", ports: [{ containerPort: 80, hostPort: 30002 }] });
+    const localPorts = new Map([["c1", [{ containerPort: 80, hostIp: "0.0.0.0", hostPort: 30001 }]]]);
+    const [a, b] = replicasOf("s", [here, there], { nodes, localNode: "n1", localPorts });
+    expect(a.ports).to.deep.equal([{ containerPort: 80, hostIp: "0.0.0.0", hostPort: 30001 }]);
+    expect(b.ports).to.deep.equal([{ containerPort: 80, hostIp: "10.0.0.2", hostPort: 30002 }]);
   });
 });
 

@@ -9,7 +9,7 @@ import type { ApplicationSpec, RuntimeKind } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
-import type { ObservedContainer } from "../../runtime/driver.js";
+import type { ObservedContainer, RuntimeDriver } from "../../runtime/driver.js";
 import { LABEL, ownerLabels } from "../../runtime/labels.js";
 import { executeServicePlan } from "../../runtime/service-executor.js";
 import { describeServiceStep, planService, type ServicePlan } from "../../runtime/service-plan.js";
@@ -29,6 +29,8 @@ export function isSwarmTask(c: ObservedContainer): boolean {
 
 export interface SwarmAppDeps {
   swarm: SwarmDriver;
+  /** The engine Berth talks to: the ports of the tasks that run on it. */
+  driver?: RuntimeDriver;
   store: ResourceStore;
   revisions: RevisionStore;
 }
@@ -51,7 +53,8 @@ function replicaState(t: ObservedTask): ObservedContainer["state"] {
  * task on another node serves at that node's address, and a task of a healthchecked service is
  * `running` only once healthy (Swarm holds it in `starting` until then).
  */
-export function replicasOf(service: string, tasks: readonly ObservedTask[], nodes: readonly SwarmNode[], localNode: string | undefined): ObservedContainer[] {
+export function replicasOf(service: string, tasks: readonly ObservedTask[], where: { nodes: readonly SwarmNode[]; localNode: string | undefined; localPorts?: ReadonlyMap<string, ObservedContainer["ports"]> }): ObservedContainer[] {
+  const { nodes, localNode } = where;
   // A node that is down reports nothing: its tasks keep their last state ("running") while Swarm
   // replaces them elsewhere, so they count as nothing (not ready, not old replicas still stopping).
   const down = new Set(nodes.filter((n) => n.state === "down").map((n) => n.id));
@@ -64,7 +67,8 @@ export function replicasOf(service: string, tasks: readonly ObservedTask[], node
       labels: { [LABEL.configHash]: t.hash, [LABEL.replica]: String(t.slot - 1), [NODE_LABEL]: node?.hostname ?? t.nodeId },
       state: replicaState(t),
       health: t.state === "starting" ? "starting" : "none",
-      ports: t.ports.map((p) => ({ containerPort: p.containerPort, hostIp, hostPort: p.hostPort })),
+      // A task of this node: its container's own bindings (with their addresses) are the truth.
+      ports: where.localPorts?.get(t.containerId ?? "") ?? t.ports.map((p) => ({ containerPort: p.containerPort, hostIp, hostPort: p.hostPort })),
       created: Math.floor(Date.parse(t.createdAt) / 1000) || 0,
     };
   });
@@ -119,7 +123,8 @@ export class SwarmApplications {
       onStep: (step) => void (revision ? this.d.revisions.log(revision, "info", describeServiceStep(step)).catch(() => undefined) : undefined),
       signal: ctx.signal,
     });
-    const drift = plan.steps.filter((s) => s.op === "create-service" && getCondition(conditionsOf(app.status), "Ready")?.status === "True");
+    // A service that status already named is gone: something outside Berth removed it.
+    const drift = plan.steps.filter((s) => s.op === "create-service" && (app.status as { service?: string } | undefined)?.service === s.name);
     if (drift.length || plan.steps.some((s) => s.cause.startsWith("edited outside"))) obs.events?.push({ type: "Normal", reason: "DriftRepaired", message: `repaired drift: ${plan.steps.map(describeServiceStep).join("; ")}` });
   }
 
@@ -133,8 +138,13 @@ export class SwarmApplications {
 
   private async observe(app: ResourceObject, name: string, localNode: string | undefined, obs: Partial<AppObserved>): Promise<void> {
     const service = (await this.d.swarm.listServices({ [LABEL.ownerUid]: app.metadata.uid! })).find((s) => s.name === name);
-    const [tasks, nodes] = await Promise.all([service ? this.d.swarm.listTasks(service.id) : Promise.resolve([]), this.d.swarm.listNodes()]);
-    obs.containers = replicasOf(name, tasks, nodes, localNode);
+    const [tasks, nodes, local] = await Promise.all([
+      service ? this.d.swarm.listTasks(service.id) : Promise.resolve([]),
+      this.d.swarm.listNodes(),
+      this.d.driver ? this.d.driver.listContainers({ [LABEL.ownerUid]: app.metadata.uid! }) : Promise.resolve([]),
+    ]);
+    const localPorts = new Map(local.map((c) => [c.id, c.ports]));
+    obs.containers = replicasOf(name, tasks, { nodes, localNode, localPorts });
     obs.withdrawn = [];
     obs.swarm = { service: name, nodes: replicasPerNode(obs.containers) };
     await this.recordSuccess(app, obs);
