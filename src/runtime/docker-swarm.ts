@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import type { Metrics } from "../telemetry/metrics.js";
 import { engineCall, engineClient } from "./docker.js";
 import { RuntimeError } from "./driver.js";
+import { KeyedLock } from "./keyed-lock.js";
 import { LABEL } from "./labels.js";
 import type { ObservedService, ObservedTask, ServiceSpec, SwarmDriver, SwarmNode } from "./swarm.js";
 
@@ -52,7 +53,7 @@ function observedTask(t: any): ObservedTask {
 export class DockerSwarm implements SwarmDriver {
   private readonly docker: Docker;
   /** One creation per overlay name at a time: the Applications of a Project converge in parallel. */
-  private readonly overlayLocks = new Map<string, Promise<void>>();
+  private readonly overlayLocks = new KeyedLock();
 
   constructor(
     readonly instance: string,
@@ -133,14 +134,7 @@ export class DockerSwarm implements SwarmDriver {
   }
 
   async ensureOverlay(name: string, labels: Record<string, string>): Promise<void> {
-    const prev = this.overlayLocks.get(name) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.ensureOverlayUnlocked(name, labels));
-    this.overlayLocks.set(name, next);
-    try {
-      await next;
-    } finally {
-      if (this.overlayLocks.get(name) === next) this.overlayLocks.delete(name);
-    }
+    await this.overlayLocks.run(name, () => this.ensureOverlayUnlocked(name, labels));
   }
 
   private async ensureOverlayUnlocked(name: string, labels: Record<string, string>): Promise<void> {

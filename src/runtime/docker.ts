@@ -17,6 +17,7 @@ import {
   type RuntimeReason,
   type VolumeOwner,
 } from "./driver.js";
+import { KeyedLock } from "./keyed-lock.js";
 import { LABEL, MANAGED_BY } from "./labels.js";
 import { registryHost, type RegistryAuth } from "./registry-auth.js";
 import { DEFAULT_NETWORK_POOL, firstFreeSubnet, poolExhausted, subnetTaken } from "./subnets.js";
@@ -136,7 +137,7 @@ export async function engineCall<T>(metrics: Metrics | undefined, operation: str
  */
 export class DockerDriver implements RuntimeDriver {
   private readonly docker: Docker;
-  private readonly networkLocks = new Map<string, Promise<void>>();
+  private readonly networkLocks = new KeyedLock();
   private subnetLock: Promise<void> = Promise.resolve();
   /** Where Project networks get a /24 once the engine's pools are used up; "" leaves it to the engine alone. */
   private readonly networkPool = process.env.BERTH_NETWORK_POOL ?? DEFAULT_NETWORK_POOL;
@@ -280,14 +281,7 @@ export class DockerDriver implements RuntimeDriver {
    * name in this process (only the leader reconciles), and duplicates left by a race are removed.
    */
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    const prev = this.networkLocks.get(name) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.ensureNetworkUnlocked(name, labels));
-    this.networkLocks.set(name, next);
-    try {
-      await next;
-    } finally {
-      if (this.networkLocks.get(name) === next) this.networkLocks.delete(name);
-    }
+    await this.networkLocks.run(name, () => this.ensureNetworkUnlocked(name, labels));
   }
 
   private async ensureNetworkUnlocked(name: string, labels: Record<string, string>): Promise<void> {
