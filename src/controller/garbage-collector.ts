@@ -1,7 +1,7 @@
 import type { Logger } from "winston";
 import type { ObservedContainer, RuntimeDriver } from "../runtime/driver.js";
 import { LABEL, MANAGED_BY } from "../runtime/labels.js";
-import type { SwarmDriver } from "../runtime/swarm.js";
+import { isSwarmManager, type SwarmDriver } from "../runtime/swarm.js";
 import type { ResourceStore } from "../store/resources.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
@@ -27,7 +27,7 @@ export class GarbageCollector {
   /** Services of this installation whose Application is gone (ADR 0025); none when the engine is in no swarm. */
   private async sweepServices(): Promise<number> {
     const swarm = this.deps.swarm;
-    if (!swarm || !(await swarm.status().then((s) => s.active && s.manager, () => false))) return 0;
+    if (!swarm || !(await isSwarmManager(swarm))) return 0;
     const services = await swarm.listServices({ [LABEL.managedBy]: MANAGED_BY, [LABEL.kind]: "Application" });
     const alive = await this.deps.store.existingUids("Application", [...new Set(services.map((s) => s.labels[LABEL.ownerUid] ?? ""))]);
     let removed = 0;

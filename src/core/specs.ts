@@ -65,6 +65,11 @@ export interface ApplicationSpec {
   placement?: PlacementSpec;
 }
 
+/** spec.strategy with its defaults: a rolling update, one replica of surge, none unavailable. */
+export function strategyOf(spec: ApplicationSpec): { type: "RollingUpdate" | "Recreate"; maxSurge: number; maxUnavailable: number } {
+  return { type: spec.strategy?.type ?? "RollingUpdate", maxSurge: spec.strategy?.maxSurge ?? 1, maxUnavailable: spec.strategy?.maxUnavailable ?? 0 };
+}
+
 /** spec.placement: Swarm's placement constraints, spread preferences and a per-node cap. */
 export interface PlacementSpec {
   /** Swarm constraint expressions: `node.role==worker`, `node.labels.zone!=b`. */

@@ -105,6 +105,12 @@ export interface SwarmDriver {
   removeOverlay(name: string): Promise<boolean>;
 }
 
+/** Whether the engine manages an active swarm; an engine that does not answer manages none. */
+export async function isSwarmManager(swarm: SwarmDriver | undefined): Promise<boolean> {
+  if (!swarm) return false;
+  return swarm.status().then((s) => s.active && s.manager, () => false);
+}
+
 /** The overlay network of a Project whose runtime is swarm. */
 export function overlayName(project: string): string {
   return `berth-${project}-swarm`;

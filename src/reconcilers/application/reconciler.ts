@@ -1,7 +1,7 @@
 import { getCondition, conditionsOf } from "../../core/conditions.js";
 import { parseDurationMs } from "../../core/duration.js";
 import { FINALIZER } from "../../core/kinds.js";
-import { pinGitCommit, type ApplicationSpec, type ImagePolicySpec, type RuntimeKind } from "../../core/specs.js";
+import { pinGitCommit, strategyOf, type ApplicationSpec, type ImagePolicySpec, type RuntimeKind } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { configHash, containerCreateOptions, stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
@@ -74,10 +74,6 @@ function driftCause(step: Step): string | undefined {
 function reportDrift(plan: Plan, obs: Partial<AppObserved>): void {
   const repaired = plan.steps.filter((s) => driftCause(s) !== undefined);
   if (repaired.length) obs.events?.push({ type: "Normal", reason: "DriftRepaired", message: `repaired drift: ${repaired.map(describeStep).join("; ")}` });
-}
-
-function strategyOf(spec: ApplicationSpec): { type: "RollingUpdate" | "Recreate"; maxSurge: number; maxUnavailable: number } {
-  return { type: spec.strategy?.type ?? "RollingUpdate", maxSurge: spec.strategy?.maxSurge ?? 1, maxUnavailable: spec.strategy?.maxUnavailable ?? 0 };
 }
 
 /**

@@ -5,7 +5,7 @@
  * the router read a swarm Application exactly as a docker one.
  */
 import { getCondition, conditionsOf } from "../../core/conditions.js";
-import type { ApplicationSpec, RuntimeKind } from "../../core/specs.js";
+import { strategyOf, type ApplicationSpec, type RuntimeKind } from "../../core/specs.js";
 import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import { stopGraceSeconds, type AppRuntimeSpec } from "../../runtime/container-spec.js";
@@ -14,7 +14,7 @@ import { LABEL, ownerLabels } from "../../runtime/labels.js";
 import { executeServicePlan } from "../../runtime/service-executor.js";
 import { describeServiceStep, planService, type ServicePlan } from "../../runtime/service-plan.js";
 import { serviceSpecFor, taskHash } from "../../runtime/service-spec.js";
-import { isLiveTask, overlayName, type ObservedTask, type ServiceSpec, type SwarmDriver, type SwarmNode } from "../../runtime/swarm.js";
+import { isLiveTask, isSwarmManager, overlayName, type ObservedTask, type ServiceSpec, type SwarmDriver, type SwarmNode } from "../../runtime/swarm.js";
 import type { RevisionStore } from "../../store/revisions.js";
 import type { ResourceStore } from "../../store/resources.js";
 import { fail } from "../shared/failures.js";
@@ -79,10 +79,6 @@ export function replicasPerNode(replicas: readonly ObservedContainer[]): Record<
   const out: Record<string, number> = {};
   for (const r of replicas.filter((x) => x.state === "running")) out[r.labels[NODE_LABEL]] = (out[r.labels[NODE_LABEL]] ?? 0) + 1;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-function strategyOf(spec: ApplicationSpec): { type: "RollingUpdate" | "Recreate"; maxSurge: number; maxUnavailable: number } {
-  return { type: spec.strategy?.type ?? "RollingUpdate", maxSurge: spec.strategy?.maxSurge ?? 1, maxUnavailable: spec.strategy?.maxUnavailable ?? 0 };
 }
 
 export class SwarmApplications {
@@ -162,8 +158,7 @@ export class SwarmApplications {
 
   /** Deletion: the Application's services go (Swarm stops their tasks with the grace period). */
   async finalize(app: ResourceObject): Promise<number> {
-    const s = await this.d.swarm.status().catch(() => ({ active: false, manager: false }));
-    if (!s.active || !s.manager) return 0;
+    if (!(await isSwarmManager(this.d.swarm))) return 0;
     const services = await this.d.swarm.listServices({ [LABEL.ownerUid]: app.metadata.uid! });
     for (const svc of services) await this.d.swarm.removeService(svc.id);
     return services.length;

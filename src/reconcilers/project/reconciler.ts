@@ -3,7 +3,7 @@ import type { ResourceObject } from "../../core/types.js";
 import type { ReconcileContext } from "../../controller/controller.js";
 import type { RuntimeDriver } from "../../runtime/driver.js";
 import { LABEL, networkName, ownerLabels } from "../../runtime/labels.js";
-import { overlayName, type SwarmDriver } from "../../runtime/swarm.js";
+import { isSwarmManager, overlayName, type SwarmDriver } from "../../runtime/swarm.js";
 import { CONTROLLER, ObjectReconciler, type ObjectReconcilerDeps } from "../shared/object-reconciler.js";
 import { conditionsFor, failureSummary, transitionEvents, type Outcome, type Verdict } from "../shared/status.js";
 
@@ -79,7 +79,7 @@ export class ProjectReconciler extends ObjectReconciler<ProjectObserved> {
   /** The overlay network of a Project that ran on swarm; an engine in no swarm has none. */
   private async removeOverlay(ns: string, ctx: ReconcileContext): Promise<void> {
     const swarm = this.d.swarm;
-    if (!swarm || !(await swarm.status().then((s) => s.active && s.manager, () => false))) return;
+    if (!swarm || !(await isSwarmManager(swarm))) return;
     if (!(await swarm.overlayExists(overlayName(ns)))) return;
     if (!(await swarm.removeOverlay(overlayName(ns)))) ctx.logger.info("overlay network is another installation's or was made by hand; left in place", { network: overlayName(ns) });
   }
